@@ -1,0 +1,237 @@
+//! The connection-phase packets the relay must touch: the server's greeting
+//! (to mask capabilities the proxy cannot carry) and the client's handshake
+//! response (to learn what was negotiated). Everything else in the auth
+//! exchange is relayed untouched, so MySQL itself checks every credential.
+
+use super::{read_lenenc, CapabilityFlags, Caps, MariadbCapabilities};
+
+/// Capabilities the proxy removes from the greeting: it does not terminate
+/// TLS or compression yet, query attributes move where COM_QUERY text
+/// starts, and optional result-set metadata would change result framing in a
+/// way the tracker does not model.
+pub const MASKED_CAPS: u32 = CapabilityFlags::CLIENT_SSL.bits()
+    | CapabilityFlags::CLIENT_COMPRESS.bits()
+    | CapabilityFlags::CLIENT_ZSTD_COMPRESSION_ALGORITHM.bits()
+    | CapabilityFlags::CLIENT_QUERY_ATTRIBUTES.bits()
+    | CapabilityFlags::CLIENT_OPTIONAL_RESULTSET_METADATA.bits();
+/// MariaDB extended capabilities removed: COM_MULTI (reserved/obsolete).
+pub const MASKED_MARIADB_CAPS: u32 = MariadbCapabilities::MARIADB_CLIENT_RESERVED_1.bits();
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HandshakeError {
+    #[error("server greeting is truncated")]
+    TruncatedGreeting,
+    #[error("server speaks protocol version {0}, expected 10")]
+    UnsupportedProtocol(u8),
+    #[error("client handshake response is truncated or malformed")]
+    MalformedResponse,
+    #[error("client does not speak protocol 4.1")]
+    OldProtocol,
+}
+
+/// What the (masked) greeting offered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Greeting {
+    pub caps: Caps,
+    pub connection_id: u32,
+}
+
+/// Clears the masked capability bits in a HandshakeV10 payload in place.
+pub fn mask_greeting(payload: &mut [u8]) -> Result<Greeting, HandshakeError> {
+    let version = *payload.first().ok_or(HandshakeError::TruncatedGreeting)?;
+    if version != 10 {
+        return Err(HandshakeError::UnsupportedProtocol(version));
+    }
+    let nul = payload[1..]
+        .iter()
+        .position(|b| *b == 0)
+        .ok_or(HandshakeError::TruncatedGreeting)?;
+    // version, server version + NUL, connection id (4), scramble part 1 (8), filler (1)
+    let low_at = 1 + nul + 1 + 4 + 8 + 1;
+    let high_at = low_at + 2 + 1 + 2; // after charset (1) and status (2)
+    let mariadb_at = high_at + 2 + 1 + 6; // after auth data length (1) and 6 filler bytes
+    if payload.len() < mariadb_at + 4 {
+        return Err(HandshakeError::TruncatedGreeting);
+    }
+    let conn_at = 1 + nul + 1;
+    let connection_id = u32::from_le_bytes(payload[conn_at..conn_at + 4].try_into().unwrap());
+    let low = u16::from_le_bytes([payload[low_at], payload[low_at + 1]]) as u32;
+    let high = u16::from_le_bytes([payload[high_at], payload[high_at + 1]]) as u32;
+    let caps = (low | high << 16) & !MASKED_CAPS;
+    payload[low_at..low_at + 2].copy_from_slice(&(caps as u16).to_le_bytes());
+    payload[high_at..high_at + 2].copy_from_slice(&((caps >> 16) as u16).to_le_bytes());
+    // MariaDB announces extended capabilities in the last 4 filler bytes when
+    // it clears CLIENT_LONG_PASSWORD (a.k.a. CLIENT_MYSQL).
+    let mut mariadb = 0;
+    if caps & CapabilityFlags::CLIENT_LONG_PASSWORD.bits() == 0 {
+        let ext = &mut payload[mariadb_at..mariadb_at + 4];
+        mariadb = u32::from_le_bytes((&*ext).try_into().unwrap()) & !MASKED_MARIADB_CAPS;
+        ext.copy_from_slice(&mariadb.to_le_bytes());
+    }
+    Ok(Greeting {
+        caps: Caps {
+            client: caps,
+            mariadb,
+        },
+        connection_id,
+    })
+}
+
+/// What the relay learns from the client's HandshakeResponse41.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientHello {
+    /// Capabilities in effect for the session (client's ∩ server's).
+    pub caps: Caps,
+    /// The short SSLRequest packet: the client wants TLS first.
+    pub ssl_request: bool,
+    pub user: String,
+    pub database: Option<String>,
+}
+
+/// Reads a HandshakeResponse41 and clears masked bits the client set anyway
+/// (in place, so what reaches the server matches what the proxy relays).
+pub fn parse_client_hello(
+    payload: &mut [u8],
+    server: &Greeting,
+) -> Result<ClientHello, HandshakeError> {
+    if payload.len() < 4 {
+        return Err(HandshakeError::MalformedResponse);
+    }
+    let raw_caps = u32::from_le_bytes(payload[..4].try_into().unwrap());
+    if raw_caps & CapabilityFlags::CLIENT_PROTOCOL_41.bits() == 0 {
+        return Err(HandshakeError::OldProtocol);
+    }
+    if raw_caps & CapabilityFlags::CLIENT_SSL.bits() != 0 && payload.len() == 32 {
+        return Ok(ClientHello {
+            ssl_request: true,
+            ..Default::default()
+        });
+    }
+    if payload.len() < 32 {
+        return Err(HandshakeError::MalformedResponse);
+    }
+    let caps = raw_caps & !MASKED_CAPS;
+    payload[..4].copy_from_slice(&caps.to_le_bytes());
+    let mut mariadb = 0;
+    if caps & CapabilityFlags::CLIENT_LONG_PASSWORD.bits() == 0 {
+        let ext = &mut payload[28..32];
+        mariadb = u32::from_le_bytes((&*ext).try_into().unwrap()) & !MASKED_MARIADB_CAPS;
+        ext.copy_from_slice(&mariadb.to_le_bytes());
+    }
+    let negotiated = Caps {
+        client: caps & server.caps.client,
+        mariadb: mariadb & server.caps.mariadb,
+    };
+    let (user, database) = read_user_and_db(&payload[32..], caps)?;
+    Ok(ClientHello {
+        caps: negotiated,
+        ssl_request: false,
+        user,
+        database,
+    })
+}
+
+fn read_user_and_db(rest: &[u8], caps: u32) -> Result<(String, Option<String>), HandshakeError> {
+    let bad = || HandshakeError::MalformedResponse;
+    let nul = rest.iter().position(|b| *b == 0).ok_or_else(bad)?;
+    let user = String::from_utf8_lossy(&rest[..nul]).into_owned();
+    let mut at = nul + 1;
+    // Auth response: length-encoded, or a one-byte length.
+    let auth_len = if caps & CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA.bits() != 0 {
+        let (n, used) = read_lenenc(rest.get(at..).ok_or_else(bad)?).ok_or_else(bad)?;
+        at += used;
+        n as usize
+    } else {
+        let n = *rest.get(at).ok_or_else(bad)? as usize;
+        at += 1;
+        n
+    };
+    at = at.checked_add(auth_len).filter(|a| *a <= rest.len()).ok_or_else(bad)?;
+    let mut database = None;
+    if caps & CapabilityFlags::CLIENT_CONNECT_WITH_DB.bits() != 0 && at < rest.len() {
+        let db = &rest[at..];
+        let end = db.iter().position(|b| *b == 0).unwrap_or(db.len());
+        if end > 0 {
+            database = Some(String::from_utf8_lossy(&db[..end]).into_owned());
+        }
+    }
+    Ok((user, database))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn greeting(caps: u32, mariadb: u32) -> Vec<u8> {
+        let mut p = vec![10];
+        p.extend_from_slice(b"5.5.5-10.11.6-MariaDB\0");
+        p.extend_from_slice(&42u32.to_le_bytes());
+        p.extend_from_slice(&[1; 8]);
+        p.push(0);
+        p.extend_from_slice(&(caps as u16).to_le_bytes());
+        p.push(45);
+        p.extend_from_slice(&2u16.to_le_bytes());
+        p.extend_from_slice(&((caps >> 16) as u16).to_le_bytes());
+        p.push(21);
+        p.extend_from_slice(&[0; 6]);
+        p.extend_from_slice(&mariadb.to_le_bytes());
+        p.extend_from_slice(&[2; 12]);
+        p.push(0);
+        p.extend_from_slice(b"mysql_native_password\0");
+        p
+    }
+
+    #[test]
+    fn greeting_loses_ssl_and_compress_only() {
+        let all = u32::MAX & !CapabilityFlags::CLIENT_LONG_PASSWORD.bits();
+        let mut g = greeting(all, 0x1F);
+        let before = g.clone();
+        let parsed = mask_greeting(&mut g).unwrap();
+        assert_eq!(parsed.connection_id, 42);
+        assert_eq!(parsed.caps.client, all & !MASKED_CAPS);
+        assert_eq!(parsed.caps.mariadb, 0x1F & !MASKED_MARIADB_CAPS);
+        let changed: Vec<usize> = (0..g.len()).filter(|i| g[*i] != before[*i]).collect();
+        assert!(changed.len() <= 4, "only capability bytes change: {changed:?}");
+    }
+
+    #[test]
+    fn truncated_greeting_is_an_error_not_a_panic() {
+        let g = greeting(0xFFFF_FFFF, 0);
+        for n in 0..40 {
+            let mut cut = g[..n].to_vec();
+            assert!(mask_greeting(&mut cut).is_err());
+        }
+    }
+
+    #[test]
+    fn client_hello_reads_db_and_rejects_garbage() {
+        let server = Greeting {
+            caps: Caps {
+                client: u32::MAX,
+                mariadb: u32::MAX,
+            },
+            connection_id: 1,
+        };
+        let caps = (CapabilityFlags::CLIENT_PROTOCOL_41
+            | CapabilityFlags::CLIENT_SECURE_CONNECTION
+            | CapabilityFlags::CLIENT_CONNECT_WITH_DB
+            | CapabilityFlags::CLIENT_COMPRESS)
+            .bits();
+        let mut p = caps.to_le_bytes().to_vec();
+        p.extend_from_slice(&[0; 24]);
+        p.extend_from_slice(&0x10u32.to_le_bytes());
+        p.extend_from_slice(b"app\0");
+        p.push(3);
+        p.extend_from_slice(b"xyz");
+        p.extend_from_slice(b"shop\0");
+        let hello = parse_client_hello(&mut p, &server).unwrap();
+        assert_eq!(hello.user, "app");
+        assert_eq!(hello.database.as_deref(), Some("shop"));
+        assert_eq!(hello.caps.mariadb, 0x10);
+        assert_eq!(hello.caps.client & CapabilityFlags::CLIENT_COMPRESS.bits(), 0);
+        for n in 0..p.len() - 5 {
+            let mut cut = p[..n].to_vec();
+            assert!(parse_client_hello(&mut cut, &server).is_err(), "cut at {n}");
+        }
+    }
+}
