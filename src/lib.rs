@@ -1,4 +1,10 @@
 //! ghostwire: a MySQL wire-protocol proxy that runs ALTER TABLE as an online
 //! migration. See ARCHITECTURE.md for the module map and key decisions.
 
+pub mod admin;
+pub mod app;
+pub mod classify;
+pub mod config;
+pub mod metrics;
 pub mod protocol;
+pub mod server;

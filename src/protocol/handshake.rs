@@ -146,7 +146,10 @@ fn read_user_and_db(rest: &[u8], caps: u32) -> Result<(String, Option<String>), 
         at += 1;
         n
     };
-    at = at.checked_add(auth_len).filter(|a| *a <= rest.len()).ok_or_else(bad)?;
+    at = at
+        .checked_add(auth_len)
+        .filter(|a| *a <= rest.len())
+        .ok_or_else(bad)?;
     let mut database = None;
     if caps & CapabilityFlags::CLIENT_CONNECT_WITH_DB.bits() != 0 && at < rest.len() {
         let db = &rest[at..];
@@ -191,7 +194,10 @@ mod tests {
         assert_eq!(parsed.caps.client, all & !MASKED_CAPS);
         assert_eq!(parsed.caps.mariadb, 0x1F & !MASKED_MARIADB_CAPS);
         let changed: Vec<usize> = (0..g.len()).filter(|i| g[*i] != before[*i]).collect();
-        assert!(changed.len() <= 4, "only capability bytes change: {changed:?}");
+        assert!(
+            changed.len() <= 4,
+            "only capability bytes change: {changed:?}"
+        );
     }
 
     #[test]
@@ -228,7 +234,10 @@ mod tests {
         assert_eq!(hello.user, "app");
         assert_eq!(hello.database.as_deref(), Some("shop"));
         assert_eq!(hello.caps.mariadb, 0x10);
-        assert_eq!(hello.caps.client & CapabilityFlags::CLIENT_COMPRESS.bits(), 0);
+        assert_eq!(
+            hello.caps.client & CapabilityFlags::CLIENT_COMPRESS.bits(),
+            0
+        );
         for n in 0..p.len() - 5 {
             let mut cut = p[..n].to_vec();
             assert!(parse_client_hello(&mut cut, &server).is_err(), "cut at {n}");

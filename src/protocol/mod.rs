@@ -125,7 +125,16 @@ mod tests {
 
     #[test]
     fn lenenc_round_trip() {
-        for v in [0u64, 250, 251, 0xFFFF, 0x1_0000, 0xFF_FFFF, 0x100_0000, u64::MAX] {
+        for v in [
+            0u64,
+            250,
+            251,
+            0xFFFF,
+            0x1_0000,
+            0xFF_FFFF,
+            0x100_0000,
+            u64::MAX,
+        ] {
             let mut b = Vec::new();
             put_lenenc(&mut b, v);
             assert_eq!(read_lenenc(&b), Some((v, b.len())), "value {v}");

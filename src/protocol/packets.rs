@@ -48,7 +48,11 @@ impl ErrPacket {
 
 impl std::fmt::Display for ErrPacket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ERROR {} ({}): {}", self.code, self.sqlstate, self.message)
+        write!(
+            f,
+            "ERROR {} ({}): {}",
+            self.code, self.sqlstate, self.message
+        )
     }
 }
 
@@ -80,7 +84,10 @@ pub fn ok_status(payload: &[u8]) -> Option<u16> {
     let (_, a) = read_lenenc(payload.get(1..)?)?;
     let (_, b) = read_lenenc(payload.get(1 + a..)?)?;
     let at = 1 + a + b;
-    Some(u16::from_le_bytes([*payload.get(at)?, *payload.get(at + 1)?]))
+    Some(u16::from_le_bytes([
+        *payload.get(at)?,
+        *payload.get(at + 1)?,
+    ]))
 }
 
 /// Status flags of an old-style EOF packet.
@@ -100,10 +107,18 @@ pub mod errors {
     use super::ErrPacket;
 
     pub fn too_many_connections() -> ErrPacket {
-        ErrPacket::new(1040, "08004", "Too many connections (ghostwire max_connections reached)")
+        ErrPacket::new(
+            1040,
+            "08004",
+            "Too many connections (ghostwire max_connections reached)",
+        )
     }
     pub fn server_shutdown() -> ErrPacket {
-        ErrPacket::new(1053, "08S01", "ghostwire: proxy is shutting down; reconnect")
+        ErrPacket::new(
+            1053,
+            "08S01",
+            "ghostwire: proxy is shutting down; reconnect",
+        )
     }
     pub fn cannot_reach_backend(addr: &str, reason: &dyn std::fmt::Display) -> ErrPacket {
         ErrPacket::new(
@@ -120,7 +135,11 @@ pub mod errors {
         )
     }
     pub fn out_of_order() -> ErrPacket {
-        ErrPacket::new(1156, "08S01", "ghostwire: got packets out of order; closing connection")
+        ErrPacket::new(
+            1156,
+            "08S01",
+            "ghostwire: got packets out of order; closing connection",
+        )
     }
     pub fn read_timeout() -> ErrPacket {
         ErrPacket::new(
@@ -137,7 +156,11 @@ pub mod errors {
         )
     }
     pub fn malformed_handshake() -> ErrPacket {
-        ErrPacket::new(1043, "08S01", "ghostwire: bad handshake response; closing connection")
+        ErrPacket::new(
+            1043,
+            "08S01",
+            "ghostwire: bad handshake response; closing connection",
+        )
     }
 }
 

@@ -85,8 +85,13 @@ enum State {
     DefsEof,
     Rows,
     Prepare,
-    PrepareParams { left: u64, cols: u64 },
-    PrepareParamsEof { cols: u64 },
+    PrepareParams {
+        left: u64,
+        cols: u64,
+    },
+    PrepareParamsEof {
+        cols: u64,
+    },
     PrepareCols(u64),
     PrepareColsEof,
 }

@@ -48,7 +48,10 @@ fn run(c: Caps, expect: Expect, stream: &[u8], chunk: usize) -> (Vec<(usize, Eve
                 Some(e) => {
                     events.push((total, e));
                     if e == Event::Done {
-                        assert!(buf.is_empty() && fed == stream.len(), "bytes left after Done");
+                        assert!(
+                            buf.is_empty() && fed == stream.len(),
+                            "bytes left after Done"
+                        );
                         return (events, t.status);
                     }
                 }
@@ -74,7 +77,12 @@ fn assert_done_at_end(c: Caps, expect: Expect, stream: &[u8]) -> u16 {
 
 #[test]
 fn result_sets_end_exactly_for_every_eof_style() {
-    for c in [caps(false, false), caps(true, false), caps(true, true), caps(false, true)] {
+    for c in [
+        caps(false, false),
+        caps(true, false),
+        caps(true, true),
+        caps(false, true),
+    ] {
         for rows in [0, 1, 3] {
             let s = result_set(c, IN_TRANS, rows);
             assert_eq!(assert_done_at_end(c, Expect::ResultSets, &s), IN_TRANS);
@@ -151,7 +159,11 @@ fn rows_over_16_mib_are_continuation_frames() {
     let mut s = Vec::new();
     let mut seq = 1;
     write_packet(&mut s, &mut seq, &[1]);
-    write_packet(&mut s, &mut seq, &Column::new("x", Kind::Text).definition(c));
+    write_packet(
+        &mut s,
+        &mut seq,
+        &Column::new("x", Kind::Text).definition(c),
+    );
     // A text row of 0xFE-prefixed length: starts with 0xFE but is a row.
     let mut row = vec![0xFE];
     row.extend_from_slice(&(MAX_FRAME_PAYLOAD as u64 + 10).to_le_bytes());

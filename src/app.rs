@@ -1,0 +1,113 @@
+//! Wiring: binds the listeners, runs the accept loop and metrics endpoint,
+//! and shuts everything down in order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::metrics;
+use crate::server::{listener, Shared};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot install signal handler: {0}")]
+    Signal(std::io::Error),
+}
+
+/// A running proxy.
+pub struct Proxy {
+    /// Where clients connect (the bound address, useful with port 0).
+    pub addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    tasks: TaskTracker,
+    stop_metrics: CancellationToken,
+}
+
+impl Proxy {
+    /// Binds and starts serving in the background of the current runtime.
+    pub async fn start(config: Config) -> Result<Proxy, AppError> {
+        let config = Arc::new(config);
+        let bind = |addr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| AppError::Bind { addr, source })
+        };
+        let listener = bind(config.listen.addr).await?;
+        let addr = listener.local_addr().expect("bound socket has an address");
+        let stop_metrics = CancellationToken::new();
+        let metrics_addr = match config.metrics.addr {
+            Some(a) => {
+                metrics::handles();
+                let l = bind(a).await?;
+                let bound = l.local_addr().ok();
+                tokio::spawn(metrics::serve(l, stop_metrics.clone()));
+                bound
+            }
+            None => None,
+        };
+        let shared = Arc::new(Shared {
+            config,
+            drain: CancellationToken::new(),
+            kill: CancellationToken::new(),
+        });
+        let tasks = TaskTracker::new();
+        tasks.spawn(listener::run(listener, shared.clone(), tasks.clone()));
+        info!(%addr, backend = %shared.config.backend.addr, "ghostwire listening");
+        Ok(Proxy {
+            addr,
+            metrics_addr,
+            shared,
+            tasks,
+            stop_metrics,
+        })
+    }
+
+    /// Graceful shutdown: stop accepting, let sessions finish their command
+    /// and open transaction (up to `shutdown_timeout_ms`), then close the
+    /// rest with ERR 1053.
+    pub async fn shutdown(self) {
+        self.shared.drain.cancel();
+        self.tasks.close();
+        let timeout = self.shared.config.shutdown_timeout();
+        if tokio::time::timeout(timeout, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            warn!(
+                sessions = self.tasks.len(),
+                "shutdown timeout: closing remaining sessions"
+            );
+            self.shared.kill.cancel();
+            // Sessions in the middle of a command get a moment to notice.
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.tasks.wait()).await;
+        }
+        self.stop_metrics.cancel();
+        info!("ghostwire stopped");
+    }
+}
+
+/// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+pub async fn run(config: Config) -> Result<(), AppError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(AppError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(AppError::Signal)?;
+    let proxy = Proxy::start(config).await?;
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+        _ = int.recv() => info!("SIGINT: shutting down"),
+    }
+    proxy.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! `proxy.toml`: typed configuration, environment overlay, validation.
+//!
+//! Every field is documented in the shipped `proxy.toml`. Secrets come from
+//! the file, an environment variable or a file path, and never print:
+//! [`Secret`] masks itself in `Debug` and when serialized.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid value for {key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+/// A password: never shown in logs, `Debug` output or `check-config`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub listen: Listen,
+    #[serde(default)]
+    pub backend: Backend,
+    #[serde(default)]
+    pub metrics: Metrics,
+    #[serde(default)]
+    pub runtime: Runtime,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub max_connections: usize,
+    pub client_read_timeout_ms: u64,
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:6033".parse().unwrap(),
+            max_connections: 1000,
+            client_read_timeout_ms: 30_000,
+            shutdown_timeout_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backend {
+    pub addr: String,
+    pub user: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:3306".into(),
+            user: "ghostwire".into(),
+            password: None,
+            password_env: None,
+            password_file: None,
+            connect_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// Prometheus endpoint; absent = no endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<SocketAddr>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Runtime {
+    /// Tokio worker threads; 0 = one per core.
+    pub worker_threads: usize,
+}
+
+impl Config {
+    /// Reads `path`, applies the environment overlay and validates.
+    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let mut cfg = Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.into(),
+            message,
+        })?;
+        cfg.apply_env(env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses TOML text; the error is one line naming the line and key.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start].matches('\n').count() + 1)
+                .map(|l| format!("line {l}: "))
+                .unwrap_or_default();
+            format!("{line}{}", e.message().replace('\n', " "))
+        })
+    }
+
+    /// Environment overrides; a bad value fails loudly, naming the variable.
+    pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = env("GHOSTWIRE_LISTEN_ADDR") {
+            self.listen.addr = v.parse().map_err(|e| {
+                invalid(
+                    "GHOSTWIRE_LISTEN_ADDR",
+                    format!("{v:?} is not ip:port ({e})"),
+                )
+            })?;
+        }
+        if let Some(v) = env("GHOSTWIRE_BACKEND_ADDR") {
+            check_host_port(&v).map_err(|r| invalid("GHOSTWIRE_BACKEND_ADDR", r))?;
+            self.backend.addr = v;
+        }
+        if let Some(v) = env("GHOSTWIRE_BACKEND_PASSWORD") {
+            self.backend.password = Some(Secret(v));
+            self.backend.password_env = None;
+            self.backend.password_file = None;
+        }
+        if let Some(var) = &self.backend.password_env {
+            let v = env(var).ok_or_else(|| {
+                invalid(
+                    "backend.password_env",
+                    format!("environment variable {var} is not set"),
+                )
+            })?;
+            self.backend.password = Some(Secret(v));
+        }
+        if let Some(file) = &self.backend.password_file {
+            let v = std::fs::read_to_string(file).map_err(|e| {
+                invalid(
+                    "backend.password_file",
+                    format!("cannot read {}: {e}", file.display()),
+                )
+            })?;
+            self.backend.password = Some(Secret(v.trim_end_matches(['\r', '\n']).to_string()));
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.listen.max_connections == 0 {
+            return Err(invalid("listen.max_connections", "must be at least 1"));
+        }
+        check_host_port(&self.backend.addr).map_err(|r| invalid("backend.addr", r))?;
+        if self.backend.user.is_empty() {
+            return Err(invalid("backend.user", "must not be empty"));
+        }
+        let sources = [
+            self.backend.password_env.is_some(),
+            self.backend.password_file.is_some(),
+        ];
+        if sources.iter().filter(|s| **s).count() > 1 {
+            return Err(invalid(
+                "backend.password_env",
+                "set at most one of password_env and password_file",
+            ));
+        }
+        for (key, v) in [
+            (
+                "listen.client_read_timeout_ms",
+                self.listen.client_read_timeout_ms,
+            ),
+            (
+                "listen.shutdown_timeout_ms",
+                self.listen.shutdown_timeout_ms,
+            ),
+            (
+                "backend.connect_timeout_ms",
+                self.backend.connect_timeout_ms,
+            ),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, secrets masked.
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string(self).expect("config serializes")
+    }
+
+    pub fn client_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.listen.client_read_timeout_ms)
+    }
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.listen.shutdown_timeout_ms)
+    }
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.backend.connect_timeout_ms)
+    }
+}
+
+fn check_host_port(v: &str) -> Result<(), String> {
+    match v.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
+        _ => Err(format!("{v:?} is not host:port")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn unknown_key_is_one_line_naming_it() {
+        let e =
+            Config::parse("[listen]\naddr = \"127.0.0.1:1\"\nmax_conections = 3\n").unwrap_err();
+        assert!(e.starts_with("line 3:"), "{e}");
+        assert!(e.contains("max_conections") && !e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_and_fails_loudly() {
+        let mut c = Config::default();
+        let env = |k: &str| match k {
+            "GHOSTWIRE_LISTEN_ADDR" => Some("0.0.0.0:7000".to_string()),
+            "GHOSTWIRE_BACKEND_PASSWORD" => Some("s3cret".to_string()),
+            _ => None,
+        };
+        c.apply_env(&env).unwrap();
+        assert_eq!(c.listen.addr.port(), 7000);
+        assert_eq!(c.backend.password.as_ref().unwrap().expose(), "s3cret");
+        assert!(!c.to_masked_toml().contains("s3cret"));
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let bad = |k: &str| (k == "GHOSTWIRE_BACKEND_ADDR").then(|| "nohost".to_string());
+        let e = Config::default().apply_env(&bad).unwrap_err().to_string();
+        assert!(e.contains("GHOSTWIRE_BACKEND_ADDR"), "{e}");
+        Config::default().apply_env(&no_env).unwrap();
+    }
+
+    #[test]
+    fn missing_password_env_is_an_error() {
+        let mut c = Config::default();
+        c.backend.password_env = Some("NOPE_NOT_SET".into());
+        let e = c.apply_env(&no_env).unwrap_err().to_string();
+        assert!(
+            e.contains("backend.password_env") && e.contains("NOPE_NOT_SET"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn shipped_proxy_toml_is_valid() {
+        let text = include_str!("../proxy.toml");
+        let c = Config::parse(text).unwrap();
+        c.validate().unwrap();
+    }
+}

@@ -1,0 +1,20 @@
+//! Client-facing side: accept loop and per-client sessions.
+
+pub mod io;
+pub mod listener;
+pub mod session;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// What every session shares.
+pub struct Shared {
+    pub config: Arc<Config>,
+    /// Soft shutdown: stop accepting; sessions close once outside a transaction.
+    pub drain: CancellationToken,
+    /// Hard shutdown: sessions close now, even inside a transaction.
+    pub kill: CancellationToken,
+}

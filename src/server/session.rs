@@ -1,0 +1,411 @@
+//! One client session: connect to the backend, relay the handshake and auth
+//! exchange, then relay commands and responses byte for byte while tracking
+//! response boundaries and the transaction state.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpStream;
+use tracing::{debug, info};
+
+use super::io::{Conn, IoError};
+use super::Shared;
+use crate::admin;
+use crate::classify::{classify, Class};
+use crate::metrics::{self, CommandKind, Handles};
+use crate::protocol::handshake::{mask_greeting, parse_client_hello};
+use crate::protocol::packets::{errors, ok_status, ErrPacket, ERR_HEADER, OK_HEADER};
+use crate::protocol::response::{Event, Expect, ResponseTracker};
+use crate::protocol::{parse_header, Caps, Command, HEADER_LEN, MAX_FRAME_PAYLOAD};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("client: {0}")]
+    Client(IoError),
+    #[error("backend: {0}")]
+    Backend(IoError),
+    #[error("answered the client with {0}")]
+    Refused(ErrPacket),
+}
+
+type Result<T> = std::result::Result<T, SessionError>;
+
+fn client_err(e: impl Into<IoError>) -> SessionError {
+    SessionError::Client(e.into())
+}
+fn backend_err(e: impl Into<IoError>) -> SessionError {
+    SessionError::Backend(e.into())
+}
+
+/// Runs a client connection to completion. Never panics on bad input: every
+/// failure ends this session only.
+pub async fn run(sock: TcpStream, shared: Arc<Shared>) {
+    let m = metrics::handles();
+    m.connections.increment(1.0);
+    m.connections_total.increment(1);
+    let mut client = Conn::new(sock);
+    match Session::connect(&mut client, &shared, m).await {
+        Ok(mut session) => {
+            let outcome = session.serve().await;
+            debug!(conn = session.connection_id, ?outcome, "session ended");
+        }
+        Err(e) => debug!(error = %e, "session ended during connect"),
+    }
+    m.connections.decrement(1.0);
+}
+
+struct Session<'a> {
+    client: &'a mut Conn,
+    backend: Conn,
+    shared: &'a Shared,
+    m: &'static Handles,
+    tracker: ResponseTracker,
+    caps: Caps,
+    connection_id: u32,
+    /// The backend closed while the client was idle: answer its next command
+    /// with an error instead of relaying.
+    backend_lost: bool,
+}
+
+impl<'a> Session<'a> {
+    /// Opens the backend connection and relays the connection phase.
+    async fn connect(
+        client: &'a mut Conn,
+        shared: &'a Shared,
+        m: &'static Handles,
+    ) -> Result<Self> {
+        let cfg = &shared.config;
+        let addr = cfg.backend.addr.as_str();
+        let sock = match tokio::time::timeout(cfg.connect_timeout(), TcpStream::connect(addr)).await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(refuse_unreachable(client, m, addr, &e).await),
+            Err(_) => return Err(refuse_unreachable(client, m, addr, &"connect timed out").await),
+        };
+        let mut backend = Conn::new(sock);
+
+        let (len, _) = backend.read_frame().await.map_err(backend_err)?;
+        let mut greeting = backend.take(HEADER_LEN + len);
+        if greeting.get(HEADER_LEN) == Some(&ERR_HEADER) {
+            // The server refused us (too many connections, host blocked): relay.
+            client.write(&greeting).await.map_err(client_err)?;
+            return Err(backend_err(IoError::Closed));
+        }
+        let server = match mask_greeting(&mut greeting[HEADER_LEN..]) {
+            Ok(g) => g,
+            Err(e) => {
+                let err = ErrPacket::new(2027, "HY000", format!("ghostwire: backend {addr}: {e}"));
+                return Err(refuse(client, err, 0).await);
+            }
+        };
+        client.write(&greeting).await.map_err(client_err)?;
+
+        let (len, seq) = client_frame(client, cfg).await?;
+        if seq != 1 {
+            return Err(refuse(client, errors::out_of_order(), seq.wrapping_add(1)).await);
+        }
+        let mut hello = client.take(HEADER_LEN + len);
+        let parsed = match parse_client_hello(&mut hello[HEADER_LEN..], &server) {
+            Ok(h) if h.ssl_request => {
+                return Err(refuse(client, errors::tls_unsupported(), 2).await)
+            }
+            Ok(h) => h,
+            Err(_) => return Err(refuse(client, errors::malformed_handshake(), 2).await),
+        };
+        backend.write(&hello).await.map_err(backend_err)?;
+
+        let mut session = Session {
+            client,
+            backend,
+            shared,
+            m,
+            tracker: ResponseTracker::new(parsed.caps, 0),
+            caps: parsed.caps,
+            connection_id: server.connection_id,
+            backend_lost: false,
+        };
+        if !session.relay_auth().await? {
+            return Err(SessionError::Backend(IoError::Closed));
+        }
+        debug!(conn = server.connection_id, user = %parsed.user, "client authenticated");
+        Ok(session)
+    }
+
+    /// Relays the auth exchange in both directions until the server's OK
+    /// (true) or ERR (false). Whoever speaks next depends on the plugin
+    /// (auth switch, caching_sha2 fast/full auth, ed25519), so both sides are
+    /// read at once and the server's verdict ends it.
+    async fn relay_auth(&mut self) -> Result<bool> {
+        loop {
+            while let Some((len, _)) = self.backend.complete_frame() {
+                let frame = self.backend.take(HEADER_LEN + len);
+                self.client.write(&frame).await.map_err(client_err)?;
+                match frame.get(HEADER_LEN).copied() {
+                    Some(OK_HEADER) => {
+                        if let Some(status) = ok_status(&frame[HEADER_LEN..]) {
+                            self.tracker.status = status;
+                        }
+                        return Ok(true);
+                    }
+                    Some(ERR_HEADER) => return Ok(false),
+                    _ => {}
+                }
+            }
+            while let Some((len, _)) = self.client.complete_frame() {
+                let frame = self.client.take(HEADER_LEN + len);
+                self.backend.write(&frame).await.map_err(backend_err)?;
+            }
+            tokio::select! {
+                r = self.backend.read_more() => { r.map_err(backend_err)?; }
+                r = self.client.read_more() => { r.map_err(client_err)?; }
+            }
+        }
+    }
+
+    /// The command loop.
+    async fn serve(&mut self) -> Result<()> {
+        loop {
+            let Some((len, seq)) = self.next_command().await? else {
+                return Ok(());
+            };
+            if seq != 0 {
+                return Err(refuse(self.client, errors::out_of_order(), seq.wrapping_add(1)).await);
+            }
+            if self.backend_lost {
+                let addr = &self.shared.config.backend.addr;
+                return Err(refuse(self.client, errors::backend_lost(addr), 1).await);
+            }
+            let started = Instant::now();
+            let cmd = self.client.buf.get(HEADER_LEN).copied().unwrap_or(0xFF);
+            if !self.command(cmd, len).await? {
+                return Ok(());
+            }
+            self.m
+                .command_duration
+                .record(started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Handles one command whose first frame is buffered. Returns false when
+    /// the session is over (COM_QUIT, replication stream ended).
+    async fn command(&mut self, cmd: u8, len: usize) -> Result<bool> {
+        const QUERY: u8 = Command::COM_QUERY as u8;
+        const PREPARE: u8 = Command::COM_STMT_PREPARE as u8;
+        const EXECUTE: u8 = Command::COM_STMT_EXECUTE as u8;
+        let kind = match cmd {
+            QUERY | PREPARE => {
+                let text = &self.client.buf[HEADER_LEN + 1..HEADER_LEN + len];
+                match classify(text) {
+                    Class::MigrationCommand if len < MAX_FRAME_PAYLOAD => {
+                        self.answer_migration_command(cmd == PREPARE, len).await?;
+                        return Ok(true);
+                    }
+                    Class::AlterTable => CommandKind::Alter,
+                    _ if cmd == QUERY => CommandKind::Query,
+                    _ => CommandKind::Prepare,
+                }
+            }
+            EXECUTE => CommandKind::Execute,
+            _ => CommandKind::Other,
+        };
+        self.m.command(kind).increment(1);
+        self.forward_command(len).await?;
+        match Expect::for_command(cmd) {
+            Expect::Nothing => Ok(cmd != Command::COM_QUIT as u8),
+            Expect::Auth => {
+                self.relay_auth().await?;
+                Ok(true)
+            }
+            Expect::Stream => {
+                self.relay_stream().await;
+                Ok(false)
+            }
+            expect => {
+                self.relay_response(expect).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn answer_migration_command(&mut self, prepared: bool, len: usize) -> Result<()> {
+        self.m.command(CommandKind::Migration).increment(1);
+        let frame = self.client.take(HEADER_LEN + len);
+        let reply = if prepared {
+            admin::refuse_prepare()
+        } else {
+            let ctx = admin::Context {
+                caps: self.caps,
+                status: self.tracker.status,
+            };
+            admin::answer(&frame[HEADER_LEN + 1..], ctx)
+        };
+        self.client.write(&reply).await.map_err(client_err)
+    }
+
+    /// Waits for the first frame of the next command. `None`: the session
+    /// ends quietly (client left, or shutdown reached an idle session).
+    async fn next_command(&mut self) -> Result<Option<(usize, u8)>> {
+        loop {
+            if let Some(h) = self.client.complete_frame() {
+                return Ok(Some(h));
+            }
+            if !self.client.buf.is_empty() {
+                // A packet has started: the rest must come within the timeout.
+                return client_frame(self.client, &self.shared.config)
+                    .await
+                    .map(Some);
+            }
+            let in_trans = self.tracker.in_transaction();
+            tokio::select! {
+                r = self.client.read_more() => match r {
+                    Ok(_) => {}
+                    Err(IoError::Closed) => return Ok(None),
+                    Err(e) => return Err(client_err(e)),
+                },
+                r = self.backend.read_more(), if !self.backend_lost => match r {
+                    // Unsolicited bytes (e.g. an error before the server
+                    // closes an idle connection): pass them on.
+                    Ok(_) => {
+                        let n = self.backend.buf.len();
+                        let bytes = self.backend.take(n);
+                        self.client.write(&bytes).await.map_err(client_err)?;
+                    }
+                    Err(_) => self.backend_lost = true,
+                },
+                _ = self.shared.drain.cancelled(), if !in_trans => return self.shut_down().await,
+                _ = self.shared.kill.cancelled() => return self.shut_down().await,
+            }
+        }
+    }
+
+    async fn shut_down(&mut self) -> Result<Option<(usize, u8)>> {
+        info!(conn = self.connection_id, "closing session for shutdown");
+        let _ = self.client.write(&errors::server_shutdown().frame(0)).await;
+        Ok(None)
+    }
+
+    /// Sends the buffered command frame, then any continuation frames.
+    async fn forward_command(&mut self, len: usize) -> Result<()> {
+        let frame = self.client.take(HEADER_LEN + len);
+        self.backend.write(&frame).await.map_err(backend_err)?;
+        self.m.bytes_to_backend.increment(frame.len() as u64);
+        if len == MAX_FRAME_PAYLOAD {
+            self.stream_client_frames(true).await?;
+        }
+        Ok(())
+    }
+
+    /// Streams client frames to the backend without buffering whole
+    /// packets: either the continuation frames of a packet over 16 MiB
+    /// (`continuation`), or LOCAL INFILE data up to its empty packet.
+    async fn stream_client_frames(&mut self, continuation: bool) -> Result<()> {
+        let mut prev_continued = continuation;
+        loop {
+            while parse_header(&self.client.buf).is_none() {
+                self.read_client_timed().await?;
+            }
+            let (len, _) = parse_header(&self.client.buf).unwrap_or_default();
+            let mut left = HEADER_LEN + len;
+            while left > 0 {
+                if self.client.buf.is_empty() {
+                    self.read_client_timed().await?;
+                }
+                let n = left.min(self.client.buf.len());
+                let chunk = self.client.take(n);
+                self.backend.write(&chunk).await.map_err(backend_err)?;
+                self.m.bytes_to_backend.increment(n as u64);
+                left -= n;
+            }
+            let done = if continuation {
+                len < MAX_FRAME_PAYLOAD
+            } else {
+                len == 0 && !prev_continued
+            };
+            if done {
+                return Ok(());
+            }
+            prev_continued = len == MAX_FRAME_PAYLOAD;
+        }
+    }
+
+    async fn read_client_timed(&mut self) -> Result<()> {
+        let timeout = self.shared.config.client_read_timeout();
+        match tokio::time::timeout(timeout, self.client.read_more()).await {
+            Ok(r) => r.map(|_| ()).map_err(client_err),
+            Err(_) => Err(refuse(self.client, errors::read_timeout(), 0).await),
+        }
+    }
+
+    /// Relays the server's response to the current command, walking packet
+    /// headers only, until the tracker says it is complete.
+    async fn relay_response(&mut self, expect: Expect) -> Result<()> {
+        self.tracker.start(expect);
+        loop {
+            let (n, event) = self.tracker.feed(&self.backend.buf);
+            if n > 0 {
+                let bytes = self.backend.take(n);
+                self.client.write(&bytes).await.map_err(client_err)?;
+                self.m.bytes_to_client.increment(n as u64);
+            }
+            match event {
+                Some(Event::Done) => return Ok(()),
+                Some(Event::LocalInfile) => {
+                    self.stream_client_frames(false).await?;
+                    continue;
+                }
+                None => {}
+            }
+            // Watch the client too: if it disconnects mid-command, drop the
+            // backend connection instead of finishing a response nobody reads.
+            let room = self.client.buf.len() < 1 << 20;
+            tokio::select! {
+                biased;
+                r = self.backend.read_more() => {
+                    if let Err(e) = r {
+                        let addr = &self.shared.config.backend.addr;
+                        let seq = self.tracker.last_seq.wrapping_add(1);
+                        let _ = refuse(self.client, errors::backend_lost(addr), seq).await;
+                        return Err(backend_err(e));
+                    }
+                }
+                r = self.client.read_more(), if room => { r.map_err(client_err)?; }
+            }
+        }
+    }
+
+    /// Replication stream (COM_BINLOG_DUMP): plain byte copy until either
+    /// side closes.
+    async fn relay_stream(&mut self) {
+        let pending = std::mem::take(&mut self.backend.buf);
+        if self.client.write(&pending).await.is_err() {
+            return;
+        }
+        let _ = tokio::io::copy_bidirectional(&mut self.client.sock, &mut self.backend.sock).await;
+    }
+}
+
+/// Reads one whole client frame, bounded by the client read timeout.
+async fn client_frame(client: &mut Conn, cfg: &crate::config::Config) -> Result<(usize, u8)> {
+    match tokio::time::timeout(cfg.client_read_timeout(), client.read_frame()).await {
+        Ok(r) => r.map_err(client_err),
+        Err(_) => Err(refuse(client, errors::read_timeout(), 0).await),
+    }
+}
+
+/// Answers the client with `err` and ends the session.
+async fn refuse(client: &mut Conn, err: ErrPacket, seq: u8) -> SessionError {
+    let _ = client.write(&err.frame(seq)).await;
+    SessionError::Refused(err)
+}
+
+async fn refuse_unreachable(
+    client: &mut Conn,
+    m: &Handles,
+    addr: &str,
+    reason: &(dyn std::fmt::Display + Sync),
+) -> SessionError {
+    m.backend_connect_errors.increment(1);
+    tracing::warn!(backend = addr, %reason, "cannot reach backend");
+    let err = errors::cannot_reach_backend(addr, reason);
+    refuse(client, err, 0).await
+}

@@ -1,0 +1,310 @@
+//! Test harness: one real MariaDB per test binary (or `GHOSTWIRE_TEST_MYSQL`),
+//! one schema per test, ghostwire started in-process on port 0.
+#![allow(dead_code)]
+
+pub mod raw;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ghostwire::app::Proxy;
+use ghostwire::config::{Config, Secret};
+use mysql_async::prelude::*;
+
+/// Accounts every test server has (created by `BOOTSTRAP_SQL`).
+pub const APP_USER: (&str, &str) = ("app", "app-pass");
+pub const NOPW_USER: &str = "nopw";
+pub const GHOSTWIRE_USER: (&str, &str) = ("ghostwire", "gw-pass");
+
+const BOOTSTRAP_SQL: &str = "\
+CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY 'app-pass';
+GRANT ALL ON *.* TO 'app'@'%';
+CREATE USER IF NOT EXISTS 'nopw'@'%';
+GRANT ALL ON *.* TO 'nopw'@'%';
+CREATE USER IF NOT EXISTS 'ghostwire'@'%' IDENTIFIED BY 'gw-pass';
+GRANT ALL ON *.* TO 'ghostwire'@'%';
+";
+
+/// The MariaDB server for this test binary.
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    /// Data directory of a server the harness started (for server logs).
+    pub datadir: Option<PathBuf>,
+    _keepalive: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+
+pub fn server() -> &'static Server {
+    SERVER.get_or_init(|| match std::env::var("GHOSTWIRE_TEST_MYSQL") {
+        Ok(url) => external_server(&url),
+        Err(_) => start_mariadb(),
+    })
+}
+
+fn external_server(url: &str) -> Server {
+    let opts = mysql_async::Opts::from_url(url).expect("GHOSTWIRE_TEST_MYSQL is a mysql:// URL");
+    let (host, port) = (opts.ip_or_hostname().to_string(), opts.tcp_port());
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut c = mysql_async::Conn::from_url(&url)
+                .await
+                .expect("connect GHOSTWIRE_TEST_MYSQL");
+            c.query_drop(BOOTSTRAP_SQL).await.expect("bootstrap users");
+            c.disconnect().await.ok();
+        })
+    })
+    .join()
+    .unwrap();
+    Server {
+        host,
+        port,
+        datadir: None,
+        _keepalive: None,
+        _dir: None,
+    }
+}
+
+fn find_binary(name: &str) -> PathBuf {
+    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"] {
+        let p = Path::new(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{name} not found: install mariadb-server (scripts/test.sh does)");
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_mariadb() -> Server {
+    let dir = tempfile::Builder::new()
+        .prefix("ghostwire-mariadb-")
+        .tempdir()
+        .unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(find_binary("mariadb-install-db"))
+        .args([
+            "--no-defaults",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ])
+        .arg(format!("--datadir={}", data.display()))
+        .output()
+        .expect("run mariadb-install-db");
+    assert!(
+        out.status.success(),
+        "mariadb-install-db: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let init = dir.path().join("init.sql");
+    std::fs::write(&init, BOOTSTRAP_SQL).unwrap();
+    let port = free_port();
+    let d = dir.path().display();
+    let mariadbd = format!(
+        "{} --no-defaults --user=root --datadir={d}/data --socket={d}/mysqld.sock --port={port} \
+         --bind-address=127.0.0.1 --skip-name-resolve --log-bin={d}/data/binlog --binlog-format=ROW \
+         --binlog-row-image=FULL --server-id=1 --init-file={d}/init.sql --log-error={d}/error.log \
+         --pid-file={d}/mysqld.pid --max-allowed-packet=64M --max-connections=500 \
+         --innodb-buffer-pool-size=256M --innodb-log-file-size=256M --innodb-flush-log-at-trx-commit=2 \
+         --sync-binlog=0 --performance-schema=OFF",
+        find_binary("mariadbd").display()
+    );
+    // The server dies with this test process: the shell waits on our stdin,
+    // which closes when we exit (however we exit), then kills the server.
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{mariadbd} & pid=$!; read _; kill -9 $pid"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start mariadbd");
+    wait_ready(port, &dir.path().join("error.log"));
+    Server {
+        host: "127.0.0.1".into(),
+        port,
+        datadir: Some(data),
+        _keepalive: Some(child),
+        _dir: Some(dir),
+    }
+}
+
+/// Waits until the server sends a real greeting (not an ERR).
+fn wait_ready(port: u16, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let mut b = [0u8; 5];
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            if s.read_exact(&mut b).is_ok() && b[4] == 10 {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "mariadbd did not start: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// A proxy config pointing at the test server.
+pub fn proxy_config() -> Config {
+    let mut c = Config::default();
+    c.listen.addr = "127.0.0.1:0".parse().unwrap();
+    c.backend.addr = server().addr();
+    c.backend.user = GHOSTWIRE_USER.0.into();
+    c.backend.password = Some(Secret::new(GHOSTWIRE_USER.1));
+    c.metrics.addr = Some("127.0.0.1:0".parse().unwrap());
+    c
+}
+
+/// One test's world: its schema and its own proxy.
+pub struct Ctx {
+    pub schema: String,
+    pub proxy: Option<Proxy>,
+    pub addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+pub async fn setup(schema: &str) -> Ctx {
+    setup_with(schema, |_| {}).await
+}
+
+pub async fn setup_with(schema: &str, tweak: impl FnOnce(&mut Config)) -> Ctx {
+    let mut direct = direct_conn_to("mysql").await;
+    direct
+        .query_drop(format!(
+            "DROP DATABASE IF EXISTS `{schema}`; CREATE DATABASE `{schema}`"
+        ))
+        .await
+        .unwrap();
+    direct.disconnect().await.ok();
+    let mut cfg = proxy_config();
+    tweak(&mut cfg);
+    let proxy = Proxy::start(cfg).await.expect("start ghostwire");
+    Ctx {
+        schema: schema.into(),
+        addr: proxy.addr,
+        metrics_addr: proxy.metrics_addr,
+        proxy: Some(proxy),
+    }
+}
+
+pub fn opts(host: &str, port: u16, user: &str, pass: &str, db: &str) -> mysql_async::OptsBuilder {
+    mysql_async::OptsBuilder::default()
+        .ip_or_hostname(host.to_string())
+        .tcp_port(port)
+        .user(Some(user))
+        .pass(Some(pass))
+        .db_name(Some(db))
+        // With prefer_socket (the default) mysql_async silently switches to
+        // the server's unix socket when it sees a local server: it would
+        // bypass the proxy.
+        .prefer_socket(false)
+}
+
+pub async fn direct_conn_to(db: &str) -> mysql_async::Conn {
+    let s = server();
+    mysql_async::Conn::new(opts(&s.host, s.port, APP_USER.0, APP_USER.1, db))
+        .await
+        .expect("direct connect")
+}
+
+impl Ctx {
+    pub fn proxy_opts(&self) -> mysql_async::OptsBuilder {
+        opts(
+            "127.0.0.1",
+            self.addr.port(),
+            APP_USER.0,
+            APP_USER.1,
+            &self.schema,
+        )
+    }
+
+    pub async fn conn(&self) -> mysql_async::Conn {
+        mysql_async::Conn::new(self.proxy_opts())
+            .await
+            .expect("connect through ghostwire")
+    }
+
+    pub async fn direct(&self) -> mysql_async::Conn {
+        direct_conn_to(&self.schema).await
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The Prometheus text of this process's metrics.
+    pub fn metrics(&self) -> String {
+        let mut s = TcpStream::connect(self.metrics_addr.expect("metrics enabled")).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(p) = self.proxy.take() {
+            p.shutdown().await;
+        }
+    }
+}
+
+/// Backend connections open for `user` (processlist), seen directly.
+pub async fn backend_sessions(user: &str) -> usize {
+    let mut c = direct_conn_to("mysql").await;
+    let n: Option<usize> = c
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?",
+            (user,),
+        )
+        .await
+        .unwrap();
+    c.disconnect().await.ok();
+    n.unwrap_or(0)
+}
+
+/// Polls `check` until it holds (a condition, never a fixed sleep); panics
+/// with `what` after 30 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("condition never held: {what}");
+}
