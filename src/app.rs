@@ -61,6 +61,7 @@ impl Proxy {
             config,
             drain: CancellationToken::new(),
             kill: CancellationToken::new(),
+            open_sessions: Default::default(),
         });
         let tasks = TaskTracker::new();
         tasks.spawn(listener::run(listener, shared.clone(), tasks.clone()));
@@ -72,6 +73,13 @@ impl Proxy {
             tasks,
             stop_metrics,
         })
+    }
+
+    /// Client sessions running now.
+    pub fn open_sessions(&self) -> usize {
+        self.shared
+            .open_sessions
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Graceful shutdown: stop accepting, let sessions finish their command

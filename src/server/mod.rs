@@ -4,6 +4,7 @@ pub mod io;
 pub mod listener;
 pub mod session;
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -17,4 +18,6 @@ pub struct Shared {
     pub drain: CancellationToken,
     /// Hard shutdown: sessions close now, even inside a transaction.
     pub kill: CancellationToken,
+    /// Sessions running now (tests check that none leak).
+    pub open_sessions: AtomicUsize,
 }

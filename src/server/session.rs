@@ -2,6 +2,7 @@
 //! exchange, then relay commands and responses byte for byte while tracking
 //! response boundaries and the transaction state.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -43,6 +44,7 @@ pub async fn run(sock: TcpStream, shared: Arc<Shared>) {
     let m = metrics::handles();
     m.connections.increment(1.0);
     m.connections_total.increment(1);
+    shared.open_sessions.fetch_add(1, Ordering::Relaxed);
     let mut client = Conn::new(sock);
     match Session::connect(&mut client, &shared, m).await {
         Ok(mut session) => {
@@ -52,6 +54,7 @@ pub async fn run(sock: TcpStream, shared: Arc<Shared>) {
         Err(e) => debug!(error = %e, "session ended during connect"),
     }
     m.connections.decrement(1.0);
+    shared.open_sessions.fetch_sub(1, Ordering::Relaxed);
 }
 
 struct Session<'a> {
@@ -62,9 +65,6 @@ struct Session<'a> {
     tracker: ResponseTracker,
     caps: Caps,
     connection_id: u32,
-    /// The backend closed while the client was idle: answer its next command
-    /// with an error instead of relaying.
-    backend_lost: bool,
 }
 
 impl<'a> Session<'a> {
@@ -100,10 +100,11 @@ impl<'a> Session<'a> {
         };
         client.write(&greeting).await.map_err(client_err)?;
 
-        let (len, seq) = client_frame(client, cfg).await?;
-        if seq != 1 {
-            return Err(refuse(client, errors::out_of_order(), seq.wrapping_add(1)).await);
+        let (len, seq) = client_header(client, cfg).await?;
+        if seq != 1 || len > MAX_HELLO {
+            return Err(refuse(client, errors::out_of_order(), 2).await);
         }
+        client_frame(client, cfg).await?;
         let mut hello = client.take(HEADER_LEN + len);
         let parsed = match parse_client_hello(&mut hello[HEADER_LEN..], &server) {
             Ok(h) if h.ssl_request => {
@@ -122,7 +123,6 @@ impl<'a> Session<'a> {
             tracker: ResponseTracker::new(parsed.caps, 0),
             caps: parsed.caps,
             connection_id: server.connection_id,
-            backend_lost: false,
         };
         if !session.relay_auth().await? {
             return Err(SessionError::Backend(IoError::Closed));
@@ -170,10 +170,6 @@ impl<'a> Session<'a> {
             };
             if seq != 0 {
                 return Err(refuse(self.client, errors::out_of_order(), seq.wrapping_add(1)).await);
-            }
-            if self.backend_lost {
-                let addr = &self.shared.config.backend.addr;
-                return Err(refuse(self.client, errors::backend_lost(addr), 1).await);
             }
             let started = Instant::now();
             let cmd = self.client.buf.get(HEADER_LEN).copied().unwrap_or(0xFF);
@@ -249,6 +245,11 @@ impl<'a> Session<'a> {
             if let Some(h) = self.client.complete_frame() {
                 return Ok(Some(h));
             }
+            // A wrong sequence id is refused as soon as the header shows it,
+            // without waiting for a body that garbage only pretends to have.
+            if let Some((len, seq)) = parse_header(&self.client.buf).filter(|h| h.1 != 0) {
+                return Ok(Some((len, seq)));
+            }
             if !self.client.buf.is_empty() {
                 // A packet has started: the rest must come within the timeout.
                 return client_frame(self.client, &self.shared.config)
@@ -262,7 +263,7 @@ impl<'a> Session<'a> {
                     Err(IoError::Closed) => return Ok(None),
                     Err(e) => return Err(client_err(e)),
                 },
-                r = self.backend.read_more(), if !self.backend_lost => match r {
+                r = self.backend.read_more() => match r {
                     // Unsolicited bytes (e.g. an error before the server
                     // closes an idle connection): pass them on.
                     Ok(_) => {
@@ -270,7 +271,13 @@ impl<'a> Session<'a> {
                         let bytes = self.backend.take(n);
                         self.client.write(&bytes).await.map_err(client_err)?;
                     }
-                    Err(_) => self.backend_lost = true,
+                    // The server closed an idle connection: so do we, as a
+                    // direct connection would, saying why first.
+                    Err(e) => {
+                        let addr = &self.shared.config.backend.addr;
+                        let _ = self.client.write(&errors::backend_lost(addr).frame(0)).await;
+                        return Err(backend_err(e));
+                    }
                 },
                 _ = self.shared.drain.cancelled(), if !in_trans => return self.shut_down().await,
                 _ = self.shared.kill.cancelled() => return self.shut_down().await,
@@ -287,7 +294,9 @@ impl<'a> Session<'a> {
     /// Sends the buffered command frame, then any continuation frames.
     async fn forward_command(&mut self, len: usize) -> Result<()> {
         let frame = self.client.take(HEADER_LEN + len);
-        self.backend.write(&frame).await.map_err(backend_err)?;
+        if let Err(e) = self.backend.write(&frame).await {
+            return Err(self.backend_failed(e).await);
+        }
         self.m.bytes_to_backend.increment(frame.len() as u64);
         if len == MAX_FRAME_PAYLOAD {
             self.stream_client_frames(true).await?;
@@ -312,7 +321,9 @@ impl<'a> Session<'a> {
                 }
                 let n = left.min(self.client.buf.len());
                 let chunk = self.client.take(n);
-                self.backend.write(&chunk).await.map_err(backend_err)?;
+                if let Err(e) = self.backend.write(&chunk).await {
+                    return Err(self.backend_failed(e).await);
+                }
                 self.m.bytes_to_backend.increment(n as u64);
                 left -= n;
             }
@@ -326,6 +337,33 @@ impl<'a> Session<'a> {
             }
             prev_continued = len == MAX_FRAME_PAYLOAD;
         }
+    }
+
+    /// The backend stopped accepting a command (it closed the connection,
+    /// e.g. after rejecting a packet over its max_allowed_packet). Relay what
+    /// it said last, if it said anything, else our own ERR.
+    async fn backend_failed(&mut self, e: std::io::Error) -> SessionError {
+        let wait = std::time::Duration::from_secs(1);
+        while self.backend.complete_frame().is_none() {
+            match tokio::time::timeout(wait, self.backend.read_more()).await {
+                Ok(Ok(_)) => {}
+                _ => break,
+            }
+        }
+        match self.backend.complete_frame() {
+            Some((len, _)) if self.backend.buf.get(HEADER_LEN) == Some(&ERR_HEADER) => {
+                let frame = self.backend.take(HEADER_LEN + len);
+                let _ = self.client.write(&frame).await;
+            }
+            _ => {
+                let addr = &self.shared.config.backend.addr;
+                let _ = self
+                    .client
+                    .write(&errors::backend_lost(addr).frame(1))
+                    .await;
+            }
+        }
+        backend_err(e)
     }
 
     async fn read_client_timed(&mut self) -> Result<()> {
@@ -381,6 +419,25 @@ impl<'a> Session<'a> {
             return;
         }
         let _ = tokio::io::copy_bidirectional(&mut self.client.sock, &mut self.backend.sock).await;
+    }
+}
+
+/// A handshake response is a few hundred bytes; anything this big is garbage.
+const MAX_HELLO: usize = 64 * 1024;
+
+/// Reads until a client frame header is buffered, bounded by the client read timeout.
+async fn client_header(client: &mut Conn, cfg: &crate::config::Config) -> Result<(usize, u8)> {
+    let read = async {
+        loop {
+            if let Some(h) = parse_header(&client.buf) {
+                return Ok::<_, IoError>(h);
+            }
+            client.read_more().await?;
+        }
+    };
+    match tokio::time::timeout(cfg.client_read_timeout(), read).await {
+        Ok(r) => r.map_err(client_err),
+        Err(_) => Err(refuse(client, errors::read_timeout(), 0).await),
     }
 }
 

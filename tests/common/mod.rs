@@ -197,6 +197,14 @@ pub async fn setup(schema: &str) -> Ctx {
 }
 
 pub async fn setup_with(schema: &str, tweak: impl FnOnce(&mut Config)) -> Ctx {
+    // Proxy logs in test output (shown for failing tests): GHOSTWIRE_LOG=debug.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GHOSTWIRE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let mut direct = direct_conn_to("mysql").await;
     direct
         .query_drop(format!(
