@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn greeting_loses_ssl_and_compress_only() {
-        let all = u32::MAX & !CapabilityFlags::CLIENT_LONG_PASSWORD.bits();
+        let all = !CapabilityFlags::CLIENT_LONG_PASSWORD.bits();
         let mut g = greeting(all, 0x1F);
         let before = g.clone();
         let parsed = mask_greeting(&mut g).unwrap();

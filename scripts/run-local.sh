@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Starts a local MariaDB (ROW binlog) on 127.0.0.1:3307 under ./.local/ and
+# ghostwire on 127.0.0.1:6033 in front of it. Installs MariaDB if missing.
+# Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh --server-only
+root="$PWD/.local"
+data="$root/mariadb"
+mkdir -p "$root"
+db_port="${DB_PORT:-3307}"
+proxy_port="${PROXY_PORT:-6033}"
+app_pass="${APP_PASSWORD:-app-pass}"
+gw_pass="${GHOSTWIRE_BACKEND_PASSWORD:-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+
+if [ ! -d "$data/mysql" ]; then
+  echo "initialising MariaDB in $data"
+  mariadb-install-db --no-defaults --user="$(id -un)" --datadir="$data" \
+    --auth-root-authentication-method=socket --skip-test-db >"$root/install.log" 2>&1
+fi
+cat >"$root/init.sql" <<SQL
+CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY '$app_pass';
+GRANT ALL ON *.* TO 'app'@'%';
+CREATE USER IF NOT EXISTS 'ghostwire'@'%' IDENTIFIED BY '$gw_pass';
+ALTER USER 'ghostwire'@'%' IDENTIFIED BY '$gw_pass';
+GRANT ALL ON *.* TO 'ghostwire'@'%';
+SQL
+chmod 600 "$root/init.sql"
+
+mariadbd --no-defaults --user="$(id -un)" --datadir="$data" --port="$db_port" \
+  --bind-address=127.0.0.1 --socket="$root/mariadb.sock" --pid-file="$root/mariadb.pid" \
+  --log-bin="$data/binlog" --binlog-format=ROW --binlog-row-image=FULL --server-id=1 \
+  --init-file="$root/init.sql" --log-error="$root/mariadb.err" --max-allowed-packet=64M &
+db_pid=$!
+trap 'kill $db_pid 2>/dev/null; kill ${gw_pid:-} 2>/dev/null; wait' EXIT INT TERM
+for _ in $(seq 1 100); do
+  mariadb --protocol=TCP -h127.0.0.1 -P"$db_port" -uapp -p"$app_pass" -e 'SELECT 1' >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
+cargo build --release --quiet
+cat >"$root/proxy.toml" <<TOML
+[listen]
+addr = "127.0.0.1:$proxy_port"
+[backend]
+addr = "127.0.0.1:$db_port"
+user = "ghostwire"
+password_env = "GHOSTWIRE_LOCAL_PASSWORD"
+[metrics]
+addr = "127.0.0.1:9033"
+TOML
+GHOSTWIRE_LOCAL_PASSWORD="$gw_pass" target/release/ghostwire serve --config "$root/proxy.toml" &
+gw_pid=$!
+cat <<MSG
+
+  ghostwire is listening on 127.0.0.1:$proxy_port, in front of MariaDB on 127.0.0.1:$db_port.
+
+  Connect:   mariadb --protocol=TCP -h127.0.0.1 -P$proxy_port -uapp -p$app_pass
+  Try:       SHOW MIGRATIONS;
+  Metrics:   curl -s 127.0.0.1:9033/metrics
+  Stop:      Ctrl-C
+
+MSG
+wait $gw_pid
