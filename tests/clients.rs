@@ -162,8 +162,10 @@ async fn sysbench_oltp_read_write_smoke_has_no_errors() {
         format!("--mysql-user={}", APP_USER.0),
         format!("--mysql-password={}", APP_USER.1),
         format!("--mysql-db={}", ctx.schema),
-        "--tables=2".to_string(),
-        "--table-size=2000".to_string(),
+        // Enough rows that sysbench's own threads practically never deadlock
+        // each other (InnoDB deadlocks are "ignored errors" it would retry).
+        "--tables=4".to_string(),
+        "--table-size=5000".to_string(),
     ];
     let run = |args: &[&str]| {
         let out = Command::new("sysbench")
@@ -181,7 +183,7 @@ async fn sysbench_oltp_read_write_smoke_has_no_errors() {
         text
     };
     run(&["prepare"]);
-    let report = run(&["--threads=4", "--events=400", "--time=0", "run"]);
+    let report = run(&["--threads=2", "--events=400", "--time=0", "run"]);
     let errors = report
         .lines()
         .find(|l| l.contains("ignored errors:"))
@@ -191,6 +193,48 @@ async fn sysbench_oltp_read_write_smoke_has_no_errors() {
     assert!(report.contains("transactions:"), "{report}");
     let mut d = ctx.direct().await;
     let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM sbtest1").await.unwrap();
-    assert_eq!(n, Some(2000));
+    assert_eq!(n, Some(5000));
+    ctx.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ed25519_auth_switch_is_relayed() {
+    let ctx = setup("cli_ed25519").await;
+    let mut d = ctx.direct().await;
+    // MariaDB's ed25519 plugin: the server asks the client to switch plugins
+    // mid-handshake, a round trip the proxy must relay without knowing it.
+    d.query_drop("INSTALL SONAME 'auth_ed25519'").await.ok();
+    d.query_drop(
+        "CREATE USER IF NOT EXISTS 'ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed-pass')",
+    )
+    .await
+    .unwrap();
+    d.query_drop(format!("GRANT SELECT ON `{}`.* TO 'ed'@'%'", ctx.schema))
+        .await
+        .unwrap();
+    d.disconnect().await.unwrap();
+    let login = |pass: &str| {
+        Command::new("mariadb")
+            .args([
+                "--protocol=TCP",
+                "-h127.0.0.1",
+                "--skip-ssl",
+                "--batch",
+                "--skip-column-names",
+                "-ued",
+            ])
+            .arg(format!("-P{}", ctx.port()))
+            .arg(format!("-p{pass}"))
+            .args(["-e", "SELECT CURRENT_USER()"])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(stdout_ok(&login("ed-pass")).trim(), "ed@%");
+    let bad = login("wrong");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("1045"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     ctx.shutdown().await;
 }

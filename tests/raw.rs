@@ -11,19 +11,6 @@ use mysql_async::prelude::*;
 
 const DEPRECATE_EOF: u32 = C::CLIENT_DEPRECATE_EOF.bits();
 
-async fn sessions_in(schema: &str) -> usize {
-    let mut c = direct_conn_to("mysql").await;
-    let n: Option<usize> = c
-        .exec_first(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ?",
-            (schema,),
-        )
-        .await
-        .unwrap();
-    c.disconnect().await.ok();
-    n.unwrap_or(0)
-}
-
 /// No session, task or backend connection outlives its client.
 async fn assert_no_leaks(ctx: &Ctx) {
     let proxy = ctx.proxy.as_ref().unwrap();
@@ -32,7 +19,7 @@ async fn assert_no_leaks(ctx: &Ctx) {
     })
     .await;
     eventually("backend connections drop to 0", || async {
-        sessions_in(&ctx.schema).await == 0
+        backend_sessions("DB", &ctx.schema).await == 0
     })
     .await;
 }
@@ -131,7 +118,7 @@ async fn client_disconnect_mid_command_closes_its_backend() {
     r.query("SELECT SLEEP(1), 'x'").await;
     let schema = ctx.schema.clone();
     eventually("the query runs", || async {
-        sessions_in(&schema).await == 1
+        backend_sessions("DB", &schema).await == 1
     })
     .await;
     drop(r);

@@ -168,7 +168,7 @@ async fn change_user_reset_ping_quit() {
     assert_eq!(who.as_deref(), Some(GHOSTWIRE_USER.0));
     c.disconnect().await.unwrap(); // COM_QUIT
     eventually("backend session of the quit client is closed", || async {
-        backend_sessions(GHOSTWIRE_USER.0).await == 0
+        backend_sessions("USER", GHOSTWIRE_USER.0).await == 0
     })
     .await;
     ctx.shutdown().await;

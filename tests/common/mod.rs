@@ -22,7 +22,7 @@ pub const GHOSTWIRE_USER: (&str, &str) = ("ghostwire", "gw-pass");
 
 const BOOTSTRAP_SQL: &str = "\
 CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY 'app-pass';
-GRANT ALL ON *.* TO 'app'@'%';
+GRANT ALL ON *.* TO 'app'@'%' WITH GRANT OPTION;
 CREATE USER IF NOT EXISTS 'nopw'@'%';
 GRANT ALL ON *.* TO 'nopw'@'%';
 CREATE USER IF NOT EXISTS 'ghostwire'@'%' IDENTIFIED BY 'gw-pass';
@@ -286,16 +286,13 @@ impl Ctx {
     }
 }
 
-/// Backend connections open for `user` (processlist), seen directly.
-pub async fn backend_sessions(user: &str) -> usize {
+/// Backend connections seen directly in the processlist whose `column`
+/// (`USER` or `DB`) equals `value`.
+pub async fn backend_sessions(column: &str, value: &str) -> usize {
+    assert!(matches!(column, "USER" | "DB"), "a processlist column");
     let mut c = direct_conn_to("mysql").await;
-    let n: Option<usize> = c
-        .exec_first(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?",
-            (user,),
-        )
-        .await
-        .unwrap();
+    let sql = format!("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE {column} = ?");
+    let n: Option<usize> = c.exec_first(sql, (value,)).await.unwrap();
     c.disconnect().await.ok();
     n.unwrap_or(0)
 }
