@@ -99,10 +99,7 @@ async fn packet_over_max_allowed_packet_gets_the_servers_error() {
     q.resize(max.unwrap() + 1024, b'a');
     q.push(b'\'');
     // The server may close before all is written: don't fail on our write.
-    let mut out = Vec::new();
-    let mut seq = 0;
-    ghostwire::protocol::write_packet(&mut out, &mut seq, &q);
-    let _ = tokio::io::AsyncWriteExt::write_all(&mut r.sock, &out).await;
+    let _ = r.try_send(0, &q).await;
     let replies = r.read_to_close().await;
     let (code, msg) = err_of(replies.last().expect("an ERR before close"));
     assert!(code == 1153 || code == 2013, "{code} {msg}");
@@ -190,6 +187,14 @@ async fn read_result(
     }
 }
 
+/// A statement command: command byte, statement id, then `rest`.
+fn stmt_packet(cmd: u8, id: u32, rest: &[u8]) -> Vec<u8> {
+    let mut p = vec![cmd];
+    p.extend_from_slice(&id.to_le_bytes());
+    p.extend_from_slice(rest);
+    p
+}
+
 async fn ping_ok(r: &mut Raw) {
     r.send(0, &[0x0E]).await;
     let (seq, p) = r.read_packet().await.unwrap();
@@ -238,8 +243,7 @@ async fn long_data_reset_close_and_metadata_caching() {
         // metadata on every execute.
         let id = prepare(&mut r, "SELECT MD5(?), 'x'", deprecate).await;
         let execute = |types: bool| {
-            let mut p = vec![0x17];
-            p.extend_from_slice(&id.to_le_bytes());
+            let mut p = stmt_packet(0x17, id, &[]);
             p.push(0); // no cursor
             p.extend_from_slice(&1u32.to_le_bytes());
             p.push(0); // null bitmap
@@ -250,11 +254,12 @@ async fn long_data_reset_close_and_metadata_caching() {
             p
         };
         for chunk in [&b"hello "[..], b"world"] {
-            let mut p = vec![0x18];
-            p.extend_from_slice(&id.to_le_bytes());
-            p.extend_from_slice(&0u16.to_le_bytes());
-            p.extend_from_slice(chunk);
-            r.send(0, &p).await; // COM_STMT_SEND_LONG_DATA: no reply
+            // COM_STMT_SEND_LONG_DATA for parameter 0: no reply.
+            r.send(
+                0,
+                &stmt_packet(0x18, id, &[&0u16.to_le_bytes(), chunk].concat()),
+            )
+            .await;
         }
         r.send(0, &execute(true)).await;
         let (follows, rows) = read_result(&mut r, deprecate, cached).await;
@@ -269,13 +274,11 @@ async fn long_data_reset_close_and_metadata_caching() {
             rows[0]
         );
         // Second execute: with metadata caching the definitions are skipped.
-        for chunk in [&b"again"[..]] {
-            let mut p = vec![0x18];
-            p.extend_from_slice(&id.to_le_bytes());
-            p.extend_from_slice(&0u16.to_le_bytes());
-            p.extend_from_slice(chunk);
-            r.send(0, &p).await;
-        }
+        r.send(
+            0,
+            &stmt_packet(0x18, id, &[&0u16.to_le_bytes(), &b"again"[..]].concat()),
+        )
+        .await;
         r.send(0, &execute(false)).await;
         let (follows, rows) = read_result(&mut r, deprecate, cached).await;
         assert_eq!(follows, !cached, "metadata skipped only when cached");
@@ -285,14 +288,10 @@ async fn long_data_reset_close_and_metadata_caching() {
             rows[0]
         );
         // COM_STMT_RESET: one OK.
-        let mut reset = vec![0x1A];
-        reset.extend_from_slice(&id.to_le_bytes());
-        r.send(0, &reset).await;
+        r.send(0, &stmt_packet(0x1A, id, &[])).await;
         assert_eq!(r.read_packet().await.unwrap().1[0], 0x00);
         // COM_STMT_CLOSE: no reply; the next command is answered in sync.
-        let mut close = vec![0x19];
-        close.extend_from_slice(&id.to_le_bytes());
-        r.send(0, &close).await;
+        r.send(0, &stmt_packet(0x19, id, &[])).await;
         ping_ok(&mut r).await;
     }
     assert_no_leaks(&ctx).await;

@@ -74,10 +74,15 @@ impl Raw {
     }
 
     pub async fn send(&mut self, seq: u8, payload: &[u8]) {
+        self.try_send(seq, payload).await.unwrap();
+    }
+
+    /// Like `send`, for when the peer may close before all is written.
+    pub async fn try_send(&mut self, seq: u8, payload: &[u8]) -> std::io::Result<()> {
         let mut out = Vec::new();
         let mut s = seq;
         write_packet(&mut out, &mut s, payload);
-        self.sock.write_all(&out).await.unwrap();
+        self.sock.write_all(&out).await
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
