@@ -67,6 +67,10 @@ pub struct Config {
     pub metrics: Metrics,
     #[serde(default)]
     pub runtime: Runtime,
+    #[serde(default)]
+    pub migrations: Migrations,
+    #[serde(default)]
+    pub cutover: Cutover,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -129,6 +133,83 @@ pub struct Metrics {
 pub struct Runtime {
     /// Tokio worker threads; 0 = one per core.
     pub worker_threads: usize,
+}
+
+/// Which `ALTER TABLE` statements become online migrations.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Intercept {
+    /// Every ALTER TABLE, unless it says `/* ghostwire: direct */`.
+    #[default]
+    All,
+    /// Only ALTERs tagged `online` (comment hint or `SET @ghostwire`).
+    Tagged,
+    /// None: every ALTER goes to the server unchanged.
+    Off,
+}
+
+/// When an intercepted ALTER answers the client.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Wait {
+    /// When the migration is complete (like a native ALTER).
+    #[default]
+    Complete,
+    /// At once, with the migration id (same as the `async` hint).
+    Submit,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Migrations {
+    pub intercept: Intercept,
+    pub wait: Wait,
+    /// Migrations copying at once; more are queued.
+    pub max_running: usize,
+    /// Chunks of one migration copied in parallel.
+    pub copy_workers: usize,
+    /// Rows in the first chunk; later chunks are sized to `chunk_target_ms`.
+    pub chunk_rows: u64,
+    pub chunk_target_ms: u64,
+    /// How often a client waiting for its ALTER pings its own backend
+    /// connection so `wait_timeout` does not close it.
+    pub keepalive_ms: u64,
+}
+
+impl Default for Migrations {
+    fn default() -> Self {
+        Self {
+            intercept: Intercept::All,
+            wait: Wait::Complete,
+            max_running: 2,
+            copy_workers: 2,
+            chunk_rows: 2_000,
+            chunk_target_ms: 250,
+            keepalive_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cutover {
+    /// `lock_wait_timeout` for the cut-over's LOCK TABLES and RENAME, and for
+    /// the instant ALTER (seconds: the server's unit).
+    pub lock_wait_timeout_s: u64,
+    /// Attempts before the migration fails.
+    pub max_attempts: u32,
+    /// Pause between attempts (ms).
+    pub retry_backoff_ms: u64,
+}
+
+impl Default for Cutover {
+    fn default() -> Self {
+        Self {
+            lock_wait_timeout_s: 2,
+            max_attempts: 10,
+            retry_backoff_ms: 1_000,
+        }
+    }
 }
 
 impl Config {
@@ -230,6 +311,25 @@ impl Config {
                 "backend.connect_timeout_ms",
                 self.backend.connect_timeout_ms,
             ),
+            (
+                "migrations.max_running",
+                self.migrations.max_running as u64,
+            ),
+            (
+                "migrations.copy_workers",
+                self.migrations.copy_workers as u64,
+            ),
+            ("migrations.chunk_rows", self.migrations.chunk_rows),
+            (
+                "migrations.chunk_target_ms",
+                self.migrations.chunk_target_ms,
+            ),
+            ("migrations.keepalive_ms", self.migrations.keepalive_ms),
+            (
+                "cutover.lock_wait_timeout_s",
+                self.cutover.lock_wait_timeout_s,
+            ),
+            ("cutover.max_attempts", self.cutover.max_attempts as u64),
         ] {
             if v == 0 {
                 return Err(invalid(key, "must be greater than 0"));

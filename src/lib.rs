@@ -6,5 +6,6 @@ pub mod app;
 pub mod classify;
 pub mod config;
 pub mod metrics;
+pub mod migration;
 pub mod protocol;
 pub mod server;

@@ -1,6 +1,8 @@
 //! OK / ERR / EOF payloads: building the proxy's own, and reading the status
 //! flags out of the server's.
 
+use std::borrow::Cow;
+
 use super::{put_lenenc, read_lenenc, write_packet};
 
 pub const OK_HEADER: u8 = 0x00;
@@ -14,15 +16,19 @@ pub const PROGRESS_CODE: u16 = 0xFFFF;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ErrPacket {
     pub code: u16,
-    pub sqlstate: &'static str,
+    pub sqlstate: Cow<'static, str>,
     pub message: String,
 }
 
 impl ErrPacket {
-    pub fn new(code: u16, sqlstate: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(
+        code: u16,
+        sqlstate: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             code,
-            sqlstate,
+            sqlstate: sqlstate.into(),
             message: message.into(),
         }
     }

@@ -1,0 +1,314 @@
+//! Binlog tail and applier.
+//!
+//! The tail reads row events for the original table and records the primary
+//! keys they touch in a `Delta` set; the applier replays each recorded key
+//! by re-reading that row from the original table:
+//! `DELETE` the key from the shadow, then `INSERT … SELECT` it from the
+//! original (absent there = deleted).
+//!
+//! Why keys and not row images: the shadow then always converges to the
+//! original's *current* row, so event order and duplicate events do not
+//! matter, a burst of updates to one hot row costs one replay, and no
+//! column value is ever decoded from the binlog and re-encoded (binlog
+//! decoding loses unsigned-ness, TIMESTAMP zones, ENUM/SET values and
+//! charsets). Only key values are decoded, with the fixups in `sql`.
+//! A key changed after its replay is recorded again by a later event; at
+//! cut-over the original is locked, the tail is read up to the lock and the
+//! last keys are replayed under the lock, so nothing can be missed.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use mysql_async::binlog::events::{Event, EventData};
+use mysql_async::prelude::Queryable;
+use mysql_async::{BinlogStreamRequest, Conn, Opts, Value};
+use tokio::sync::{watch, Notify};
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::sql::{key_in, KeyKind};
+use super::{Failure, MigrationError, Result};
+
+/// Keys changed in the original table and not yet replayed to the shadow.
+#[derive(Default)]
+pub struct Delta {
+    keys: Mutex<DeltaInner>,
+    pub changed: Notify,
+    /// Row events seen for the original table.
+    pub events: AtomicU64,
+}
+
+#[derive(Default)]
+struct DeltaInner {
+    keys: HashSet<String>,
+    /// When the oldest pending key was recorded (for `lag_seconds`).
+    since: Option<Instant>,
+}
+
+impl Delta {
+    fn add(&self, key: String) {
+        let mut d = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        d.since.get_or_insert_with(Instant::now);
+        d.keys.insert(key);
+    }
+
+    /// Takes up to `n` keys.
+    pub fn take(&self, n: usize) -> Vec<String> {
+        let mut d = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let batch: Vec<String> = d.keys.iter().take(n).cloned().collect();
+        for k in &batch {
+            d.keys.remove(k);
+        }
+        batch
+    }
+
+    /// Puts back keys whose replay failed.
+    pub fn restore(&self, keys: Vec<String>) {
+        let mut d = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        d.since.get_or_insert_with(Instant::now);
+        d.keys.extend(keys);
+    }
+
+    /// Marks a replay as done: when nothing is pending the lag is zero.
+    pub fn replayed(&self) {
+        let mut d = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if d.keys.is_empty() {
+            d.since = None;
+        }
+    }
+
+    pub fn pending(&self) -> usize {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).keys.len()
+    }
+
+    /// How long the oldest pending change has waited.
+    pub fn lag(&self) -> Duration {
+        let d = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        d.since.map(|s| s.elapsed()).unwrap_or_default()
+    }
+}
+
+/// What the tail watches.
+pub struct Target {
+    pub schema: String,
+    pub table: String,
+    /// Positions and kinds of the key columns in the row image.
+    pub key: Vec<(usize, KeyKind)>,
+    /// The cut-over sentry: a row written into it marks "everything before
+    /// the lock has been read".
+    pub sentry: String,
+}
+
+/// The running tail: its task reports through `delta`, `marks` and `failed`.
+pub struct Tail {
+    pub marks: watch::Receiver<u64>,
+    stop: CancellationToken,
+}
+
+impl Tail {
+    /// Connects and starts streaming from `file:pos`.
+    pub async fn start(
+        opts: Opts,
+        from: (String, u64),
+        target: Target,
+        delta: std::sync::Arc<Delta>,
+        failure: Failure,
+    ) -> Result<Tail> {
+        let mut conn = Conn::new(opts).await?;
+        let version: String = conn.query_first("SELECT VERSION()").await?.unwrap_or_default();
+        if version.contains("MariaDB") {
+            // Without it MariaDB sends events in a format the client cannot read.
+            conn.query_drop("SET @mariadb_slave_capability = 4").await?;
+        }
+        // A replica id nobody else uses (replicas sharing an id kick each other off).
+        let server_id = 0x4000_0000 | (uuid::Uuid::new_v4().as_u128() as u32 & 0x3FFF_FFFF);
+        let request = BinlogStreamRequest::new(server_id)
+            .with_filename(from.0.as_bytes())
+            .with_pos(from.1);
+        let stream = conn.get_binlog_stream(request).await?;
+        let (mark_tx, marks) = watch::channel(0u64);
+        let stop = CancellationToken::new();
+        let s = stop.clone();
+        tokio::spawn(async move {
+            if let Err(err) = run(stream, &target, &delta, &mark_tx, &s).await {
+                warn!(table = %target.table, error = %err, "binlog tail failed");
+                failure.fail(format!("reading the binary log failed: {err}"));
+            }
+        });
+        Ok(Tail { marks, stop })
+    }
+}
+
+impl Drop for Tail {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn run(
+    mut stream: mysql_async::BinlogStream,
+    target: &Target,
+    delta: &Delta,
+    marks: &watch::Sender<u64>,
+    stop: &CancellationToken,
+) -> Result<()> {
+    loop {
+        let event = tokio::select! {
+            e = stream.next() => e,
+            _ = stop.cancelled() => break,
+        };
+        let Some(event) = event else {
+            return Err(MigrationError::Internal("the server ended the binlog stream".into()));
+        };
+        handle(&stream, &event?, target, delta, marks)?;
+    }
+    let _ = stream.close().await;
+    Ok(())
+}
+
+fn handle(
+    stream: &mysql_async::BinlogStream,
+    event: &Event,
+    target: &Target,
+    delta: &Delta,
+    marks: &watch::Sender<u64>,
+) -> Result<()> {
+    // MariaDB's GTID and checkpoint events are unknown types here: skip them.
+    let Ok(Some(EventData::RowsEvent(rows))) = event.read_data() else {
+        return Ok(());
+    };
+    let Some(tme) = stream.get_tme(rows.table_id()) else {
+        return Ok(());
+    };
+    if tme.database_name() != target.schema.as_str() {
+        return Ok(());
+    }
+    let table = tme.table_name();
+    let is_sentry = table == target.sentry.as_str();
+    if table != target.table.as_str() && !is_sentry {
+        return Ok(());
+    }
+    for row in rows.rows(tme) {
+        let (before, after) = row.map_err(|e| MigrationError::Internal(format!("bad row event: {e}")))?;
+        for image in [before, after].into_iter().flatten() {
+            if is_sentry {
+                if let Some(mysql_async::binlog::value::BinlogValue::Value(v)) = image.as_ref(0) {
+                    let token = match v {
+                        Value::Int(i) => *i as u64,
+                        Value::UInt(u) => *u,
+                        _ => 0,
+                    };
+                    debug!(token, "cut-over mark read from the binlog");
+                    marks.send_replace(token);
+                }
+                continue;
+            }
+            delta.add(key_tuple(&image, &target.key)?);
+        }
+    }
+    if !is_sentry {
+        delta.events.fetch_add(1, Ordering::Relaxed);
+        delta.changed.notify_one();
+    }
+    Ok(())
+}
+
+/// The key of one row image as the literal tuple used in `IN (…)` lists.
+fn key_tuple(
+    image: &mysql_async::binlog::row::BinlogRow,
+    key: &[(usize, KeyKind)],
+) -> Result<String> {
+    let mut parts = Vec::with_capacity(key.len());
+    for (pos, kind) in key {
+        let v = match image.as_ref(*pos) {
+            Some(mysql_async::binlog::value::BinlogValue::Value(v)) => v,
+            _ => {
+                return Err(MigrationError::Internal(format!(
+                    "row image lacks key column {pos} (is binlog_row_image FULL?)"
+                )))
+            }
+        };
+        parts.push(kind.literal(v).map_err(MigrationError::Internal)?);
+    }
+    Ok(if parts.len() == 1 {
+        parts.pop().unwrap_or_default()
+    } else {
+        format!("({})", parts.join(","))
+    })
+}
+
+/// SQL that replays keys from the original table into the shadow.
+#[derive(Clone)]
+pub struct Replay {
+    pub original: String,
+    pub shadow: String,
+    /// Key columns as named in the original / the shadow (quoted).
+    pub old_key: Vec<String>,
+    pub new_key: Vec<String>,
+    /// Copied columns as named in the original / the shadow (quoted, joined).
+    pub old_cols: String,
+    pub new_cols: String,
+}
+
+impl Replay {
+    /// Statements replaying `keys`; run them in one transaction, or under
+    /// LOCK TABLES at cut-over.
+    pub fn statements(&self, keys: &[String]) -> [String; 2] {
+        [
+            format!("DELETE FROM {} WHERE {}", self.shadow, key_in(&self.new_key, keys)),
+            format!(
+                "INSERT INTO {} ({}) SELECT {} FROM {} WHERE {}",
+                self.shadow,
+                self.new_cols,
+                self.old_cols,
+                self.original,
+                key_in(&self.old_key, keys)
+            ),
+        ]
+    }
+
+    /// Replays up to `batch` pending keys in a transaction; returns how many.
+    pub async fn flush_once(&self, conn: &mut Conn, delta: &Delta, batch: usize) -> Result<usize> {
+        let keys = delta.take(batch);
+        if keys.is_empty() {
+            delta.replayed();
+            return Ok(0);
+        }
+        let n = keys.len();
+        let [del, ins] = self.statements(&keys);
+        let r = async {
+            conn.query_drop("START TRANSACTION").await?;
+            conn.query_drop(&del).await?;
+            conn.query_drop(&ins).await?;
+            conn.query_drop("COMMIT").await
+        }
+        .await;
+        if let Err(e) = r {
+            let _ = conn.query_drop("ROLLBACK").await;
+            delta.restore(keys);
+            return Err(e.into());
+        }
+        delta.replayed();
+        Ok(n)
+    }
+
+    /// Replays every pending key with plain statements (the caller holds
+    /// LOCK TABLES, under which a transaction would release the locks).
+    pub async fn flush_all_locked(&self, conn: &mut Conn, delta: &Delta) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let keys = delta.take(1000);
+            if keys.is_empty() {
+                delta.replayed();
+                return Ok(total);
+            }
+            total += keys.len();
+            for sql in self.statements(&keys) {
+                conn.query_drop(sql).await?;
+            }
+        }
+    }
+}

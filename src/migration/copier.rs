@@ -1,0 +1,205 @@
+//! Chunked, parallel copy from the original table into the shadow.
+//!
+//! One task walks the key index to find chunk bounds (an index-only
+//! `LIMIT 1 OFFSET n`); `workers` tasks each run `INSERT … SELECT` for one
+//! key range at a time. Chunk size follows a target time per chunk. Copy
+//! sessions use READ COMMITTED, so the copy takes no locks on the original
+//! and writers are never blocked by it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Pool, Row};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use super::sql::{tuple_cmp, KeyKind};
+use super::{MigrationError, Result};
+
+/// What to copy.
+#[derive(Clone)]
+pub struct CopyPlan {
+    pub original: String,
+    pub shadow: String,
+    /// `FORCE INDEX (…)` clause for the key.
+    pub force_index: String,
+    /// Key columns as named in the original / the shadow (quoted).
+    pub old_key: Vec<String>,
+    pub new_key: Vec<String>,
+    pub kinds: Vec<KeyKind>,
+    /// Copied columns as named in the original (quoted).
+    pub old_list: Vec<String>,
+    pub old_cols: String,
+    pub new_cols: String,
+    /// `ALTER IGNORE`: rows colliding on a new unique key are dropped.
+    pub ignore: bool,
+}
+
+/// Shared progress counters.
+#[derive(Default)]
+pub struct Progress {
+    pub rows: AtomicU64,
+    pub chunk_rows: AtomicU64,
+}
+
+type Bound = Vec<String>;
+
+pub async fn copy(
+    pool: &Pool,
+    plan: &CopyPlan,
+    workers: usize,
+    target: Duration,
+    progress: Arc<Progress>,
+    stop: &CancellationToken,
+) -> Result<()> {
+    let mut conn = pool.get_conn().await?;
+    let order = plan.old_key.join(", ");
+    let desc: Vec<String> = plan.old_key.iter().map(|c| format!("{c} DESC")).collect();
+    let max = bound(
+        &mut conn,
+        plan,
+        &format!(
+            "SELECT {order} FROM {} {} ORDER BY {} LIMIT 1",
+            plan.original,
+            plan.force_index,
+            desc.join(", ")
+        ),
+    )
+    .await?;
+    let Some(max) = max else {
+        return Ok(()); // empty table: rows inserted later come through the binlog
+    };
+    let (tx, rx) = mpsc::channel::<(Option<Bound>, Bound)>(workers * 2);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let (pool, plan, rx, progress, stop) =
+            (pool.clone(), plan.clone(), rx.clone(), progress.clone(), stop.clone());
+        tasks.spawn(async move { worker(&pool, &plan, &rx, target, &progress, &stop).await });
+    }
+    let mut lower: Option<Bound> = None;
+    let producer = async {
+        loop {
+            let n = progress.chunk_rows.load(Ordering::Relaxed).max(1);
+            let upper = match &lower {
+                None => format!("SELECT {order} FROM {} {} ORDER BY {order} LIMIT 1 OFFSET {}", plan.original, plan.force_index, n - 1),
+                Some(lo) => format!(
+                    "SELECT {order} FROM {} {} WHERE {} ORDER BY {order} LIMIT 1 OFFSET {}",
+                    plan.original,
+                    plan.force_index,
+                    tuple_cmp(&plan.old_key, lo, ">"),
+                    n - 1
+                ),
+            };
+            let upper = bound(&mut conn, plan, &upper).await?;
+            let last = upper.is_none();
+            let hi = upper.unwrap_or_else(|| max.clone());
+            if tx.send((lower.clone(), hi.clone())).await.is_err() || last || stop.is_cancelled() {
+                return Ok::<(), MigrationError>(());
+            }
+            lower = Some(hi);
+        }
+    };
+    let produced = producer.await;
+    drop(tx);
+    let mut result = produced;
+    while let Some(r) = tasks.join_next().await {
+        let r = r.map_err(|e| MigrationError::Internal(format!("copy worker: {e}")))?;
+        if result.is_ok() {
+            result = r;
+        }
+    }
+    result
+}
+
+/// Reads one key tuple (text protocol) as literals.
+async fn bound(conn: &mut mysql_async::Conn, plan: &CopyPlan, sql: &str) -> Result<Option<Bound>> {
+    let row: Option<Row> = conn.query_first(sql).await?;
+    let Some(row) = row else { return Ok(None) };
+    let values = row.unwrap();
+    let mut out = Vec::with_capacity(values.len());
+    for (v, kind) in values.iter().zip(&plan.kinds) {
+        out.push(kind.literal(v).map_err(MigrationError::Internal)?);
+    }
+    Ok(Some(out))
+}
+
+async fn worker(
+    pool: &Pool,
+    plan: &CopyPlan,
+    rx: &tokio::sync::Mutex<mpsc::Receiver<(Option<Bound>, Bound)>>,
+    target: Duration,
+    progress: &Progress,
+    stop: &CancellationToken,
+) -> Result<()> {
+    let mut conn = pool.get_conn().await?;
+    loop {
+        let next = rx.lock().await.recv().await;
+        let Some((lo, hi)) = next else { return Ok(()) };
+        if stop.is_cancelled() {
+            return Err(MigrationError::Cancelled);
+        }
+        let mut range = tuple_cmp(&plan.old_key, &hi, "<=");
+        if let Some(lo) = &lo {
+            range = format!("{} AND {range}", tuple_cmp(&plan.old_key, lo, ">"));
+        }
+        let started = Instant::now();
+        let rows = copy_range(&mut conn, plan, &range).await?;
+        progress.rows.fetch_add(rows, Ordering::Relaxed);
+        resize(progress, rows, started.elapsed(), target);
+    }
+}
+
+/// Copies one key range. A row the applier already replayed into the shadow
+/// collides on the key: the chunk is then copied again skipping rows the
+/// shadow has. A collision that remains is a real duplicate on a new unique
+/// key, reported as the server's own error, like a native ALTER would.
+async fn copy_range(conn: &mut mysql_async::Conn, plan: &CopyPlan, range: &str) -> Result<u64> {
+    let verb = if plan.ignore { "INSERT IGNORE" } else { "INSERT" };
+    let plain = format!(
+        "{verb} INTO {} ({}) SELECT {} FROM {} {} WHERE {range}",
+        plan.shadow, plan.new_cols, plan.old_cols, plan.original, plan.force_index
+    );
+    match conn.query_drop(&plain).await {
+        Ok(()) => return Ok(conn.affected_rows()),
+        Err(mysql_async::Error::Server(e)) if e.code == 1062 => {
+            debug!(range, "chunk collided with replayed rows; copying around them")
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let join: Vec<String> = plan
+        .old_key
+        .iter()
+        .zip(&plan.new_key)
+        .map(|(o, n)| format!("_gw_s.{n} = _gw_o.{o}"))
+        .collect();
+    let cols: Vec<String> = plan.old_list.iter().map(|c| format!("_gw_o.{c}")).collect();
+    let skipping = format!(
+        "{verb} INTO {} ({}) SELECT {} FROM {} AS _gw_o {} WHERE {range} \
+         AND NOT EXISTS (SELECT 1 FROM {} AS _gw_s WHERE {})",
+        plan.shadow,
+        plan.new_cols,
+        cols.join(", "),
+        plan.original,
+        plan.force_index,
+        plan.shadow,
+        join.join(" AND ")
+    );
+    conn.query_drop(&skipping).await?;
+    Ok(conn.affected_rows())
+}
+
+/// Next chunk size: aim at the target time, move halfway there, stay in bounds.
+fn resize(progress: &Progress, rows: u64, took: Duration, target: Duration) {
+    if rows == 0 {
+        return;
+    }
+    let now = progress.chunk_rows.load(Ordering::Relaxed);
+    let ideal = (rows as f64 * target.as_secs_f64() / took.as_secs_f64().max(1e-4)) as u64;
+    let next = ((now + ideal) / 2).clamp(100, 200_000);
+    progress.chunk_rows.store(next, Ordering::Relaxed);
+}
+

@@ -1,0 +1,197 @@
+//! The atomic cut-over (gh-ost's protocol, with a sentry table):
+//!
+//! 1. connection A creates the sentry `_<t>_del` and takes
+//!    `LOCK TABLES t WRITE, _<t>_del WRITE, _<t>_gho WRITE`;
+//! 2. A writes a mark row into the sentry; when the binlog tail reads it,
+//!    every change made to `t` before the lock has been read;
+//! 3. A replays the last changed keys (under the lock, nothing changes);
+//! 4. connection B issues `RENAME TABLE t TO _<t>_del, _<t>_gho TO t`,
+//!    which blocks on A's lock (seen in the processlist);
+//! 5. A drops the sentry and unlocks: B's rename runs first, atomically.
+//!
+//! If A dies at any point its locks go, but the sentry still exists, so B's
+//! rename fails instead of moving the table: the original is safe. Every
+//! wait is bounded; an attempt that runs out of time releases everything
+//! and is retried by the runner.
+//!
+//! Seam for the cut-over gate: holding new statements in the proxy around
+//! step 1–5 plugs in here (close the table's gate before LOCK TABLES, open
+//! it after the rename).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Pool};
+use tokio::sync::watch;
+use tracing::debug;
+
+use super::binlog::{Delta, Replay};
+use super::sql::qualified;
+use super::{Failure, MigrationError, POLL};
+use crate::config::Cutover;
+
+pub const SENTRY_COMMENT: &str = "ghostwire cut-over sentry";
+
+pub enum CutoverError {
+    /// This attempt gave up; the tables are as before. Try again later.
+    Retry(String),
+    Fatal(MigrationError),
+}
+
+impl From<MigrationError> for CutoverError {
+    fn from(e: MigrationError) -> Self {
+        CutoverError::Fatal(e)
+    }
+}
+
+impl From<mysql_async::Error> for CutoverError {
+    fn from(e: mysql_async::Error) -> Self {
+        match e {
+            mysql_async::Error::Server(s) if s.code == 1205 => {
+                CutoverError::Retry(format!("lock wait timeout: {}", s.message))
+            }
+            other => CutoverError::Fatal(other.into()),
+        }
+    }
+}
+
+pub struct Attempt<'a> {
+    pub pool: &'a Pool,
+    pub config: &'a Cutover,
+    pub original: &'a str,
+    pub schema: &'a str,
+    pub shadow_name: &'a str,
+    pub del_name: &'a str,
+    pub replay: &'a Replay,
+    pub delta: &'a Arc<Delta>,
+    pub marks: watch::Receiver<u64>,
+    pub pause: &'a tokio::sync::Mutex<()>,
+    pub failure: &'a Failure,
+}
+
+/// One attempt; returns how long the table was locked.
+pub async fn attempt(a: &Attempt<'_>) -> Result<Duration, CutoverError> {
+    let sentry = qualified(a.schema, a.del_name);
+    let shadow = qualified(a.schema, a.shadow_name);
+    let timeout = Duration::from_secs(a.config.lock_wait_timeout_s);
+    let set_timeout = format!("SET SESSION lock_wait_timeout = {}", a.config.lock_wait_timeout_s);
+    let mut lock = a.pool.get_conn().await?;
+    let mut rename = a.pool.get_conn().await?;
+    lock.query_drop(&set_timeout).await?;
+    rename.query_drop(&set_timeout).await?;
+    lock.query_drop(format!(
+        "CREATE TABLE {sentry} (mark BIGINT NOT NULL PRIMARY KEY) ENGINE=InnoDB COMMENT='{SENTRY_COMMENT}'"
+    ))
+    .await?;
+    // The background applier must not hold statements on the tables now.
+    let _paused = a.pause.lock().await;
+    let result = locked_phase(a, &mut lock, rename, &sentry, &shadow, timeout).await;
+    // Whatever happened: no lock and no sentry may outlive the attempt.
+    let _ = lock.query_drop("UNLOCK TABLES").await;
+    if result.is_err() {
+        drop_sentry(&mut lock, a.schema, a.del_name).await;
+    }
+    result
+}
+
+/// Drops `_<t>_del` only while it is the sentry (after a rename, the same
+/// name holds the old table, which must never be dropped here).
+pub async fn drop_sentry(conn: &mut Conn, schema: &str, name: &str) {
+    let is_sentry: Option<String> = conn
+        .exec_first(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? \
+             AND TABLE_NAME = ? AND TABLE_COMMENT = ?",
+            (schema, name, SENTRY_COMMENT),
+        )
+        .await
+        .ok()
+        .flatten();
+    if is_sentry.is_some() {
+        let _ = conn
+            .query_drop(format!("DROP TABLE IF EXISTS {}", qualified(schema, name)))
+            .await;
+    }
+}
+
+async fn locked_phase(
+    a: &Attempt<'_>,
+    lock: &mut Conn,
+    mut rename: Conn,
+    sentry: &str,
+    shadow: &str,
+    timeout: Duration,
+) -> Result<Duration, CutoverError> {
+    lock.query_drop(format!(
+        "LOCK TABLES {} WRITE, {sentry} WRITE, {shadow} WRITE",
+        a.original
+    ))
+    .await?;
+    let locked_at = Instant::now();
+    let mark = (uuid::Uuid::new_v4().as_u128() as u64) >> 2;
+    lock.query_drop(format!("INSERT INTO {sentry} VALUES ({mark})")).await?;
+    let mut marks = a.marks.clone();
+    let seen = tokio::time::timeout(timeout, marks.wait_for(|m| *m == mark))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    a.failure.check()?;
+    if !seen {
+        return Err(CutoverError::Retry(format!(
+            "the binlog tail did not reach the lock within {} s",
+            timeout.as_secs()
+        )));
+    }
+    let replayed = a.replay.flush_all_locked(lock, a.delta).await?;
+    debug!(replayed, "last changes replayed under the lock");
+    let rename_id = rename.id();
+    let rename_sql = format!(
+        "RENAME TABLE {} TO {sentry}, {shadow} TO {}",
+        a.original, a.original
+    );
+    let renaming = tokio::spawn(async move {
+        let r = rename.query_drop(rename_sql).await;
+        (rename, r)
+    });
+    let blocked = wait_rename_blocked(a.pool, rename_id, timeout).await;
+    if !matches!(blocked, Ok(true)) {
+        // Never let the rename through unobserved: stop it while the
+        // sentry still makes it fail.
+        if let Ok(mut c) = a.pool.get_conn().await {
+            let _ = c.query_drop(format!("KILL QUERY {rename_id}")).await;
+        }
+        lock.query_drop("UNLOCK TABLES").await?;
+        let _ = renaming.await;
+        return Err(CutoverError::Retry(
+            "the RENAME did not reach the table lock in time".into(),
+        ));
+    }
+    lock.query_drop(format!("DROP TABLE {sentry}")).await?;
+    lock.query_drop("UNLOCK TABLES").await?;
+    let (_conn, r) = renaming
+        .await
+        .map_err(|e| CutoverError::Fatal(MigrationError::Internal(format!("rename task: {e}"))))?;
+    match r {
+        Ok(()) => Ok(locked_at.elapsed()),
+        Err(e) => Err(CutoverError::Retry(format!("RENAME failed: {e}"))),
+    }
+}
+
+/// True once connection `id` waits for a metadata lock.
+async fn wait_rename_blocked(pool: &Pool, id: u32, timeout: Duration) -> Result<bool, CutoverError> {
+    let mut conn = pool.get_conn().await?;
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let n: Option<u64> = conn
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE ID = ? AND STATE LIKE 'Waiting for table%lock'",
+                (id,),
+            )
+            .await?;
+        if n.unwrap_or(0) > 0 {
+            return Ok(true);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok(false)
+}

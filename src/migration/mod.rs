@@ -1,0 +1,354 @@
+//! The online migration engine: turns an intercepted `ALTER TABLE` into an
+//! instant ALTER when the server can, otherwise a triggerless copy (shadow
+//! table, chunked copy, binlog tail, atomic cut-over), and records every
+//! migration in `_ghostwire.migrations`.
+//!
+//! Sessions talk to it through [`Handle`]: `submit` runs the cheap checks on
+//! the caller's task, records the migration and spawns its runner; the
+//! caller gets the migration id and a receiver for the outcome.
+
+pub mod binlog;
+pub mod copier;
+mod cutover;
+mod runner;
+pub mod schema;
+pub mod sql;
+pub mod statement;
+pub mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+use tokio::sync::{oneshot, Notify, OnceCell, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::protocol::packets::ErrPacket;
+pub use statement::{AlterStatement, StatementError};
+
+/// Words a client can give in `/* ghostwire: … */` or `SET @ghostwire`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Hints {
+    pub online: bool,
+    pub direct: bool,
+    pub async_: bool,
+    pub postpone: bool,
+}
+
+impl Hints {
+    /// Parses hint words separated by spaces or commas.
+    pub fn parse(words: &str) -> Result<Hints, StatementError> {
+        let mut h = Hints::default();
+        for w in words.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()) {
+            match w.to_ascii_lowercase().as_str() {
+                "online" => h.online = true,
+                "direct" => h.direct = true,
+                "async" => h.async_ = true,
+                "sync" => h.async_ = false,
+                "postpone" => h.postpone = true,
+                _ => return Err(StatementError::UnknownHint(w.to_string())),
+            }
+        }
+        Ok(h)
+    }
+
+    pub fn merge(&mut self, o: Hints) {
+        self.online |= o.online;
+        self.direct |= o.direct;
+        self.async_ |= o.async_;
+        self.postpone |= o.postpone;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    /// A check failed; the packet says why and what to do.
+    #[error("{0}")]
+    Refused(ErrPacket),
+    /// The server refused one of the engine's statements (e.g. the ALTER
+    /// body applied to the shadow table): its own error, relayed.
+    #[error("{0}")]
+    Server(ErrPacket),
+    #[error("backend: {0}")]
+    Backend(mysql_async::Error),
+    #[error("{0}")]
+    Internal(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+pub type Result<T, E = MigrationError> = std::result::Result<T, E>;
+
+impl From<mysql_async::Error> for MigrationError {
+    fn from(e: mysql_async::Error) -> Self {
+        match e {
+            mysql_async::Error::Server(s) => {
+                MigrationError::Server(ErrPacket::new(s.code, s.state, s.message))
+            }
+            other => MigrationError::Backend(other),
+        }
+    }
+}
+
+impl MigrationError {
+    /// The ERR packet a client sees for this failure.
+    pub fn to_packet(&self) -> ErrPacket {
+        match self {
+            MigrationError::Refused(p) | MigrationError::Server(p) => p.clone(),
+            MigrationError::Backend(e) => ErrPacket::new(
+                2013,
+                "HY000",
+                format!("ghostwire: lost the backend during the migration ({e}); the original table is unchanged"),
+            ),
+            MigrationError::Internal(m) => ErrPacket::new(1105, "HY000", format!("ghostwire: {m}")),
+            MigrationError::Cancelled => ErrPacket::new(
+                1317,
+                "70100",
+                "ghostwire: the migration was cancelled; the original table is unchanged",
+            ),
+        }
+    }
+}
+
+/// A refusal with ERR 1105 (HY000) and a "ghostwire: " message.
+pub fn refused(msg: impl std::fmt::Display) -> MigrationError {
+    MigrationError::Refused(ErrPacket::new(1105, "HY000", format!("ghostwire: {msg}")))
+}
+
+/// One intercepted ALTER.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Resolved schema (the statement's, or the session's current database).
+    pub schema: String,
+    pub stmt: AlterStatement,
+    /// The statement as the client sent it (recorded, shown in SHOW MIGRATIONS).
+    pub text: String,
+    /// `user@host` of the client, for the record.
+    pub submitted_by: String,
+}
+
+/// How a completed migration went.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub id: String,
+    pub strategy: &'static str,
+    pub rows_copied: u64,
+    pub stall_ms: u64,
+    /// Where the old table was kept (copy strategy).
+    pub old_table: Option<String>,
+}
+
+pub type Outcome = std::result::Result<Summary, ErrPacket>;
+
+pub struct Submitted {
+    pub id: String,
+    pub done: oneshot::Receiver<Outcome>,
+}
+
+/// Cheap to clone; shared by every session.
+#[derive(Clone)]
+pub struct Handle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Arc<Config>,
+    opts: Opts,
+    pool: Pool,
+    store_ready: OnceCell<()>,
+    /// Tables with a migration under way → its id.
+    active: Mutex<HashMap<(String, String), String>>,
+    running: Arc<Semaphore>,
+    postponed: Mutex<HashMap<String, Arc<Notify>>>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Handle {
+    /// Creates the engine; nothing connects until the first use.
+    pub fn new(config: Arc<Config>) -> Handle {
+        let opts = engine_opts(&config);
+        let pool = Pool::new(opts.clone());
+        let running = Arc::new(Semaphore::new(config.migrations.max_running));
+        Handle {
+            inner: Arc::new(Inner {
+                config,
+                opts,
+                pool,
+                store_ready: OnceCell::new(),
+                active: Mutex::default(),
+                running,
+                postponed: Mutex::default(),
+                stop: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+            }),
+        }
+    }
+
+    /// Checks, records and starts a migration.
+    pub async fn submit(&self, req: Request) -> Result<Submitted> {
+        let inner = &self.inner;
+        self.ensure_store().await?;
+        let mut conn = inner.pool.get_conn().await?;
+        let (schema, table) = (req.schema.clone(), req.stmt.table.clone());
+        if schema::table_exists(&mut conn, &schema, &table).await?.is_none() {
+            return Err(MigrationError::Server(ErrPacket::new(
+                1146,
+                "42S02",
+                format!("Table '{schema}.{table}' doesn't exist"),
+            )));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        {
+            let mut active = inner.active.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(other) = active.get(&(schema.clone(), table.clone())) {
+                return Err(refused(format!(
+                    "migration {other} on {schema}.{table} is still running; wait for it \
+                     (SHOW MIGRATION '{other}') and submit this ALTER again"
+                )));
+            }
+            active.insert((schema.clone(), table.clone()), id.clone());
+        }
+        let new = store::NewMigration {
+            id: &id,
+            schema: &schema,
+            table: &table,
+            statement: &req.text,
+            submitted_by: &req.submitted_by,
+        };
+        if let Err(e) = store::insert(&mut conn, &new).await {
+            self.finished(&schema, &table);
+            return Err(e);
+        }
+        drop(conn);
+        info!(%id, %schema, %table, "migration submitted");
+        let (tx, done) = oneshot::channel();
+        let handle = self.clone();
+        let mid = id.clone();
+        inner.tasks.spawn(async move {
+            let outcome = runner::run(&handle, &mid, &req).await;
+            handle.finished(&req.schema, &req.stmt.table);
+            let _ = tx.send(outcome);
+        });
+        Ok(Submitted { id, done })
+    }
+
+    fn finished(&self, schema: &str, table: &str) {
+        let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
+        active.remove(&(schema.to_string(), table.to_string()));
+    }
+
+    /// Rows for `SHOW MIGRATIONS` / `SHOW MIGRATION '<id>'`.
+    pub async fn list(&self, id: Option<&str>) -> Result<Vec<Vec<Option<String>>>> {
+        store::list(&self.inner.pool, id).await
+    }
+
+    /// Lets a postponed migration cut over. False when no such migration waits.
+    pub fn release_postponed(&self, id: &str) -> bool {
+        let waiting = self.inner.postponed.lock().unwrap_or_else(|p| p.into_inner());
+        match waiting.get(id) {
+            Some(n) => {
+                n.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels running migrations (their tables are left unchanged) and
+    /// waits for them to clean up.
+    pub async fn shutdown(&self) {
+        self.inner.stop.cancel();
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+        let _ = self.inner.pool.clone().disconnect().await;
+    }
+
+    /// Creates `_ghostwire.migrations` on first use, and fails what a
+    /// previous process left unfinished (its runner is gone).
+    async fn ensure_store(&self) -> Result<()> {
+        let pool = &self.inner.pool;
+        self.inner
+            .store_ready
+            .get_or_try_init(|| async {
+                store::ensure(pool).await?;
+                let mut conn = pool.get_conn().await?;
+                for (id, schema, table) in store::fail_orphans(&mut conn).await? {
+                    warn!(%id, %schema, %table, "failing a migration left by a previous run");
+                    runner::drop_helpers(&mut conn, &schema, &table).await;
+                }
+                Ok::<(), MigrationError>(())
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// The engine's own backend account. Each engine connection: utf8mb4 in,
+/// raw bytes out (key values come back exactly as stored), UTC, READ
+/// COMMITTED (the copy takes no locks on the original), zero dates allowed
+/// and zero kept as a value in AUTO_INCREMENT columns (so rows copy as they are).
+fn engine_opts(config: &Config) -> Opts {
+    let (host, port) = config
+        .backend
+        .addr
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.parse().unwrap_or(3306)))
+        .unwrap_or_else(|| (config.backend.addr.clone(), 3306));
+    let setup = vec![
+        "SET NAMES utf8mb4".to_string(),
+        "SET character_set_results = binary, time_zone = '+00:00'".to_string(),
+        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_string(),
+        "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(TRIM(BOTH ',' FROM \
+         REPLACE(REPLACE(CONCAT(',', @@session.sql_mode, ','), ',NO_ZERO_IN_DATE,', ','), \
+         ',NO_ZERO_DATE,', ',')), ''), 'NO_AUTO_VALUE_ON_ZERO')"
+            .to_string(),
+    ];
+    let constraints = PoolConstraints::new(0, 64).expect("0 <= 64");
+    OptsBuilder::default()
+        .ip_or_hostname(host)
+        .tcp_port(port)
+        .user(Some(config.backend.user.clone()))
+        .pass(config.backend.password.as_ref().map(|p| p.expose().to_string()))
+        .prefer_socket(false)
+        .setup(setup)
+        .pool_opts(PoolOpts::default().with_constraints(constraints))
+        .wait_timeout(Some(28_800))
+        .into()
+}
+
+/// A task's failure, visible to the runner that watches it.
+#[derive(Clone, Default)]
+pub struct Failure {
+    token: CancellationToken,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+impl Failure {
+    pub fn fail(&self, reason: impl Into<String>) {
+        let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        r.get_or_insert(reason.into());
+        self.token.cancel();
+    }
+
+    pub fn check(&self) -> Result<()> {
+        if self.token.is_cancelled() {
+            let r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+            return Err(MigrationError::Internal(r.clone().unwrap_or_default()));
+        }
+        Ok(())
+    }
+
+    /// Resolves when a failure is recorded.
+    pub async fn wait(&self) -> MigrationError {
+        self.token.cancelled().await;
+        self.check().err().unwrap_or(MigrationError::Cancelled)
+    }
+}
+
+/// Poll interval for conditions on the server (processlist, lag).
+const POLL: Duration = Duration::from_millis(5);

@@ -1,0 +1,524 @@
+//! One migration from start to end: instant attempt, or shadow table, binlog
+//! tail, copy, catch-up, cut-over. On any failure the helper tables are
+//! dropped and the original table is left as it was.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use super::binlog::{Delta, Replay, Tail, Target};
+use super::copier::{self, CopyPlan, Progress};
+use super::cutover::{self, Attempt};
+use super::schema::{self, TableInfo};
+use super::sql::{helper_table, ident, qualified};
+use super::store::{self, Status, Update};
+use super::{Failure, Handle, Inner, MigrationError, Outcome, Request, Result, Summary};
+
+/// Server errors meaning "this ALTER cannot be done with ALGORITHM=INSTANT".
+const NOT_INSTANT: [u16; 3] = [1845, 1846, 4092];
+const LOCK_WAIT_TIMEOUT: u16 = 1205;
+
+pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
+    let m = Migration::new(&handle.inner, id, req);
+    let result = async {
+        let _permit = tokio::select! {
+            p = m.inner.running.clone().acquire_owned() => p.map_err(|_| MigrationError::Cancelled)?,
+            _ = m.inner.stop.cancelled() => return Err(MigrationError::Cancelled),
+        };
+        m.record(&Update {
+            status: Some(Status::Running),
+            stage: Some("starting"),
+            ..Default::default()
+        })
+        .await?;
+        m.migrate().await
+    }
+    .await;
+    match result {
+        Ok(summary) => {
+            info!(%id, strategy = summary.strategy, rows = summary.rows_copied, stall_ms = summary.stall_ms, "migration complete");
+            let message = summary.message();
+            let _ = m
+                .record(&Update {
+                    status: Some(Status::Complete),
+                    stage: Some("complete"),
+                    progress_pct: Some(100.0),
+                    eta_seconds: Some(Some(0)),
+                    message: Some(&message),
+                    ..Default::default()
+                })
+                .await;
+            Ok(summary)
+        }
+        Err(e) => {
+            warn!(%id, error = %e, "migration failed");
+            if let Ok(mut conn) = m.inner.pool.get_conn().await {
+                drop_helpers(&mut conn, &req.schema, &req.stmt.table).await;
+            }
+            let packet = e.to_packet();
+            let status = match e {
+                MigrationError::Cancelled => Status::Cancelled,
+                _ => Status::Failed,
+            };
+            let _ = m
+                .record(&Update {
+                    status: Some(status),
+                    stage: Some(status.as_str()),
+                    message: Some(&packet.message),
+                    ..Default::default()
+                })
+                .await;
+            Err(packet)
+        }
+    }
+}
+
+impl Summary {
+    /// Info text of the client's OK packet and the migration's message.
+    pub fn message(&self) -> String {
+        match &self.old_table {
+            Some(old) => format!(
+                "ghostwire: migration {} complete ({}): {} rows copied, cut-over stall {} ms; old table kept as {old}",
+                self.id, self.strategy, self.rows_copied, self.stall_ms
+            ),
+            None => format!(
+                "ghostwire: migration {} complete ({}), stall {} ms",
+                self.id, self.strategy, self.stall_ms
+            ),
+        }
+    }
+}
+
+/// Drops the shadow table, and the sentry when it is one (never the old
+/// table a completed migration left under the same `_del` name).
+pub async fn drop_helpers(conn: &mut Conn, schema: &str, table: &str) {
+    let shadow = helper_table(table, "gho");
+    let del = helper_table(table, "del");
+    let _ = conn
+        .query_drop(format!("DROP TABLE IF EXISTS {}", qualified(schema, &shadow)))
+        .await;
+    cutover::drop_sentry(conn, schema, &del).await;
+}
+
+pub(super) struct Migration<'a> {
+    pub inner: &'a Inner,
+    pub id: &'a str,
+    pub req: &'a Request,
+    pub original: String,
+    pub shadow_name: String,
+    pub del_name: String,
+}
+
+impl<'a> Migration<'a> {
+    fn new(inner: &'a Inner, id: &'a str, req: &'a Request) -> Self {
+        let t = &req.stmt.table;
+        Migration {
+            inner,
+            id,
+            req,
+            original: qualified(&req.schema, t),
+            shadow_name: helper_table(t, "gho"),
+            del_name: helper_table(t, "del"),
+        }
+    }
+
+    pub async fn record(&self, u: &Update<'_>) -> Result<()> {
+        let mut conn = self.inner.pool.get_conn().await?;
+        store::update(&mut conn, self.id, u).await
+    }
+
+    async fn stage(&self, stage: &str) -> Result<()> {
+        self.record(&Update {
+            stage: Some(stage),
+            ..Default::default()
+        })
+        .await
+    }
+
+    fn cancelled(&self) -> Result<()> {
+        if self.inner.stop.is_cancelled() {
+            return Err(MigrationError::Cancelled);
+        }
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<Summary> {
+        if !self.req.stmt.algorithm_given {
+            self.stage("trying ALGORITHM=INSTANT").await?;
+            if let Some(stall_ms) = self.try_instant().await? {
+                return Ok(Summary {
+                    id: self.id.to_string(),
+                    strategy: "instant",
+                    rows_copied: 0,
+                    stall_ms,
+                    old_table: None,
+                });
+            }
+        }
+        self.record(&Update {
+            strategy: Some("copy"),
+            stage: Some("checking"),
+            ..Default::default()
+        })
+        .await?;
+        self.copy_migration().await
+    }
+
+    /// Runs the ALTER with ALGORITHM=INSTANT. None: the server cannot.
+    /// Retries when the metadata lock cannot be had within the lock timeout
+    /// (a long transaction on the table): waiting longer would stall every
+    /// query on the table behind the ALTER.
+    async fn try_instant(&self) -> Result<Option<u64>> {
+        let cfg = &self.inner.config.cutover;
+        let sql = format!(
+            "ALTER TABLE {} {}, ALGORITHM=INSTANT",
+            self.original, self.req.stmt.body
+        );
+        let mut conn = self.inner.pool.get_conn().await?;
+        conn.query_drop(format!("SET SESSION lock_wait_timeout = {}", cfg.lock_wait_timeout_s))
+            .await?;
+        for attempt in 1..=cfg.max_attempts {
+            self.cancelled()?;
+            let started = Instant::now();
+            match conn.query_drop(&sql).await {
+                Ok(()) => {
+                    self.record(&Update {
+                        strategy: Some("instant"),
+                        cutover_attempts: Some(attempt),
+                        stall_ms: Some(started.elapsed().as_millis() as u64),
+                        ..Default::default()
+                    })
+                    .await?;
+                    return Ok(Some(started.elapsed().as_millis() as u64));
+                }
+                Err(mysql_async::Error::Server(e)) if NOT_INSTANT.contains(&e.code) => return Ok(None),
+                Err(mysql_async::Error::Server(e)) if e.code == LOCK_WAIT_TIMEOUT => {
+                    let msg = format!("attempt {attempt}: the table stayed locked by another transaction for {} s", cfg.lock_wait_timeout_s);
+                    self.record(&Update {
+                        cutover_attempts: Some(attempt),
+                        message: Some(&msg),
+                        ..Default::default()
+                    })
+                    .await?;
+                    tokio::time::sleep(Duration::from_millis(cfg.retry_backoff_ms)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(super::refused(format!(
+            "{}: could not get the table's metadata lock in {} attempts: a long transaction holds it. \
+             Commit or end it, then submit the ALTER again",
+            self.original, cfg.max_attempts
+        )))
+    }
+
+    async fn copy_migration(&self) -> Result<Summary> {
+        let (schema, table) = (&self.req.schema, &self.req.stmt.table);
+        let mut conn = self.inner.pool.get_conn().await?;
+        schema::check_copy_preconditions(&mut conn, schema, table).await?;
+        schema::check_free(&mut conn, schema, &[&self.shadow_name, &self.del_name]).await?;
+        let rows_total = schema::table_exists(&mut conn, schema, table).await?.unwrap_or(0);
+        self.stage("creating shadow table").await?;
+        let shadow = qualified(schema, &self.shadow_name);
+        schema::exec(&mut conn, &format!("CREATE TABLE {shadow} LIKE {}", self.original)).await?;
+        // The client's own ALTER text, re-targeted at the shadow: a syntax
+        // or semantic error in it comes back as the server's own error.
+        schema::exec(&mut conn, &format!("ALTER TABLE {shadow} {}", self.req.stmt.body)).await?;
+        let old = schema::table_info(&mut conn, schema, table).await?;
+        let new = schema::table_info(&mut conn, schema, &self.shadow_name).await?;
+        let (copy_plan, replay, target) = self.plan(&old, &new, &shadow)?;
+        drop(conn);
+
+        self.stage("starting binlog tail").await?;
+        let mut conn = self.inner.pool.get_conn().await?;
+        let from = schema::binlog_position(&mut conn).await?;
+        drop(conn);
+        self.record(&Update {
+            binlog: Some((&from.0, from.1)),
+            rows_total: Some(rows_total),
+            ..Default::default()
+        })
+        .await?;
+        let failure = Failure::default();
+        let delta = Arc::new(Delta::default());
+        let tail = Tail::start(self.inner.opts.clone(), from, target, delta.clone(), failure.clone()).await?;
+        let pause = Arc::new(tokio::sync::Mutex::new(()));
+        let applier = self.spawn_applier(replay.clone(), delta.clone(), pause.clone(), failure.clone());
+        let progress = Arc::new(Progress::default());
+        progress.chunk_rows.store(self.inner.config.migrations.chunk_rows, Ordering::Relaxed);
+
+        let result = async {
+            self.stage("copying").await?;
+            let started = Instant::now();
+            let reporter = self.report_progress(&progress, &delta, rows_total, started);
+            let copy = copier::copy(
+                &self.inner.pool,
+                &copy_plan,
+                self.inner.config.migrations.copy_workers,
+                Duration::from_millis(self.inner.config.migrations.chunk_target_ms),
+                progress.clone(),
+                &self.inner.stop,
+            );
+            tokio::select! {
+                r = copy => r?,
+                e = failure.wait() => return Err(e),
+                e = reporter => return Err(e),
+            }
+            let copied = progress.rows.load(Ordering::Relaxed);
+            self.record(&Update {
+                rows_copied: Some(copied),
+                stage: Some("catching up"),
+                ..Default::default()
+            })
+            .await?;
+            self.catch_up(&delta, &failure).await?;
+            if self.req.stmt.hints.postpone {
+                self.wait_for_release(&delta, &failure).await?;
+            }
+            let attempt = Attempt {
+                pool: &self.inner.pool,
+                config: &self.inner.config.cutover,
+                original: &self.original,
+                schema,
+                shadow_name: &self.shadow_name,
+                del_name: &self.del_name,
+                replay: &replay,
+                delta: &delta,
+                marks: tail.marks.clone(),
+                pause: &pause,
+                failure: &failure,
+            };
+            let stall_ms = self.cut_over(&attempt).await?;
+            Ok(Summary {
+                id: self.id.to_string(),
+                strategy: "copy",
+                rows_copied: copied,
+                stall_ms,
+                old_table: Some(qualified(schema, &self.del_name)),
+            })
+        }
+        .await;
+        applier.abort();
+        drop(tail);
+        result
+    }
+
+    /// Column mapping and chunking key shared by both tables.
+    fn plan(&self, old: &TableInfo, new: &TableInfo, shadow: &str) -> Result<(CopyPlan, Replay, Target)> {
+        let renames = &self.req.stmt.renames;
+        let rename = |c: &str| {
+            renames
+                .iter()
+                .find(|(o, _)| o.eq_ignore_ascii_case(c))
+                .map(|(_, n)| n.clone())
+                .unwrap_or_else(|| c.to_string())
+        };
+        let mut old_list = Vec::new();
+        let mut new_list = Vec::new();
+        for c in old.columns.iter().filter(|c| !c.generated) {
+            let mapped = rename(&c.name);
+            if new.column(&mapped).is_some_and(|n| !n.generated) {
+                old_list.push(ident(&c.name));
+                new_list.push(ident(&mapped));
+            }
+        }
+        let key = schema::shared_key(old, new, &rename).map_err(|m| {
+            super::refused(format!(
+                "{} {m} (add one, or run the ALTER with /* ghostwire: direct */)",
+                self.original
+            ))
+        })?;
+        let key_name = old
+            .keys
+            .iter()
+            .find(|k| k.identifies_rows && k.columns.len() == key.len() && k.columns.iter().zip(&key).all(|(a, (b, _))| a == b))
+            .map(|k| k.name.clone())
+            .unwrap_or_else(|| "PRIMARY".into());
+        let force_index = if key_name == "PRIMARY" {
+            "FORCE INDEX (PRIMARY)".to_string()
+        } else {
+            format!("FORCE INDEX ({})", ident(&key_name))
+        };
+        let old_key: Vec<String> = key.iter().map(|(c, _)| ident(c)).collect();
+        let new_key: Vec<String> = key.iter().map(|(c, _)| ident(&rename(c))).collect();
+        let kinds = key.iter().map(|(_, k)| *k).collect::<Vec<_>>();
+        let positions = key
+            .iter()
+            .map(|(c, k)| (old.column(c).map(|i| i.ordinal).unwrap_or_default(), *k))
+            .collect();
+        let copy = CopyPlan {
+            original: self.original.clone(),
+            shadow: shadow.to_string(),
+            force_index,
+            old_key: old_key.clone(),
+            new_key: new_key.clone(),
+            kinds,
+            old_cols: old_list.join(", "),
+            new_cols: new_list.join(", "),
+            old_list,
+            ignore: self.req.stmt.ignore,
+        };
+        let replay = Replay {
+            original: self.original.clone(),
+            shadow: shadow.to_string(),
+            old_key,
+            new_key,
+            old_cols: copy.old_cols.clone(),
+            new_cols: copy.new_cols.clone(),
+        };
+        let target = Target {
+            schema: self.req.schema.clone(),
+            table: self.req.stmt.table.clone(),
+            key: positions,
+            sentry: self.del_name.clone(),
+        };
+        Ok((copy, replay, target))
+    }
+
+    /// Replays changed keys in the background until the migration ends.
+    fn spawn_applier(
+        &self,
+        replay: Replay,
+        delta: Arc<Delta>,
+        pause: Arc<tokio::sync::Mutex<()>>,
+        failure: Failure,
+    ) -> tokio::task::JoinHandle<()> {
+        let pool = self.inner.pool.clone();
+        tokio::spawn(async move {
+            let r = async {
+                let mut conn = pool.get_conn().await?;
+                loop {
+                    if delta.pending() == 0 {
+                        let _ = tokio::time::timeout(Duration::from_millis(20), delta.changed.notified()).await;
+                        continue;
+                    }
+                    let _guard = pause.lock().await;
+                    replay.flush_once(&mut conn, &delta, 1000).await?;
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), MigrationError>(())
+            }
+            .await;
+            if let Err(e) = r {
+                failure.fail(format!("applying binlog changes failed: {e}"));
+            }
+        })
+    }
+
+    /// Writes progress, lag and ETA once a second while the copy runs.
+    /// Resolves only on error.
+    async fn report_progress(&self, progress: &Progress, delta: &Delta, total: u64, started: Instant) -> MigrationError {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let copied = progress.rows.load(Ordering::Relaxed);
+            let pct = if total == 0 { 0.0 } else { (copied as f64 * 100.0 / total as f64).min(99.9) };
+            let rate = copied as f64 / started.elapsed().as_secs_f64().max(0.001);
+            let eta = (rate > 0.0).then(|| (total.saturating_sub(copied) as f64 / rate) as u64);
+            let u = Update {
+                rows_copied: Some(copied),
+                progress_pct: Some(pct),
+                eta_seconds: Some(eta),
+                lag_seconds: Some(delta.lag().as_secs_f64()),
+                ..Default::default()
+            };
+            if let Err(e) = self.record(&u).await {
+                return e;
+            }
+        }
+    }
+
+    /// Waits until the applier has (almost) caught up with the binlog.
+    async fn catch_up(&self, delta: &Delta, failure: &Failure) -> Result<()> {
+        while delta.pending() > 1000 || delta.lag() > Duration::from_secs(1) {
+            failure.check()?;
+            self.cancelled()?;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    /// Postponed: copied and in sync; wait until released by the operator.
+    async fn wait_for_release(&self, delta: &Delta, failure: &Failure) -> Result<()> {
+        let notify = Arc::new(Notify::new());
+        self.inner
+            .postponed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(self.id.to_string(), notify.clone());
+        self.record(&Update {
+            status: Some(Status::Ready),
+            stage: Some("waiting for ALTER MIGRATION COMPLETE"),
+            progress_pct: Some(100.0),
+            ..Default::default()
+        })
+        .await?;
+        let r = loop {
+            tokio::select! {
+                _ = notify.notified() => break Ok(()),
+                e = failure.wait() => break Err(e),
+                _ = self.inner.stop.cancelled() => break Err(MigrationError::Cancelled),
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                    let lag = delta.lag().as_secs_f64();
+                    self.record(&Update { lag_seconds: Some(lag), ..Default::default() }).await?;
+                }
+            }
+        };
+        self.inner
+            .postponed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(self.id);
+        r?;
+        self.catch_up(delta, failure).await
+    }
+
+    /// Cut-over attempts with back-off; returns the stall of the one that worked.
+    async fn cut_over(&self, attempt: &Attempt<'_>) -> Result<u64> {
+        let cfg = &self.inner.config.cutover;
+        let mut last = String::new();
+        for n in 1..=cfg.max_attempts {
+            self.cancelled()?;
+            self.record(&Update {
+                status: Some(Status::CuttingOver),
+                stage: Some("cutting over"),
+                cutover_attempts: Some(n),
+                ..Default::default()
+            })
+            .await?;
+            match cutover::attempt(attempt).await {
+                Ok(stall) => {
+                    let stall_ms = stall.as_millis() as u64;
+                    self.record(&Update {
+                        stall_ms: Some(stall_ms),
+                        ..Default::default()
+                    })
+                    .await?;
+                    return Ok(stall_ms);
+                }
+                Err(cutover::CutoverError::Retry(reason)) => {
+                    warn!(id = self.id, attempt = n, %reason, "cut-over attempt aborted");
+                    self.record(&Update {
+                        status: Some(Status::Running),
+                        stage: Some("waiting to retry cut-over"),
+                        message: Some(&reason),
+                        ..Default::default()
+                    })
+                    .await?;
+                    last = reason;
+                    tokio::time::sleep(Duration::from_millis(cfg.retry_backoff_ms)).await;
+                    self.catch_up(attempt.delta, attempt.failure).await?;
+                }
+                Err(cutover::CutoverError::Fatal(e)) => return Err(e),
+            }
+        }
+        Err(super::refused(format!(
+            "cut-over of {} failed {} times (last: {last}); the original table is unchanged",
+            self.original, cfg.max_attempts
+        )))
+    }
+}

@@ -1,0 +1,249 @@
+//! What the engine reads about tables and the server before and during a
+//! migration: columns, unique keys, foreign keys, triggers, binlog settings.
+//! Portable `information_schema` / `SHOW` queries (MySQL 8.0/8.4, MariaDB).
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+use super::sql::{ident, KeyKind};
+use super::{refused, MigrationError, Result};
+
+#[derive(Clone, Debug)]
+pub struct ColumnInfo {
+    pub name: String,
+    /// 0-based position (= index in binlog row images).
+    pub ordinal: usize,
+    pub data_type: String,
+    pub unsigned: bool,
+    pub charset: Option<String>,
+    /// Virtual or stored generated: computed by the server, never copied.
+    pub generated: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct KeyInfo {
+    pub name: String,
+    pub columns: Vec<String>,
+    /// Unique, every column NOT NULL, no prefix: it identifies a row.
+    pub identifies_rows: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct TableInfo {
+    pub columns: Vec<ColumnInfo>,
+    /// PRIMARY first.
+    pub keys: Vec<KeyInfo>,
+}
+
+impl TableInfo {
+    pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
+        self.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+    }
+}
+
+type ColumnRow = (String, u64, String, String, Option<String>, String);
+
+pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<TableInfo> {
+    let rows: Vec<ColumnRow> = conn
+        .exec(
+            "SELECT COLUMN_NAME, ORDINAL_POSITION, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), \
+             CHARACTER_SET_NAME, UPPER(EXTRA) FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            (schema, table),
+        )
+        .await?;
+    let columns = rows
+        .into_iter()
+        .map(|(name, ordinal, data_type, column_type, charset, extra)| ColumnInfo {
+            name,
+            ordinal: ordinal as usize - 1,
+            data_type,
+            unsigned: column_type.contains("unsigned"),
+            charset: charset.filter(|c| c != "binary"),
+            // MySQL marks DEFAULT expressions "DEFAULT_GENERATED": not generated columns.
+            generated: ["VIRTUAL", "STORED", "PERSISTENT"].iter().any(|w| extra.contains(w)),
+        })
+        .collect();
+    let stats: Vec<(String, u64, String, Option<u64>, String)> = conn
+        .exec(
+            "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE \
+             FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+             ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
+            (schema, table),
+        )
+        .await?;
+    let mut keys: Vec<KeyInfo> = Vec::new();
+    for (name, non_unique, column, sub_part, nullable) in stats {
+        if keys.last().is_none_or(|k| k.name != name) {
+            keys.push(KeyInfo {
+                name,
+                columns: Vec::new(),
+                identifies_rows: non_unique == 0,
+            });
+        }
+        let key = keys.last_mut().expect("just pushed");
+        key.columns.push(column);
+        key.identifies_rows &= sub_part.is_none() && nullable != "YES";
+    }
+    Ok(TableInfo { columns, keys })
+}
+
+/// Estimated rows and whether `schema.table` is a base table; None if absent.
+pub async fn table_exists(conn: &mut Conn, schema: &str, table: &str) -> Result<Option<u64>> {
+    let row: Option<(Option<u64>, String)> = conn
+        .exec_first(
+            "SELECT TABLE_ROWS, TABLE_TYPE FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (schema, table),
+        )
+        .await?;
+    match row {
+        None => Ok(None),
+        Some((_, kind)) if kind != "BASE TABLE" => Err(refused(format!(
+            "{schema}.{table} is a {}, not a table; an online migration needs a base table",
+            kind.to_lowercase()
+        ))),
+        Some((rows, _)) => Ok(Some(rows.unwrap_or(0))),
+    }
+}
+
+/// The checks an online copy needs, before anything is created.
+pub async fn check_copy_preconditions(conn: &mut Conn, schema: &str, table: &str) -> Result<()> {
+    check_binlog(conn).await?;
+    let fk: Option<(String, String, String, String, String)> = conn
+        .exec_first(
+            "SELECT CONSTRAINT_NAME, CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, \
+             REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
+             WHERE (CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?) \
+             OR (UNIQUE_CONSTRAINT_SCHEMA = ? AND REFERENCED_TABLE_NAME = ?) LIMIT 1",
+            (schema, table, schema, table),
+        )
+        .await?;
+    if let Some((name, cs, ct, rs, rt)) = fk {
+        return Err(refused(format!(
+            "{schema}.{table} takes part in foreign key {name} ({cs}.{ct} references {rs}.{rt}); \
+             an online migration cannot keep a foreign key pointing at the right table across \
+             the rename. Drop the constraint first, or run the ALTER with /* ghostwire: direct */"
+        )));
+    }
+    let trigger: Option<String> = conn
+        .exec_first(
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS \
+             WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? LIMIT 1",
+            (schema, table),
+        )
+        .await?;
+    if let Some(name) = trigger {
+        return Err(refused(format!(
+            "{schema}.{table} has trigger {name}; an online migration does not carry triggers \
+             to the new table. Drop it first, or run the ALTER with /* ghostwire: direct */"
+        )));
+    }
+    Ok(())
+}
+
+/// Binary log on, ROW format, FULL images, not compressed (MariaDB's
+/// compressed events cannot be read by the binlog client).
+async fn check_binlog(conn: &mut Conn) -> Result<()> {
+    let vars: Vec<(String, String)> = conn
+        .query(
+            "SHOW GLOBAL VARIABLES WHERE Variable_name IN \
+             ('log_bin', 'binlog_format', 'binlog_row_image', 'log_bin_compress')",
+        )
+        .await?;
+    let get = |name: &str| {
+        vars.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_ascii_uppercase())
+            .unwrap_or_default()
+    };
+    let want = [
+        ("log_bin", "ON", "enable the binary log (log_bin)"),
+        ("binlog_format", "ROW", "SET GLOBAL binlog_format = 'ROW'"),
+        ("binlog_row_image", "FULL", "SET GLOBAL binlog_row_image = 'FULL'"),
+    ];
+    for (name, value, fix) in want {
+        let have = get(name);
+        if have != value {
+            return Err(refused(format!(
+                "an online migration reads the binary log and needs {name}={value} (it is '{have}'): {fix}"
+            )));
+        }
+    }
+    if get("log_bin_compress") == "ON" {
+        return Err(refused(
+            "an online migration cannot read compressed binary log events: SET GLOBAL log_bin_compress = OFF",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses when a helper table name is taken (e.g. the old table kept by a
+/// previous migration).
+pub async fn check_free(conn: &mut Conn, schema: &str, names: &[&str]) -> Result<()> {
+    for name in names {
+        if table_exists(conn, schema, name).await.ok().flatten().is_some() {
+            return Err(refused(format!(
+                "table {schema}.{name} exists (the old table of an earlier migration, or a \
+                 leftover): drop it first with DROP TABLE {}.{}",
+                ident(schema),
+                ident(name)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The current binlog file and position (`SHOW BINARY LOG STATUS` on MySQL 8.4+).
+pub async fn binlog_position(conn: &mut Conn) -> Result<(String, u64)> {
+    let row: Option<mysql_async::Row> = match conn.query_first("SHOW MASTER STATUS").await {
+        Ok(r) => r,
+        Err(mysql_async::Error::Server(e)) if e.code == 1064 => {
+            conn.query_first("SHOW BINARY LOG STATUS").await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let row = row.ok_or_else(|| refused("the binary log is off: enable log_bin"))?;
+    let file: String = row.get(0).unwrap_or_default();
+    let pos: u64 = row.get(1).unwrap_or_default();
+    Ok((file, pos))
+}
+
+/// The chunking key shared by both tables: a key that identifies rows in
+/// the old table whose (renamed) columns identify rows in the new one too.
+pub fn shared_key(
+    old: &TableInfo,
+    new: &TableInfo,
+    rename: &dyn Fn(&str) -> String,
+) -> std::result::Result<Vec<(String, KeyKind)>, String> {
+    for key in old.keys.iter().filter(|k| k.identifies_rows) {
+        let mapped: Vec<String> = key.columns.iter().map(|c| rename(c)).collect();
+        let in_new = new.keys.iter().any(|k| {
+            k.identifies_rows
+                && k.columns.len() == mapped.len()
+                && k.columns.iter().all(|c| mapped.iter().any(|m| m.eq_ignore_ascii_case(c)))
+        });
+        if !in_new {
+            continue;
+        }
+        let mut out = Vec::new();
+        for c in &key.columns {
+            let info = old.column(c).ok_or_else(|| format!("key column {c} not found"))?;
+            let kind = KeyKind::of(&info.data_type, info.unsigned, info.charset.as_deref())
+                .ok_or_else(|| {
+                    format!(
+                        "key {} uses column {c} of type {}, which cannot serve as a chunking key",
+                        key.name, info.data_type
+                    )
+                })?;
+            out.push((c.clone(), kind));
+        }
+        return Ok(out);
+    }
+    Err("has no PRIMARY or UNIQUE NOT NULL key that the new table keeps; an online migration needs one".into())
+}
+
+/// Runs `sql`, mapping a server error to itself (relayed to the client).
+pub async fn exec(conn: &mut Conn, sql: &str) -> Result<()> {
+    conn.query_drop(sql).await.map_err(MigrationError::from)
+}

@@ -1,0 +1,225 @@
+//! SQL text the engine builds: quoted names, key literals, key predicates.
+//!
+//! Values are only ever rendered for key columns (chunk bounds and changed
+//! keys from the binlog); row data is always moved by the server itself
+//! (`INSERT … SELECT`), so no value is decoded and re-encoded on its way
+//! from the old table to the new one.
+
+use mysql_async::Value;
+
+/// `` `name` `` with backquotes doubled.
+pub fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// `` `schema`.`table` ``.
+pub fn qualified(schema: &str, table: &str) -> String {
+    format!("{}.{}", ident(schema), ident(table))
+}
+
+/// `'text'` as a string literal (for information the engine writes itself).
+pub fn string(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// `_gho` / `_del` names for `table`, kept within MySQL's 64-character limit:
+/// a long name is shortened and given a hash so two long names sharing a
+/// prefix stay distinct.
+pub fn helper_table(table: &str, suffix: &str) -> String {
+    let full = format!("_{table}_{suffix}");
+    if full.chars().count() <= 64 {
+        return full;
+    }
+    let hash = table
+        .bytes()
+        .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    let keep = 64 - 1 - 1 - 8 - 1 - suffix.len();
+    let prefix: String = table.chars().take(keep).collect();
+    format!("_{prefix}_{:08x}_{suffix}", hash as u32)
+}
+
+/// How a key column's values are written as SQL literals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Integer of `bits` width; binlog values arrive signed and are fixed up.
+    Int { bits: u32, unsigned: bool },
+    Decimal,
+    /// Character or binary string; `charset` None = binary.
+    Text { charset: Option<&'static str> },
+    Date,
+    DateTime,
+}
+
+impl KeyKind {
+    /// The kind for an `information_schema.COLUMNS` data type, or None when
+    /// the type cannot serve as a chunking key.
+    pub fn of(data_type: &str, unsigned: bool, charset: Option<&str>) -> Option<KeyKind> {
+        let bits = match data_type {
+            "tinyint" => 8,
+            "smallint" => 16,
+            "mediumint" => 24,
+            "int" | "integer" => 32,
+            "bigint" => 64,
+            "decimal" | "numeric" => return Some(KeyKind::Decimal),
+            "char" | "varchar" | "binary" | "varbinary" => {
+                return Some(KeyKind::Text {
+                    charset: charset.map(|c| leak_charset(c)),
+                })
+            }
+            "date" => return Some(KeyKind::Date),
+            "datetime" => return Some(KeyKind::DateTime),
+            _ => return None,
+        };
+        Some(KeyKind::Int { bits, unsigned })
+    }
+
+    /// A literal for `v`, a key value from a text result (bytes) or from a
+    /// binlog row image (typed, with the binlog's decoding quirks undone).
+    pub fn literal(self, v: &Value) -> Result<String, String> {
+        match (self, v) {
+            (_, Value::NULL) => Ok("NULL".into()),
+            (KeyKind::Int { bits, unsigned }, Value::Int(i)) => Ok(fix_int(*i as u64, bits, unsigned)),
+            (KeyKind::Int { bits, unsigned }, Value::UInt(u)) => Ok(fix_int(*u, bits, unsigned)),
+            (KeyKind::Int { .. } | KeyKind::Decimal, Value::Bytes(b)) => {
+                checked(b, |c| c.is_ascii_digit() || b"+-.eE".contains(&c))
+            }
+            (KeyKind::Text { charset }, Value::Bytes(b)) => Ok(text_literal(charset, b)),
+            (KeyKind::Date | KeyKind::DateTime, Value::Bytes(b)) => {
+                checked(b, |c| c.is_ascii_digit() || b" :.-".contains(&c)).map(|s| format!("'{s}'"))
+            }
+            (KeyKind::Date, Value::Date(y, m, d, ..)) => Ok(format!("'{y:04}-{m:02}-{d:02}'")),
+            (KeyKind::DateTime, Value::Date(y, m, d, h, i, s, us)) => Ok(format!(
+                "'{y:04}-{m:02}-{d:02} {h:02}:{i:02}:{s:02}.{us:06}'"
+            )),
+            (kind, v) => Err(format!("unexpected value {v:?} for a {kind:?} key column")),
+        }
+    }
+}
+
+/// Character sets are few and fixed; interning them keeps `KeyKind` `Copy`.
+fn leak_charset(c: &str) -> &'static str {
+    static KNOWN: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut known = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(k) = known.iter().find(|k| **k == c) {
+        return k;
+    }
+    let k: &'static str = Box::leak(c.to_string().into_boxed_str());
+    known.push(k);
+    k
+}
+
+/// Binlog integers arrive as signed 64-bit whatever the column's type
+/// (no signedness metadata unless `binlog_row_metadata=FULL`), and negative
+/// MEDIUMINTs are not sign-extended: take the column's width from the raw
+/// bits and read it with the column's signedness.
+fn fix_int(raw: u64, bits: u32, unsigned: bool) -> String {
+    let masked = if bits == 64 { raw } else { raw & ((1u64 << bits) - 1) };
+    if unsigned {
+        masked.to_string()
+    } else {
+        let shift = 64 - bits;
+        (((masked << shift) as i64) >> shift).to_string()
+    }
+}
+
+/// Bytes exactly as stored, tagged with the column's character set so the
+/// comparison uses the column's collation (and its index).
+fn text_literal(charset: Option<&str>, b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() * 2 + 16);
+    match charset {
+        Some(cs) => {
+            s.push('_');
+            s.push_str(cs);
+            s.push(' ');
+        }
+        None => {}
+    }
+    s.push_str("X'");
+    for byte in b {
+        s.push_str(&format!("{byte:02X}"));
+    }
+    s.push('\'');
+    s
+}
+
+fn checked(b: &[u8], ok: impl Fn(u8) -> bool) -> Result<String, String> {
+    if !b.is_empty() && b.iter().all(|c| ok(*c)) {
+        Ok(String::from_utf8_lossy(b).into_owned())
+    } else {
+        Err(format!("unexpected key value {:?}", String::from_utf8_lossy(b)))
+    }
+}
+
+/// `(a, b) > (x, y)` spelled out as `a > x OR (a = x AND b > y)`, which every
+/// server's range optimizer turns into an index range. `op` is `>` or `<=`.
+pub fn tuple_cmp(cols: &[String], vals: &[String], op: &str) -> String {
+    let strict = op.trim_end_matches('=');
+    let mut out = String::new();
+    for i in 0..cols.len() {
+        if i > 0 {
+            out.push_str(" OR ");
+        }
+        out.push('(');
+        for j in 0..i {
+            out.push_str(&format!("{} = {} AND ", cols[j], vals[j]));
+        }
+        let last = if i + 1 == cols.len() { op } else { strict };
+        out.push_str(&format!("{} {last} {})", cols[i], vals[i]));
+    }
+    format!("({out})")
+}
+
+/// `cols IN (tuples)`: `a IN (1,2)` for one column, `(a,b) IN ((1,2),(3,4))` otherwise.
+pub fn key_in(cols: &[String], tuples: &[String]) -> String {
+    if cols.len() == 1 {
+        format!("{} IN ({})", cols[0], tuples.join(","))
+    } else {
+        format!("({}) IN ({})", cols.join(","), tuples.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binlog_int_fixups() {
+        let int = |bits, unsigned| KeyKind::Int { bits, unsigned };
+        // Unsigned extremes arrive as negative numbers.
+        assert_eq!(int(64, true).literal(&Value::Int(-1)).unwrap(), "18446744073709551615");
+        assert_eq!(int(32, true).literal(&Value::Int(-1)).unwrap(), "4294967295");
+        assert_eq!(int(8, true).literal(&Value::Int(-56)).unwrap(), "200");
+        // Negative MEDIUMINT arrives without sign extension.
+        assert_eq!(int(24, false).literal(&Value::Int(0xFFFFFF)).unwrap(), "-1");
+        assert_eq!(int(24, false).literal(&Value::Int(-8388608)).unwrap(), "-8388608");
+        assert_eq!(int(64, false).literal(&Value::Int(i64::MIN)).unwrap(), i64::MIN.to_string());
+        assert_eq!(int(32, false).literal(&Value::Bytes(b"-42".to_vec())).unwrap(), "-42");
+        assert!(int(32, false).literal(&Value::Bytes(b"1 OR 1".to_vec())).is_err());
+    }
+
+    #[test]
+    fn text_and_dates() {
+        let t = KeyKind::Text { charset: Some("latin1") };
+        assert_eq!(t.literal(&Value::Bytes(vec![0xE9, b'\''])).unwrap(), "_latin1 X'E927'");
+        let b = KeyKind::Text { charset: None };
+        assert_eq!(b.literal(&Value::Bytes(vec![0])).unwrap(), "X'00'");
+        let d = KeyKind::DateTime.literal(&Value::Date(2024, 2, 29, 23, 5, 6, 7)).unwrap();
+        assert_eq!(d, "'2024-02-29 23:05:06.000007'");
+    }
+
+    #[test]
+    fn predicates_and_names() {
+        let cols = ["`a`".to_string(), "`b`".to_string()];
+        let vals = ["1".to_string(), "2".to_string()];
+        assert_eq!(
+            tuple_cmp(&cols, &vals, "<="),
+            "((`a` < 1) OR (`a` = 1 AND `b` <= 2))"
+        );
+        assert_eq!(ident("a`b"), "`a``b`");
+        assert_eq!(helper_table("orders", "gho"), "_orders_gho");
+        let long = "x".repeat(64);
+        let h = helper_table(&long, "gho");
+        assert_eq!(h.chars().count(), 64);
+        assert_ne!(h, helper_table(&format!("{}y", "x".repeat(63)), "gho"));
+    }
+}
