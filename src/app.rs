@@ -58,6 +58,7 @@ impl Proxy {
             None => None,
         };
         let shared = Arc::new(Shared {
+            migrations: crate::migration::Handle::new(config.clone()),
             config,
             drain: CancellationToken::new(),
             kill: CancellationToken::new(),
@@ -87,6 +88,9 @@ impl Proxy {
     /// rest with ERR 1053.
     pub async fn shutdown(self) {
         self.shared.drain.cancel();
+        // Running migrations are cancelled (their tables left unchanged), so
+        // clients waiting for them get an answer instead of blocking the drain.
+        self.shared.migrations.shutdown().await;
         self.tasks.close();
         let timeout = self.shared.config.shutdown_timeout();
         if tokio::time::timeout(timeout, self.tasks.wait())

@@ -15,6 +15,8 @@ pub enum Class {
     /// `SHOW MIGRATIONS`, `SHOW MIGRATION '<id>'`, `ALTER MIGRATION …`:
     /// answered by the proxy.
     MigrationCommand,
+    /// `SET … @ghostwire …`: the session notes its hints, then relays it.
+    SetHint,
 }
 
 /// Classifies statement text.
@@ -46,9 +48,17 @@ pub fn classify(sql: &[u8]) -> Class {
             }
             _ => Class::Passthrough,
         }
+    } else if first.eq_ignore_ascii_case(b"SET") && mentions_hint_variable(words.rest) {
+        Class::SetHint
     } else {
         Class::Passthrough
     }
+}
+
+/// Only SET statements are searched, so this stays off the hot path.
+fn mentions_hint_variable(rest: &[u8]) -> bool {
+    rest.windows(10)
+        .any(|w| w.eq_ignore_ascii_case(b"@ghostwire"))
 }
 
 /// Iterator over leading words, skipping whitespace and comments.
@@ -127,6 +137,8 @@ mod tests {
             ("SHOW MIGRATION 'abc'", Class::MigrationCommand),
             ("SHOW MIGRATIONSX", Class::Passthrough),
             ("SHOW TABLES", Class::Passthrough),
+            ("SET @GhostWire = 'async'", Class::SetHint),
+            ("SET autocommit = 1", Class::Passthrough),
             ("--comment-like ALTER TABLE", Class::Passthrough),
             ("/* unterminated ALTER TABLE", Class::Passthrough),
             ("", Class::Passthrough),

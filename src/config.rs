@@ -311,10 +311,7 @@ impl Config {
                 "backend.connect_timeout_ms",
                 self.backend.connect_timeout_ms,
             ),
-            (
-                "migrations.max_running",
-                self.migrations.max_running as u64,
-            ),
+            ("migrations.max_running", self.migrations.max_running as u64),
             (
                 "migrations.copy_workers",
                 self.migrations.copy_workers as u64,

@@ -1,12 +1,12 @@
 //! `SHOW MIGRATIONS`, `SHOW MIGRATION '<id>'` and `ALTER MIGRATION …`,
 //! answered by the proxy as synthetic result sets.
 //!
-//! Until the migration engine lands there are no migrations: the listing is
-//! an empty result set with its final columns, so clients and dashboards can
-//! be built against it now.
+//! The listing comes from `_ghostwire.migrations` on the primary, so every
+//! proxy instance shows the same rows.
 
 use crate::classify::Words;
-use crate::protocol::packets::ErrPacket;
+use crate::migration::Handle;
+use crate::protocol::packets::{ok_with_info, ErrPacket};
 use crate::protocol::resultset::{write_result_set, Column, Kind};
 use crate::protocol::Caps;
 
@@ -41,20 +41,75 @@ pub struct Context {
 
 /// Answers a migration command; returns the response packets, sequence ids
 /// starting at 1.
-pub fn answer(sql: &[u8], ctx: Context) -> Vec<u8> {
+pub async fn answer(sql: &[u8], ctx: Context, engine: &Handle) -> Vec<u8> {
+    let text = String::from_utf8_lossy(sql);
     let mut words = Words { rest: sql };
     let first = words.next().unwrap_or_default();
-    let mut out = Vec::new();
+    let id = quoted_id(&text);
     if first.eq_ignore_ascii_case(b"SHOW") {
-        write_result_set(&mut out, 1, ctx.caps, ctx.status, &MIGRATION_COLUMNS, &[]);
-    } else {
-        out = ErrPacket::new(
+        let one = words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"MIGRATION"));
+        if one && id.is_none() {
+            return usage("SHOW MIGRATION '<id>'");
+        }
+        return match engine.list(id.as_deref()).await {
+            Ok(rows) => {
+                let mut out = Vec::new();
+                write_result_set(&mut out, 1, ctx.caps, ctx.status, &MIGRATION_COLUMNS, &rows);
+                out
+            }
+            Err(e) => e.to_packet().frame(1),
+        };
+    }
+    // ALTER MIGRATION '<id>' <action>
+    let action = text
+        .rsplit(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+        .find(|w| !w.is_empty() && *w != ";")
+        .unwrap_or_default()
+        .trim_end_matches(';')
+        .to_ascii_uppercase();
+    match (id, action.as_str()) {
+        (Some(id), "COMPLETE") => {
+            if engine.release_postponed(&id) {
+                ok_reply(ctx, &format!("ghostwire: migration {id} cutting over"))
+            } else {
+                ErrPacket::new(
+                    1105,
+                    "HY000",
+                    format!("ghostwire: migration {id} is not waiting to complete (see SHOW MIGRATION '{id}')"),
+                )
+                .frame(1)
+            }
+        }
+        (Some(_), _) => ErrPacket::new(
             1235,
             "42000",
-            "ghostwire: ALTER MIGRATION is not supported yet (no migration engine in this version)",
+            format!(
+                "ghostwire: ALTER MIGRATION … {action} is not supported yet; supported: COMPLETE"
+            ),
         )
-        .frame(1);
+        .frame(1),
+        (None, _) => usage("ALTER MIGRATION '<id>' COMPLETE"),
     }
+}
+
+/// The first quoted word: a migration id.
+fn quoted_id(text: &str) -> Option<String> {
+    let start = text.find(['\'', '"'])?;
+    let q = text[start..].chars().next()?;
+    let rest = &text[start + 1..];
+    let end = rest.find(q)?;
+    Some(rest[..end].to_string())
+}
+
+fn usage(form: &str) -> Vec<u8> {
+    ErrPacket::new(1064, "42000", format!("ghostwire: expected {form}")).frame(1)
+}
+
+fn ok_reply(ctx: Context, info: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    crate::protocol::write_packet(&mut out, &mut 1, &ok_with_info(0, ctx.status, info));
     out
 }
 

@@ -16,78 +16,142 @@
 //! cut-over the original is locked, the tail is read up to the lock and the
 //! last keys are replayed under the lock, so nothing can be missed.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use mysql_async::binlog::events::{Event, EventData};
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn, Opts, Value};
 use tokio::sync::{watch, Notify};
-use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::sql::{key_in, KeyKind};
 use super::{Failure, MigrationError, Result};
 
+/// How far replay may go while the copy runs.
+///
+/// A key may only be replayed once the copy chunk holding it is done:
+/// otherwise a chunk that read the row before the change could insert the
+/// old version after the replay (and a plain INSERT would collide). With a
+/// single integer key the copy reports a watermark below which every chunk
+/// is done; with other keys nothing is replayed until the copy ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Horizon {
+    /// Keys up to and including this value.
+    UpTo(i128),
+    Nothing,
+    All,
+}
+
 /// Keys changed in the original table and not yet replayed to the shadow.
-#[derive(Default)]
 pub struct Delta {
-    keys: Mutex<DeltaInner>,
+    inner: Mutex<DeltaInner>,
     pub changed: Notify,
     /// Row events seen for the original table.
     pub events: AtomicU64,
 }
 
-#[derive(Default)]
 struct DeltaInner {
-    keys: HashSet<String>,
+    /// Integer keys by value (so a horizon selects a range); other keys by
+    /// their literal.
+    keys: BTreeMap<Ord, String>,
+    horizon: Horizon,
     /// When the oldest pending key was recorded (for `lag_seconds`).
     since: Option<Instant>,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, std::cmp::Ord)]
+enum Ord {
+    Int(i128),
+    Other(String),
+}
+
+impl Default for Delta {
+    fn default() -> Self {
+        Delta {
+            inner: Mutex::new(DeltaInner {
+                keys: BTreeMap::new(),
+                horizon: Horizon::Nothing,
+                since: None,
+            }),
+            changed: Notify::new(),
+            events: AtomicU64::new(0),
+        }
+    }
+}
+
 impl Delta {
-    fn add(&self, key: String) {
-        let mut d = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        d.since.get_or_insert_with(Instant::now);
-        d.keys.insert(key);
+    fn lock(&self) -> std::sync::MutexGuard<'_, DeltaInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes up to `n` keys.
+    fn add(&self, key: String) {
+        let ord = key
+            .parse::<i128>()
+            .map(Ord::Int)
+            .unwrap_or_else(|_| Ord::Other(key.clone()));
+        let mut d = self.lock();
+        d.since.get_or_insert_with(Instant::now);
+        d.keys.insert(ord, key);
+    }
+
+    pub fn set_horizon(&self, h: Horizon) {
+        self.lock().horizon = h;
+        self.changed.notify_one();
+    }
+
+    /// Takes up to `n` keys within the horizon.
     pub fn take(&self, n: usize) -> Vec<String> {
-        let mut d = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        let batch: Vec<String> = d.keys.iter().take(n).cloned().collect();
-        for k in &batch {
-            d.keys.remove(k);
+        let mut d = self.lock();
+        let picked: Vec<Ord> = match d.horizon {
+            Horizon::Nothing => Vec::new(),
+            Horizon::All => d.keys.keys().take(n).cloned().collect(),
+            Horizon::UpTo(w) => d
+                .keys
+                .range(..=Ord::Int(w))
+                .take(n)
+                .map(|(k, _)| k.clone())
+                .collect(),
+        };
+        picked.iter().filter_map(|k| d.keys.remove(k)).collect()
+    }
+
+    /// Keys the horizon lets through now.
+    pub fn replayable(&self) -> bool {
+        let d = self.lock();
+        match d.horizon {
+            Horizon::Nothing => false,
+            Horizon::All => !d.keys.is_empty(),
+            Horizon::UpTo(w) => d.keys.range(..=Ord::Int(w)).next().is_some(),
         }
-        batch
     }
 
     /// Puts back keys whose replay failed.
     pub fn restore(&self, keys: Vec<String>) {
-        let mut d = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        d.since.get_or_insert_with(Instant::now);
-        d.keys.extend(keys);
+        for k in keys {
+            self.add(k);
+        }
     }
 
     /// Marks a replay as done: when nothing is pending the lag is zero.
     pub fn replayed(&self) {
-        let mut d = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let mut d = self.lock();
         if d.keys.is_empty() {
             d.since = None;
         }
     }
 
     pub fn pending(&self) -> usize {
-        self.keys.lock().unwrap_or_else(|p| p.into_inner()).keys.len()
+        self.lock().keys.len()
     }
 
     /// How long the oldest pending change has waited.
     pub fn lag(&self) -> Duration {
-        let d = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        d.since.map(|s| s.elapsed()).unwrap_or_default()
+        self.lock().since.map(|s| s.elapsed()).unwrap_or_default()
     }
 }
 
@@ -118,7 +182,10 @@ impl Tail {
         failure: Failure,
     ) -> Result<Tail> {
         let mut conn = Conn::new(opts).await?;
-        let version: String = conn.query_first("SELECT VERSION()").await?.unwrap_or_default();
+        let version: String = conn
+            .query_first("SELECT VERSION()")
+            .await?
+            .unwrap_or_default();
         if version.contains("MariaDB") {
             // Without it MariaDB sends events in a format the client cannot read.
             conn.query_drop("SET @mariadb_slave_capability = 4").await?;
@@ -161,7 +228,9 @@ async fn run(
             _ = stop.cancelled() => break,
         };
         let Some(event) = event else {
-            return Err(MigrationError::Internal("the server ended the binlog stream".into()));
+            return Err(MigrationError::Internal(
+                "the server ended the binlog stream".into(),
+            ));
         };
         handle(&stream, &event?, target, delta, marks)?;
     }
@@ -192,7 +261,8 @@ fn handle(
         return Ok(());
     }
     for row in rows.rows(tme) {
-        let (before, after) = row.map_err(|e| MigrationError::Internal(format!("bad row event: {e}")))?;
+        let (before, after) =
+            row.map_err(|e| MigrationError::Internal(format!("bad row event: {e}")))?;
         for image in [before, after].into_iter().flatten() {
             if is_sentry {
                 if let Some(mysql_async::binlog::value::BinlogValue::Value(v)) = image.as_ref(0) {
@@ -206,7 +276,9 @@ fn handle(
                 }
                 continue;
             }
-            delta.add(key_tuple(&image, &target.key)?);
+            let key = key_tuple(&image, &target.key)?;
+            tracing::trace!(%key, pos = event.header().log_pos(), "changed key");
+            delta.add(key);
         }
     }
     if !is_sentry {
@@ -258,9 +330,16 @@ impl Replay {
     /// LOCK TABLES at cut-over.
     pub fn statements(&self, keys: &[String]) -> [String; 2] {
         [
-            format!("DELETE FROM {} WHERE {}", self.shadow, key_in(&self.new_key, keys)),
             format!(
-                "INSERT INTO {} ({}) SELECT {} FROM {} WHERE {}",
+                "DELETE FROM {} WHERE {}",
+                self.shadow,
+                key_in(&self.new_key, keys)
+            ),
+            // A locking read: the server sends a transaction's events
+            // before its commit is visible to others; the shared lock waits
+            // for that commit, so the row read is the one the event made.
+            format!(
+                "INSERT INTO {} ({}) SELECT {} FROM {} WHERE {} LOCK IN SHARE MODE",
                 self.shadow,
                 self.new_cols,
                 self.old_cols,
@@ -278,6 +357,7 @@ impl Replay {
             return Ok(0);
         }
         let n = keys.len();
+        tracing::trace!(?keys, "replaying");
         let [del, ins] = self.statements(&keys);
         let r = async {
             conn.query_drop("START TRANSACTION").await?;
@@ -306,6 +386,7 @@ impl Replay {
                 return Ok(total);
             }
             total += keys.len();
+            tracing::trace!(?keys, "replaying under the lock");
             for sql in self.statements(&keys) {
                 conn.query_drop(sql).await?;
             }

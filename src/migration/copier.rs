@@ -14,7 +14,6 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Pool, Row};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
 
 use super::sql::{tuple_cmp, KeyKind};
 use super::{MigrationError, Result};
@@ -38,14 +37,52 @@ pub struct CopyPlan {
     pub ignore: bool,
 }
 
-/// Shared progress counters.
-#[derive(Default)]
+/// Shared progress counters, and the copy's completion watermark.
 pub struct Progress {
     pub rows: AtomicU64,
     pub chunk_rows: AtomicU64,
+    completion: std::sync::Mutex<Completion>,
+    /// Told the highest integer key below which every chunk is copied.
+    watermark: Option<Box<dyn Fn(i128) + Send + Sync>>,
+}
+
+/// Chunks finish out of order; the watermark moves over the finished prefix.
+#[derive(Default)]
+struct Completion {
+    next: u64,
+    done: std::collections::BTreeMap<u64, Option<i128>>,
+}
+
+impl Progress {
+    pub fn new(chunk_rows: u64, watermark: Option<Box<dyn Fn(i128) + Send + Sync>>) -> Self {
+        Progress {
+            rows: AtomicU64::new(0),
+            chunk_rows: AtomicU64::new(chunk_rows),
+            completion: Default::default(),
+            watermark,
+        }
+    }
+
+    fn chunk_done(&self, seq: u64, hi: &Bound) {
+        let value = match hi.as_slice() {
+            [one] => one.parse::<i128>().ok(),
+            _ => None,
+        };
+        let mut c = self.completion.lock().unwrap_or_else(|p| p.into_inner());
+        c.done.insert(seq, value);
+        loop {
+            let next = c.next;
+            let Some(v) = c.done.remove(&next) else { break };
+            c.next += 1;
+            if let (Some(v), Some(report)) = (v, &self.watermark) {
+                report(v);
+            }
+        }
+    }
 }
 
 type Bound = Vec<String>;
+type Chunk = (u64, Option<Bound>, Bound);
 
 pub async fn copy(
     pool: &Pool,
@@ -72,20 +109,40 @@ pub async fn copy(
     let Some(max) = max else {
         return Ok(()); // empty table: rows inserted later come through the binlog
     };
-    let (tx, rx) = mpsc::channel::<(Option<Bound>, Bound)>(workers * 2);
+    let (tx, rx) = mpsc::channel::<Chunk>(workers * 2);
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    // A failed worker stops the others and the producer at once.
+    let abort = stop.child_token();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
-        let (pool, plan, rx, progress, stop) =
-            (pool.clone(), plan.clone(), rx.clone(), progress.clone(), stop.clone());
-        tasks.spawn(async move { worker(&pool, &plan, &rx, target, &progress, &stop).await });
+        let (pool, plan, rx, progress, abort) = (
+            pool.clone(),
+            plan.clone(),
+            rx.clone(),
+            progress.clone(),
+            abort.clone(),
+        );
+        tasks.spawn(async move {
+            let r = worker(&pool, &plan, &rx, target, &progress, &abort).await;
+            if r.is_err() {
+                abort.cancel();
+            }
+            r
+        });
     }
+    drop(rx);
     let mut lower: Option<Bound> = None;
+    let mut seq = 0;
     let producer = async {
         loop {
             let n = progress.chunk_rows.load(Ordering::Relaxed).max(1);
             let upper = match &lower {
-                None => format!("SELECT {order} FROM {} {} ORDER BY {order} LIMIT 1 OFFSET {}", plan.original, plan.force_index, n - 1),
+                None => format!(
+                    "SELECT {order} FROM {} {} ORDER BY {order} LIMIT 1 OFFSET {}",
+                    plan.original,
+                    plan.force_index,
+                    n - 1
+                ),
                 Some(lo) => format!(
                     "SELECT {order} FROM {} {} WHERE {} ORDER BY {order} LIMIT 1 OFFSET {}",
                     plan.original,
@@ -97,22 +154,31 @@ pub async fn copy(
             let upper = bound(&mut conn, plan, &upper).await?;
             let last = upper.is_none();
             let hi = upper.unwrap_or_else(|| max.clone());
-            if tx.send((lower.clone(), hi.clone())).await.is_err() || last || stop.is_cancelled() {
+            let sent = tokio::select! {
+                r = tx.send((seq, lower.clone(), hi.clone())) => r.is_ok(),
+                _ = abort.cancelled() => false,
+            };
+            if !sent || last {
                 return Ok::<(), MigrationError>(());
             }
+            seq += 1;
             lower = Some(hi);
         }
     };
     let produced = producer.await;
     drop(tx);
-    let mut result = produced;
+    let mut result = Ok(());
     while let Some(r) = tasks.join_next().await {
         let r = r.map_err(|e| MigrationError::Internal(format!("copy worker: {e}")))?;
         if result.is_ok() {
             result = r;
         }
     }
-    result
+    result?;
+    if stop.is_cancelled() {
+        return Err(MigrationError::Cancelled);
+    }
+    produced
 }
 
 /// Reads one key tuple (text protocol) as literals.
@@ -130,7 +196,7 @@ async fn bound(conn: &mut mysql_async::Conn, plan: &CopyPlan, sql: &str) -> Resu
 async fn worker(
     pool: &Pool,
     plan: &CopyPlan,
-    rx: &tokio::sync::Mutex<mpsc::Receiver<(Option<Bound>, Bound)>>,
+    rx: &tokio::sync::Mutex<mpsc::Receiver<Chunk>>,
     target: Duration,
     progress: &Progress,
     stop: &CancellationToken,
@@ -138,7 +204,9 @@ async fn worker(
     let mut conn = pool.get_conn().await?;
     loop {
         let next = rx.lock().await.recv().await;
-        let Some((lo, hi)) = next else { return Ok(()) };
+        let Some((seq, lo, hi)) = next else {
+            return Ok(());
+        };
         if stop.is_cancelled() {
             return Err(MigrationError::Cancelled);
         }
@@ -148,47 +216,30 @@ async fn worker(
         }
         let started = Instant::now();
         let rows = copy_range(&mut conn, plan, &range).await?;
+        tracing::trace!(seq, %range, rows, "chunk copied");
         progress.rows.fetch_add(rows, Ordering::Relaxed);
+        progress.chunk_done(seq, &hi);
         resize(progress, rows, started.elapsed(), target);
     }
 }
 
-/// Copies one key range. A row the applier already replayed into the shadow
-/// collides on the key: the chunk is then copied again skipping rows the
-/// shadow has. A collision that remains is a real duplicate on a new unique
-/// key, reported as the server's own error, like a native ALTER would.
+/// Copies one key range. The applier never touches a range before its
+/// chunk is done (see `binlog::Horizon`), so a duplicate key here is a real
+/// one (a new unique key the data violates) and fails the migration with
+/// the server's own error, as a native ALTER would; so does a value the new
+/// column type cannot hold (strict mode). `ALTER IGNORE` keeps IGNORE's
+/// meaning: such rows are dropped.
 async fn copy_range(conn: &mut mysql_async::Conn, plan: &CopyPlan, range: &str) -> Result<u64> {
-    let verb = if plan.ignore { "INSERT IGNORE" } else { "INSERT" };
-    let plain = format!(
+    let verb = if plan.ignore {
+        "INSERT IGNORE"
+    } else {
+        "INSERT"
+    };
+    let sql = format!(
         "{verb} INTO {} ({}) SELECT {} FROM {} {} WHERE {range}",
         plan.shadow, plan.new_cols, plan.old_cols, plan.original, plan.force_index
     );
-    match conn.query_drop(&plain).await {
-        Ok(()) => return Ok(conn.affected_rows()),
-        Err(mysql_async::Error::Server(e)) if e.code == 1062 => {
-            debug!(range, "chunk collided with replayed rows; copying around them")
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let join: Vec<String> = plan
-        .old_key
-        .iter()
-        .zip(&plan.new_key)
-        .map(|(o, n)| format!("_gw_s.{n} = _gw_o.{o}"))
-        .collect();
-    let cols: Vec<String> = plan.old_list.iter().map(|c| format!("_gw_o.{c}")).collect();
-    let skipping = format!(
-        "{verb} INTO {} ({}) SELECT {} FROM {} AS _gw_o {} WHERE {range} \
-         AND NOT EXISTS (SELECT 1 FROM {} AS _gw_s WHERE {})",
-        plan.shadow,
-        plan.new_cols,
-        cols.join(", "),
-        plan.original,
-        plan.force_index,
-        plan.shadow,
-        join.join(" AND ")
-    );
-    conn.query_drop(&skipping).await?;
+    conn.query_drop(&sql).await?;
     Ok(conn.affected_rows())
 }
 
@@ -202,4 +253,3 @@ fn resize(progress: &Progress, rows: u64, took: Duration, target: Duration) {
     let next = ((now + ideal) / 2).clamp(100, 200_000);
     progress.chunk_rows.store(next, Ordering::Relaxed);
 }
-

@@ -75,7 +75,10 @@ pub async fn attempt(a: &Attempt<'_>) -> Result<Duration, CutoverError> {
     let sentry = qualified(a.schema, a.del_name);
     let shadow = qualified(a.schema, a.shadow_name);
     let timeout = Duration::from_secs(a.config.lock_wait_timeout_s);
-    let set_timeout = format!("SET SESSION lock_wait_timeout = {}", a.config.lock_wait_timeout_s);
+    let set_timeout = format!(
+        "SET SESSION lock_wait_timeout = {}",
+        a.config.lock_wait_timeout_s
+    );
     let mut lock = a.pool.get_conn().await?;
     let mut rename = a.pool.get_conn().await?;
     lock.query_drop(&set_timeout).await?;
@@ -129,7 +132,8 @@ async fn locked_phase(
     .await?;
     let locked_at = Instant::now();
     let mark = (uuid::Uuid::new_v4().as_u128() as u64) >> 2;
-    lock.query_drop(format!("INSERT INTO {sentry} VALUES ({mark})")).await?;
+    lock.query_drop(format!("INSERT INTO {sentry} VALUES ({mark})"))
+        .await?;
     let mut marks = a.marks.clone();
     let seen = tokio::time::timeout(timeout, marks.wait_for(|m| *m == mark))
         .await
@@ -177,7 +181,11 @@ async fn locked_phase(
 }
 
 /// True once connection `id` waits for a metadata lock.
-async fn wait_rename_blocked(pool: &Pool, id: u32, timeout: Duration) -> Result<bool, CutoverError> {
+async fn wait_rename_blocked(
+    pool: &Pool,
+    id: u32,
+    timeout: Duration,
+) -> Result<bool, CutoverError> {
     let mut conn = pool.get_conn().await?;
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {

@@ -43,7 +43,10 @@ impl Hints {
     /// Parses hint words separated by spaces or commas.
     pub fn parse(words: &str) -> Result<Hints, StatementError> {
         let mut h = Hints::default();
-        for w in words.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()) {
+        for w in words
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|w| !w.is_empty())
+        {
             match w.to_ascii_lowercase().as_str() {
                 "online" => h.online = true,
                 "direct" => h.direct = true,
@@ -157,6 +160,8 @@ pub struct Handle {
 
 struct Inner {
     config: Arc<Config>,
+    /// This proxy instance; its migrations carry it as `owner`.
+    instance: String,
     opts: Opts,
     pool: Pool,
     store_ready: OnceCell<()>,
@@ -177,6 +182,7 @@ impl Handle {
         Handle {
             inner: Arc::new(Inner {
                 config,
+                instance: uuid::Uuid::new_v4().to_string(),
                 opts,
                 pool,
                 store_ready: OnceCell::new(),
@@ -195,7 +201,10 @@ impl Handle {
         self.ensure_store().await?;
         let mut conn = inner.pool.get_conn().await?;
         let (schema, table) = (req.schema.clone(), req.stmt.table.clone());
-        if schema::table_exists(&mut conn, &schema, &table).await?.is_none() {
+        if schema::table_exists(&mut conn, &schema, &table)
+            .await?
+            .is_none()
+        {
             return Err(MigrationError::Server(ErrPacket::new(
                 1146,
                 "42S02",
@@ -215,6 +224,7 @@ impl Handle {
         }
         let new = store::NewMigration {
             id: &id,
+            owner: &inner.instance,
             schema: &schema,
             table: &table,
             statement: &req.text,
@@ -249,7 +259,11 @@ impl Handle {
 
     /// Lets a postponed migration cut over. False when no such migration waits.
     pub fn release_postponed(&self, id: &str) -> bool {
-        let waiting = self.inner.postponed.lock().unwrap_or_else(|p| p.into_inner());
+        let waiting = self
+            .inner
+            .postponed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         match waiting.get(id) {
             Some(n) => {
                 n.notify_one();
@@ -268,14 +282,15 @@ impl Handle {
         let _ = self.inner.pool.clone().disconnect().await;
     }
 
-    /// Creates `_ghostwire.migrations` on first use, and fails what a
-    /// previous process left unfinished (its runner is gone).
+    /// Creates `_ghostwire.migrations` on first use, takes this instance's
+    /// owner lock, and fails what a stopped instance left unfinished.
     async fn ensure_store(&self) -> Result<()> {
         let pool = &self.inner.pool;
         self.inner
             .store_ready
             .get_or_try_init(|| async {
                 store::ensure(pool).await?;
+                self.hold_owner_lock().await?;
                 let mut conn = pool.get_conn().await?;
                 for (id, schema, table) in store::fail_orphans(&mut conn).await? {
                     warn!(%id, %schema, %table, "failing a migration left by a previous run");
@@ -284,6 +299,42 @@ impl Handle {
                 Ok::<(), MigrationError>(())
             })
             .await?;
+        Ok(())
+    }
+}
+
+impl Handle {
+    /// Holds `GET_LOCK(owner)` on a dedicated connection for the life of
+    /// the engine, so other instances can tell our migrations are alive.
+    async fn hold_owner_lock(&self) -> Result<()> {
+        use mysql_async::prelude::Queryable;
+        let mut conn = mysql_async::Conn::new(self.inner.opts.clone()).await?;
+        let got: Option<Option<u64>> = conn
+            .exec_first(
+                "SELECT GET_LOCK(?, 0)",
+                (store::owner_lock(&self.inner.instance),),
+            )
+            .await?;
+        if got.flatten() != Some(1) {
+            return Err(MigrationError::Internal(
+                "cannot take the instance lock".into(),
+            ));
+        }
+        let stop = self.inner.stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => {
+                        if conn.ping().await.is_err() {
+                            warn!("lost the instance lock connection");
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = conn.disconnect().await;
+        });
         Ok(())
     }
 }
@@ -313,7 +364,13 @@ fn engine_opts(config: &Config) -> Opts {
         .ip_or_hostname(host)
         .tcp_port(port)
         .user(Some(config.backend.user.clone()))
-        .pass(config.backend.password.as_ref().map(|p| p.expose().to_string()))
+        .pass(
+            config
+                .backend
+                .password
+                .as_ref()
+                .map(|p| p.expose().to_string()),
+        )
         .prefer_socket(false)
         .setup(setup)
         .pool_opts(PoolOpts::default().with_constraints(constraints))

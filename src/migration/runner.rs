@@ -11,17 +11,18 @@ use mysql_async::Conn;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use super::binlog::{Delta, Replay, Tail, Target};
+use super::binlog::{Delta, Horizon, Replay, Tail, Target};
 use super::copier::{self, CopyPlan, Progress};
 use super::cutover::{self, Attempt};
 use super::schema::{self, TableInfo};
-use super::sql::{helper_table, ident, qualified};
+use super::sql::{helper_table, ident, qualified, KeyKind};
 use super::store::{self, Status, Update};
 use super::{Failure, Handle, Inner, MigrationError, Outcome, Request, Result, Summary};
 
 /// Server errors meaning "this ALTER cannot be done with ALGORITHM=INSTANT".
 const NOT_INSTANT: [u16; 3] = [1845, 1846, 4092];
 const LOCK_WAIT_TIMEOUT: u16 = 1205;
+const SYNTAX_ERROR: u16 = 1064;
 
 pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
     let m = Migration::new(&handle.inner, id, req);
@@ -49,6 +50,7 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
                     stage: Some("complete"),
                     progress_pct: Some(100.0),
                     eta_seconds: Some(Some(0)),
+                    lag_seconds: Some(0.0),
                     message: Some(&message),
                     ..Default::default()
                 })
@@ -100,7 +102,10 @@ pub async fn drop_helpers(conn: &mut Conn, schema: &str, table: &str) {
     let shadow = helper_table(table, "gho");
     let del = helper_table(table, "del");
     let _ = conn
-        .query_drop(format!("DROP TABLE IF EXISTS {}", qualified(schema, &shadow)))
+        .query_drop(format!(
+            "DROP TABLE IF EXISTS {}",
+            qualified(schema, &shadow)
+        ))
         .await;
     cutover::drop_sentry(conn, schema, &del).await;
 }
@@ -180,8 +185,11 @@ impl<'a> Migration<'a> {
             self.original, self.req.stmt.body
         );
         let mut conn = self.inner.pool.get_conn().await?;
-        conn.query_drop(format!("SET SESSION lock_wait_timeout = {}", cfg.lock_wait_timeout_s))
-            .await?;
+        conn.query_drop(format!(
+            "SET SESSION lock_wait_timeout = {}",
+            cfg.lock_wait_timeout_s
+        ))
+        .await?;
         for attempt in 1..=cfg.max_attempts {
             self.cancelled()?;
             let started = Instant::now();
@@ -196,7 +204,9 @@ impl<'a> Migration<'a> {
                     .await?;
                     return Ok(Some(started.elapsed().as_millis() as u64));
                 }
-                Err(mysql_async::Error::Server(e)) if NOT_INSTANT.contains(&e.code) => return Ok(None),
+                Err(mysql_async::Error::Server(e)) if NOT_INSTANT.contains(&e.code) => {
+                    return Ok(None)
+                }
                 Err(mysql_async::Error::Server(e)) if e.code == LOCK_WAIT_TIMEOUT => {
                     let msg = format!("attempt {attempt}: the table stayed locked by another transaction for {} s", cfg.lock_wait_timeout_s);
                     self.record(&Update {
@@ -206,6 +216,12 @@ impl<'a> Migration<'a> {
                     })
                     .await?;
                     tokio::time::sleep(Duration::from_millis(cfg.retry_backoff_ms)).await;
+                }
+                Err(mysql_async::Error::Server(e)) if e.code == SYNTAX_ERROR => {
+                    return Err(self
+                        .body_error(&mut conn)
+                        .await
+                        .unwrap_or_else(|| mysql_async::Error::Server(e).into()))
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -217,18 +233,51 @@ impl<'a> Migration<'a> {
         )))
     }
 
+    /// The server's own error for the client's ALTER body alone (without the
+    /// `, ALGORITHM=INSTANT` the engine appended), from applying it to an
+    /// empty temporary copy of the table.
+    async fn body_error(&self, conn: &mut Conn) -> Option<MigrationError> {
+        let tmp = qualified(
+            &self.req.schema,
+            &format!("_gw_check_{}", std::process::id()),
+        );
+        conn.query_drop(format!(
+            "CREATE TEMPORARY TABLE {tmp} LIKE {}",
+            self.original
+        ))
+        .await
+        .ok()?;
+        let r = conn
+            .query_drop(format!("ALTER TABLE {tmp} {}", self.req.stmt.body))
+            .await;
+        let _ = conn
+            .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {tmp}"))
+            .await;
+        r.err().map(MigrationError::from)
+    }
+
     async fn copy_migration(&self) -> Result<Summary> {
         let (schema, table) = (&self.req.schema, &self.req.stmt.table);
         let mut conn = self.inner.pool.get_conn().await?;
         schema::check_copy_preconditions(&mut conn, schema, table).await?;
         schema::check_free(&mut conn, schema, &[&self.shadow_name, &self.del_name]).await?;
-        let rows_total = schema::table_exists(&mut conn, schema, table).await?.unwrap_or(0);
+        let rows_total = schema::table_exists(&mut conn, schema, table)
+            .await?
+            .unwrap_or(0);
         self.stage("creating shadow table").await?;
         let shadow = qualified(schema, &self.shadow_name);
-        schema::exec(&mut conn, &format!("CREATE TABLE {shadow} LIKE {}", self.original)).await?;
+        schema::exec(
+            &mut conn,
+            &format!("CREATE TABLE {shadow} LIKE {}", self.original),
+        )
+        .await?;
         // The client's own ALTER text, re-targeted at the shadow: a syntax
         // or semantic error in it comes back as the server's own error.
-        schema::exec(&mut conn, &format!("ALTER TABLE {shadow} {}", self.req.stmt.body)).await?;
+        schema::exec(
+            &mut conn,
+            &format!("ALTER TABLE {shadow} {}", self.req.stmt.body),
+        )
+        .await?;
         let old = schema::table_info(&mut conn, schema, table).await?;
         let new = schema::table_info(&mut conn, schema, &self.shadow_name).await?;
         let (copy_plan, replay, target) = self.plan(&old, &new, &shadow)?;
@@ -246,11 +295,37 @@ impl<'a> Migration<'a> {
         .await?;
         let failure = Failure::default();
         let delta = Arc::new(Delta::default());
-        let tail = Tail::start(self.inner.opts.clone(), from, target, delta.clone(), failure.clone()).await?;
+        let tail = Tail::start(
+            self.inner.opts.clone(),
+            from,
+            target,
+            delta.clone(),
+            failure.clone(),
+        )
+        .await?;
         let pause = Arc::new(tokio::sync::Mutex::new(()));
-        let applier = self.spawn_applier(replay.clone(), delta.clone(), pause.clone(), failure.clone());
-        let progress = Arc::new(Progress::default());
-        progress.chunk_rows.store(self.inner.config.migrations.chunk_rows, Ordering::Relaxed);
+        let applier = self.spawn_applier(
+            replay.clone(),
+            delta.clone(),
+            pause.clone(),
+            failure.clone(),
+        );
+        // With one integer key, changes replay behind the copy as chunks
+        // finish; otherwise once the copy is done.
+        let watermark: Option<Box<dyn Fn(i128) + Send + Sync>> = match copy_plan.kinds.as_slice() {
+            [KeyKind::Int { .. }] => {
+                let d = delta.clone();
+                Some(Box::new(move |w| {
+                    tracing::trace!(w, "replay horizon");
+                    d.set_horizon(Horizon::UpTo(w))
+                }))
+            }
+            _ => None,
+        };
+        let progress = Arc::new(Progress::new(
+            self.inner.config.migrations.chunk_rows,
+            watermark,
+        ));
 
         let result = async {
             self.stage("copying").await?;
@@ -269,6 +344,7 @@ impl<'a> Migration<'a> {
                 e = failure.wait() => return Err(e),
                 e = reporter => return Err(e),
             }
+            delta.set_horizon(Horizon::All);
             let copied = progress.rows.load(Ordering::Relaxed);
             self.record(&Update {
                 rows_copied: Some(copied),
@@ -309,7 +385,12 @@ impl<'a> Migration<'a> {
     }
 
     /// Column mapping and chunking key shared by both tables.
-    fn plan(&self, old: &TableInfo, new: &TableInfo, shadow: &str) -> Result<(CopyPlan, Replay, Target)> {
+    fn plan(
+        &self,
+        old: &TableInfo,
+        new: &TableInfo,
+        shadow: &str,
+    ) -> Result<(CopyPlan, Replay, Target)> {
         let renames = &self.req.stmt.renames;
         let rename = |c: &str| {
             renames
@@ -336,7 +417,11 @@ impl<'a> Migration<'a> {
         let key_name = old
             .keys
             .iter()
-            .find(|k| k.identifies_rows && k.columns.len() == key.len() && k.columns.iter().zip(&key).all(|(a, (b, _))| a == b))
+            .find(|k| {
+                k.identifies_rows
+                    && k.columns.len() == key.len()
+                    && k.columns.iter().zip(&key).all(|(a, (b, _))| a == b)
+            })
             .map(|k| k.name.clone())
             .unwrap_or_else(|| "PRIMARY".into());
         let force_index = if key_name == "PRIMARY" {
@@ -393,8 +478,9 @@ impl<'a> Migration<'a> {
             let r = async {
                 let mut conn = pool.get_conn().await?;
                 loop {
-                    if delta.pending() == 0 {
-                        let _ = tokio::time::timeout(Duration::from_millis(20), delta.changed.notified()).await;
+                    if !delta.replayable() {
+                        let wait = delta.changed.notified();
+                        let _ = tokio::time::timeout(Duration::from_millis(20), wait).await;
                         continue;
                     }
                     let _guard = pause.lock().await;
@@ -412,11 +498,21 @@ impl<'a> Migration<'a> {
 
     /// Writes progress, lag and ETA once a second while the copy runs.
     /// Resolves only on error.
-    async fn report_progress(&self, progress: &Progress, delta: &Delta, total: u64, started: Instant) -> MigrationError {
+    async fn report_progress(
+        &self,
+        progress: &Progress,
+        delta: &Delta,
+        total: u64,
+        started: Instant,
+    ) -> MigrationError {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let copied = progress.rows.load(Ordering::Relaxed);
-            let pct = if total == 0 { 0.0 } else { (copied as f64 * 100.0 / total as f64).min(99.9) };
+            let pct = if total == 0 {
+                0.0
+            } else {
+                (copied as f64 * 100.0 / total as f64).min(99.9)
+            };
             let rate = copied as f64 / started.elapsed().as_secs_f64().max(0.001);
             let eta = (rate > 0.0).then(|| (total.saturating_sub(copied) as f64 / rate) as u64);
             let u = Update {

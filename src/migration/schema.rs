@@ -37,7 +37,9 @@ pub struct TableInfo {
 
 impl TableInfo {
     pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
-        self.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+        self.columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -54,15 +56,19 @@ pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<Ta
         .await?;
     let columns = rows
         .into_iter()
-        .map(|(name, ordinal, data_type, column_type, charset, extra)| ColumnInfo {
-            name,
-            ordinal: ordinal as usize - 1,
-            data_type,
-            unsigned: column_type.contains("unsigned"),
-            charset: charset.filter(|c| c != "binary"),
-            // MySQL marks DEFAULT expressions "DEFAULT_GENERATED": not generated columns.
-            generated: ["VIRTUAL", "STORED", "PERSISTENT"].iter().any(|w| extra.contains(w)),
-        })
+        .map(
+            |(name, ordinal, data_type, column_type, charset, extra)| ColumnInfo {
+                name,
+                ordinal: ordinal as usize - 1,
+                data_type,
+                unsigned: column_type.contains("unsigned"),
+                charset: charset.filter(|c| c != "binary"),
+                // MySQL marks DEFAULT expressions "DEFAULT_GENERATED": not generated columns.
+                generated: ["VIRTUAL", "STORED", "PERSISTENT"]
+                    .iter()
+                    .any(|w| extra.contains(w)),
+            },
+        )
         .collect();
     let stats: Vec<(String, u64, String, Option<u64>, String)> = conn
         .exec(
@@ -160,7 +166,11 @@ async fn check_binlog(conn: &mut Conn) -> Result<()> {
     let want = [
         ("log_bin", "ON", "enable the binary log (log_bin)"),
         ("binlog_format", "ROW", "SET GLOBAL binlog_format = 'ROW'"),
-        ("binlog_row_image", "FULL", "SET GLOBAL binlog_row_image = 'FULL'"),
+        (
+            "binlog_row_image",
+            "FULL",
+            "SET GLOBAL binlog_row_image = 'FULL'",
+        ),
     ];
     for (name, value, fix) in want {
         let have = get(name);
@@ -182,7 +192,12 @@ async fn check_binlog(conn: &mut Conn) -> Result<()> {
 /// previous migration).
 pub async fn check_free(conn: &mut Conn, schema: &str, names: &[&str]) -> Result<()> {
     for name in names {
-        if table_exists(conn, schema, name).await.ok().flatten().is_some() {
+        if table_exists(conn, schema, name)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+        {
             return Err(refused(format!(
                 "table {schema}.{name} exists (the old table of an earlier migration, or a \
                  leftover): drop it first with DROP TABLE {}.{}",
@@ -221,14 +236,18 @@ pub fn shared_key(
         let in_new = new.keys.iter().any(|k| {
             k.identifies_rows
                 && k.columns.len() == mapped.len()
-                && k.columns.iter().all(|c| mapped.iter().any(|m| m.eq_ignore_ascii_case(c)))
+                && k.columns
+                    .iter()
+                    .all(|c| mapped.iter().any(|m| m.eq_ignore_ascii_case(c)))
         });
         if !in_new {
             continue;
         }
         let mut out = Vec::new();
         for c in &key.columns {
-            let info = old.column(c).ok_or_else(|| format!("key column {c} not found"))?;
+            let info = old
+                .column(c)
+                .ok_or_else(|| format!("key column {c} not found"))?;
             let kind = KeyKind::of(&info.data_type, info.unsigned, info.charset.as_deref())
                 .ok_or_else(|| {
                     format!(

@@ -22,30 +22,46 @@ pub fn string(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
-/// `_gho` / `_del` names for `table`, kept within MySQL's 64-character limit:
-/// a long name is shortened and given a hash so two long names sharing a
-/// prefix stay distinct.
+/// Names of the shadow (`<table>_gho`) and old-table/sentry (`<table>_del`)
+/// tables, within MySQL's 64-character limit.
+///
+/// Why a suffix and not gh-ost's `_<table>_gho`: the cut-over's RENAME waits
+/// for the metadata locks of all its tables, taken one by one in name order.
+/// If a helper name sorted before the table (as `_…` does), the RENAME would
+/// queue on the helper, not on the table, so when the cut-over lock is
+/// released, writes queued on the table could run against the *old* table
+/// before the RENAME, and be lost (seen on MariaDB 10.11). A name that
+/// extends the table's name sorts after it, so the RENAME queues on the
+/// table itself and, as the exclusive request, goes first.
 pub fn helper_table(table: &str, suffix: &str) -> String {
-    let full = format!("_{table}_{suffix}");
+    let full = format!("{table}_{suffix}");
     if full.chars().count() <= 64 {
         return full;
     }
-    let hash = table
-        .bytes()
-        .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-    let keep = 64 - 1 - 1 - 8 - 1 - suffix.len();
+    // Too long: keep a prefix and continue with '~', which sorts after every
+    // identifier character a table name normally has; a hash keeps two long
+    // names with the same prefix apart.
+    let hash = table.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    let keep = 64 - 1 - 8 - 1 - suffix.len();
     let prefix: String = table.chars().take(keep).collect();
-    format!("_{prefix}_{:08x}_{suffix}", hash as u32)
+    format!("{prefix}~{:08x}_{suffix}", hash as u32)
 }
 
 /// How a key column's values are written as SQL literals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyKind {
     /// Integer of `bits` width; binlog values arrive signed and are fixed up.
-    Int { bits: u32, unsigned: bool },
+    Int {
+        bits: u32,
+        unsigned: bool,
+    },
     Decimal,
     /// Character or binary string; `charset` None = binary.
-    Text { charset: Option<&'static str> },
+    Text {
+        charset: Option<&'static str>,
+    },
     Date,
     DateTime,
 }
@@ -63,7 +79,7 @@ impl KeyKind {
             "decimal" | "numeric" => return Some(KeyKind::Decimal),
             "char" | "varchar" | "binary" | "varbinary" => {
                 return Some(KeyKind::Text {
-                    charset: charset.map(|c| leak_charset(c)),
+                    charset: charset.map(leak_charset),
                 })
             }
             "date" => return Some(KeyKind::Date),
@@ -78,7 +94,9 @@ impl KeyKind {
     pub fn literal(self, v: &Value) -> Result<String, String> {
         match (self, v) {
             (_, Value::NULL) => Ok("NULL".into()),
-            (KeyKind::Int { bits, unsigned }, Value::Int(i)) => Ok(fix_int(*i as u64, bits, unsigned)),
+            (KeyKind::Int { bits, unsigned }, Value::Int(i)) => {
+                Ok(fix_int(*i as u64, bits, unsigned))
+            }
             (KeyKind::Int { bits, unsigned }, Value::UInt(u)) => Ok(fix_int(*u, bits, unsigned)),
             (KeyKind::Int { .. } | KeyKind::Decimal, Value::Bytes(b)) => {
                 checked(b, |c| c.is_ascii_digit() || b"+-.eE".contains(&c))
@@ -113,7 +131,11 @@ fn leak_charset(c: &str) -> &'static str {
 /// MEDIUMINTs are not sign-extended: take the column's width from the raw
 /// bits and read it with the column's signedness.
 fn fix_int(raw: u64, bits: u32, unsigned: bool) -> String {
-    let masked = if bits == 64 { raw } else { raw & ((1u64 << bits) - 1) };
+    let masked = if bits == 64 {
+        raw
+    } else {
+        raw & ((1u64 << bits) - 1)
+    };
     if unsigned {
         masked.to_string()
     } else {
@@ -126,13 +148,10 @@ fn fix_int(raw: u64, bits: u32, unsigned: bool) -> String {
 /// comparison uses the column's collation (and its index).
 fn text_literal(charset: Option<&str>, b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() * 2 + 16);
-    match charset {
-        Some(cs) => {
-            s.push('_');
-            s.push_str(cs);
-            s.push(' ');
-        }
-        None => {}
+    if let Some(cs) = charset {
+        s.push('_');
+        s.push_str(cs);
+        s.push(' ');
     }
     s.push_str("X'");
     for byte in b {
@@ -146,7 +165,10 @@ fn checked(b: &[u8], ok: impl Fn(u8) -> bool) -> Result<String, String> {
     if !b.is_empty() && b.iter().all(|c| ok(*c)) {
         Ok(String::from_utf8_lossy(b).into_owned())
     } else {
-        Err(format!("unexpected key value {:?}", String::from_utf8_lossy(b)))
+        Err(format!(
+            "unexpected key value {:?}",
+            String::from_utf8_lossy(b)
+        ))
     }
 }
 
@@ -186,24 +208,50 @@ mod tests {
     fn binlog_int_fixups() {
         let int = |bits, unsigned| KeyKind::Int { bits, unsigned };
         // Unsigned extremes arrive as negative numbers.
-        assert_eq!(int(64, true).literal(&Value::Int(-1)).unwrap(), "18446744073709551615");
-        assert_eq!(int(32, true).literal(&Value::Int(-1)).unwrap(), "4294967295");
+        assert_eq!(
+            int(64, true).literal(&Value::Int(-1)).unwrap(),
+            "18446744073709551615"
+        );
+        assert_eq!(
+            int(32, true).literal(&Value::Int(-1)).unwrap(),
+            "4294967295"
+        );
         assert_eq!(int(8, true).literal(&Value::Int(-56)).unwrap(), "200");
         // Negative MEDIUMINT arrives without sign extension.
         assert_eq!(int(24, false).literal(&Value::Int(0xFFFFFF)).unwrap(), "-1");
-        assert_eq!(int(24, false).literal(&Value::Int(-8388608)).unwrap(), "-8388608");
-        assert_eq!(int(64, false).literal(&Value::Int(i64::MIN)).unwrap(), i64::MIN.to_string());
-        assert_eq!(int(32, false).literal(&Value::Bytes(b"-42".to_vec())).unwrap(), "-42");
-        assert!(int(32, false).literal(&Value::Bytes(b"1 OR 1".to_vec())).is_err());
+        assert_eq!(
+            int(24, false).literal(&Value::Int(-8388608)).unwrap(),
+            "-8388608"
+        );
+        assert_eq!(
+            int(64, false).literal(&Value::Int(i64::MIN)).unwrap(),
+            i64::MIN.to_string()
+        );
+        assert_eq!(
+            int(32, false)
+                .literal(&Value::Bytes(b"-42".to_vec()))
+                .unwrap(),
+            "-42"
+        );
+        assert!(int(32, false)
+            .literal(&Value::Bytes(b"1 OR 1".to_vec()))
+            .is_err());
     }
 
     #[test]
     fn text_and_dates() {
-        let t = KeyKind::Text { charset: Some("latin1") };
-        assert_eq!(t.literal(&Value::Bytes(vec![0xE9, b'\''])).unwrap(), "_latin1 X'E927'");
+        let t = KeyKind::Text {
+            charset: Some("latin1"),
+        };
+        assert_eq!(
+            t.literal(&Value::Bytes(vec![0xE9, b'\''])).unwrap(),
+            "_latin1 X'E927'"
+        );
         let b = KeyKind::Text { charset: None };
         assert_eq!(b.literal(&Value::Bytes(vec![0])).unwrap(), "X'00'");
-        let d = KeyKind::DateTime.literal(&Value::Date(2024, 2, 29, 23, 5, 6, 7)).unwrap();
+        let d = KeyKind::DateTime
+            .literal(&Value::Date(2024, 2, 29, 23, 5, 6, 7))
+            .unwrap();
         assert_eq!(d, "'2024-02-29 23:05:06.000007'");
     }
 
@@ -216,10 +264,11 @@ mod tests {
             "((`a` < 1) OR (`a` = 1 AND `b` <= 2))"
         );
         assert_eq!(ident("a`b"), "`a``b`");
-        assert_eq!(helper_table("orders", "gho"), "_orders_gho");
+        assert_eq!(helper_table("orders", "gho"), "orders_gho");
         let long = "x".repeat(64);
         let h = helper_table(&long, "gho");
         assert_eq!(h.chars().count(), 64);
+        assert!(h.as_str() > long.as_str(), "sorts after the table");
         assert_ne!(h, helper_table(&format!("{}y", "x".repeat(63)), "gho"));
     }
 }

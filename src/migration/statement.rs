@@ -98,7 +98,9 @@ fn lex(sql: &str) -> Lexed {
             let end = sql[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e);
             comments.push(sql[i + 2..end].to_string());
             i = (end + 2).min(b.len());
-        } else if c == b'#' || (b[i..].starts_with(b"--") && b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace())) {
+        } else if c == b'#'
+            || (b[i..].starts_with(b"--") && b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace()))
+        {
             i = sql[i..].find('\n').map_or(b.len(), |e| i + e + 1);
         } else if c == b'`' || c == b'\'' || c == b'"' {
             let (content, end) = quoted(b, i);
@@ -111,7 +113,9 @@ fn lex(sql: &str) -> Lexed {
             i = end;
         } else if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80 {
             let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$' || b[i] >= 0x80) {
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$' || b[i] >= 0x80)
+            {
                 i += 1;
             }
             toks.push((Tok::Word(sql[start..i].to_string()), i));
@@ -170,6 +174,44 @@ pub fn hints_in_comments<'a>(
     Ok(hints)
 }
 
+/// The `/* … */` comments of a statement (for hints), without parsing it.
+pub fn comments(sql: &str) -> Result<Vec<String>, StatementError> {
+    Ok(lex(sql).comments)
+}
+
+/// The value assigned to `@ghostwire` in a `SET` statement: the string's
+/// content, or "" for NULL / an empty string. None when not assigned.
+pub fn session_hint_value(sql: &str) -> Option<String> {
+    let toks = lex(sql).toks;
+    let b = sql.as_bytes();
+    let at = toks.iter().position(|(t, end)| {
+        t.is_word("ghostwire") && {
+            let start = end - "ghostwire".len();
+            start > 0 && b[start - 1] == b'@' && (start < 2 || b[start - 2] != b'@')
+        }
+    })?;
+    let mut i = at + 1;
+    if toks.get(i).map(|t| &t.0) == Some(&Tok::Punct(b':')) {
+        i += 1;
+    }
+    if toks.get(i).map(|t| &t.0) != Some(&Tok::Punct(b'=')) {
+        return None;
+    }
+    let (tok, end) = toks.get(i + 1)?;
+    match tok {
+        Tok::Str => {
+            let start = toks[i].1;
+            let from = start + sql[start..].find(['\'', '"'])?;
+            Some(String::from_utf8_lossy(&quoted(b, from).0).into_owned())
+        }
+        t if t.is_word("NULL") => Some(String::new()),
+        _ => {
+            let _ = end;
+            None
+        }
+    }
+}
+
 /// Parses `ALTER [ONLINE] [IGNORE] TABLE name body`.
 pub fn parse(sql: &str) -> Result<AlterStatement, StatementError> {
     let Lexed { toks, comments } = lex(sql);
@@ -181,9 +223,15 @@ pub fn parse(sql: &str) -> Result<AlterStatement, StatementError> {
         i += 1;
     }
     i += 1;
-    let first = toks.get(i).and_then(|t| t.0.name()).ok_or(StatementError::NoTable)?;
+    let first = toks
+        .get(i)
+        .and_then(|t| t.0.name())
+        .ok_or(StatementError::NoTable)?;
     let (schema, table, mut end) = if toks.get(i + 1).map(|t| &t.0) == Some(&Tok::Punct(b'.')) {
-        let t = toks.get(i + 2).and_then(|t| t.0.name()).ok_or(StatementError::NoTable)?;
+        let t = toks
+            .get(i + 2)
+            .and_then(|t| t.0.name())
+            .ok_or(StatementError::NoTable)?;
         (Some(first.to_string()), t.to_string(), i + 3)
     } else {
         (None, first.to_string(), i + 1)
@@ -299,7 +347,10 @@ mod tests {
             ("ALTER TABLE t RENAME TO u", RenameTable),
             ("ALTER TABLE t RENAME u", RenameTable),
             ("ALTER TABLE t ADD c INT, RENAME AS u", RenameTable),
-            ("ALTER TABLE t PARTITION BY HASH(id) PARTITIONS 4", Partition),
+            (
+                "ALTER TABLE t PARTITION BY HASH(id) PARTITIONS 4",
+                Partition,
+            ),
             ("ALTER TABLE t REMOVE PARTITIONING", Partition),
             ("ALTER TABLE t /*!50100 PARTITION BY KEY() */", Partition),
             ("ALTER TABLE t DISCARD TABLESPACE", Partition),
@@ -308,7 +359,28 @@ mod tests {
         }
         // Keywords inside strings, parentheses or comments do not count.
         let ok = parse("ALTER TABLE t ADD c INT COMMENT 'rename; partition', ADD d INT DEFAULT (1) -- partition\n").unwrap();
-        assert_eq!(ok.body, "ADD c INT COMMENT 'rename; partition', ADD d INT DEFAULT (1) -- partition");
+        assert_eq!(
+            ok.body,
+            "ADD c INT COMMENT 'rename; partition', ADD d INT DEFAULT (1) -- partition"
+        );
+    }
+
+    #[test]
+    fn session_variable() {
+        assert_eq!(
+            session_hint_value("SET @ghostwire = 'online async'").as_deref(),
+            Some("online async")
+        );
+        assert_eq!(
+            session_hint_value("set @a=1, @GhostWire:=\"direct\"").as_deref(),
+            Some("direct")
+        );
+        assert_eq!(
+            session_hint_value("SET @ghostwire = NULL").as_deref(),
+            Some("")
+        );
+        assert_eq!(session_hint_value("SET @@ghostwire = 1"), None);
+        assert_eq!(session_hint_value("SET @ghostwirex = 'a'"), None);
     }
 
     #[test]

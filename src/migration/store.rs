@@ -18,6 +18,7 @@ const CREATE: [&str; 2] = [
         table_name VARCHAR(64) NOT NULL,
         statement MEDIUMTEXT NOT NULL,
         submitted_by VARCHAR(300) NOT NULL,
+        owner CHAR(36) NOT NULL DEFAULT '',
         strategy VARCHAR(16) NOT NULL DEFAULT '',
         status VARCHAR(16) NOT NULL,
         stage VARCHAR(64) NOT NULL DEFAULT '',
@@ -76,6 +77,8 @@ pub async fn ensure(pool: &Pool) -> Result<()> {
 
 pub struct NewMigration<'a> {
     pub id: &'a str,
+    /// The proxy instance running it (see `owner_lock`).
+    pub owner: &'a str,
     pub schema: &'a str,
     pub table: &'a str,
     pub statement: &'a str,
@@ -85,9 +88,9 @@ pub struct NewMigration<'a> {
 pub async fn insert(conn: &mut Conn, m: &NewMigration<'_>) -> Result<()> {
     conn.exec_drop(
         "INSERT INTO `_ghostwire`.`migrations` \
-         (id, table_schema, table_name, statement, submitted_by, status, stage, created_at, message) \
-         VALUES (?, ?, ?, ?, ?, 'queued', 'queued', UTC_TIMESTAMP(6), '')",
-        (m.id, m.schema, m.table, m.statement, m.submitted_by),
+         (id, owner, table_schema, table_name, statement, submitted_by, status, stage, created_at, message) \
+         VALUES (?, ?, ?, ?, ?, ?, 'queued', 'queued', UTC_TIMESTAMP(6), '')",
+        (m.id, m.owner, m.schema, m.table, m.statement, m.submitted_by),
     )
     .await?;
     Ok(())
@@ -218,20 +221,39 @@ pub async fn list(pool: &Pool, id: Option<&str>) -> Result<Vec<Vec<Option<String
         .collect())
 }
 
-/// Marks what a previous proxy process left running as failed: its tasks
-/// are gone, so nobody will finish it.
+/// The advisory lock a proxy instance holds while it lives; its migrations
+/// are orphans once nobody holds it.
+pub fn owner_lock(owner: &str) -> String {
+    format!("ghostwire.{owner}")
+}
+
+/// Marks unfinished migrations whose proxy instance is gone (its owner lock
+/// is free) as failed, and returns them so their helper tables can be
+/// dropped. Migrations of live instances (other proxies sharing the
+/// primary) are left alone.
 pub async fn fail_orphans(conn: &mut Conn) -> Result<Vec<(String, String, String)>> {
-    let rows: Vec<(String, String, String)> = conn
+    let rows: Vec<(String, String, String, String)> = conn
         .query(
-            "SELECT id, table_schema, table_name FROM `_ghostwire`.`migrations` \
+            "SELECT id, owner, table_schema, table_name FROM `_ghostwire`.`migrations` \
              WHERE status IN ('queued', 'running', 'ready', 'cutting_over')",
         )
         .await?;
-    conn.query_drop(
-        "UPDATE `_ghostwire`.`migrations` SET status = 'failed', completed_at = UTC_TIMESTAMP(6), \
-         message = 'ghostwire restarted while this migration ran; the original table is unchanged. \
-         Submit the ALTER again' WHERE status IN ('queued', 'running', 'ready', 'cutting_over')",
-    )
-    .await?;
-    Ok(rows)
+    let mut orphans = Vec::new();
+    for (id, owner, schema, table) in rows {
+        let holder: Option<Option<u64>> = conn
+            .exec_first("SELECT IS_USED_LOCK(?)", (owner_lock(&owner),))
+            .await?;
+        if holder.flatten().is_some() {
+            continue;
+        }
+        conn.exec_drop(
+            "UPDATE `_ghostwire`.`migrations` SET status = 'failed', stage = 'failed', \
+             completed_at = UTC_TIMESTAMP(6), message = 'ghostwire stopped while this migration \
+             ran; the original table is unchanged. Submit the ALTER again' WHERE id = ?",
+            (&id,),
+        )
+        .await?;
+        orphans.push((id, schema, table));
+    }
+    Ok(orphans)
 }

@@ -12,6 +12,9 @@ pub const LOCAL_INFILE_HEADER: u8 = 0xFB;
 /// MariaDB progress reports are ERR-shaped packets with this error code.
 pub const PROGRESS_CODE: u16 = 0xFFFF;
 
+/// SERVER_SESSION_STATE_CHANGED status flag.
+const SESSION_STATE_CHANGED: u16 = 0x4000;
+
 /// A MySQL error the proxy itself answers with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ErrPacket {
@@ -65,6 +68,9 @@ impl std::fmt::Display for ErrPacket {
 /// Payload of an OK packet (`header` 0x00, or 0xFE when it ends a result set
 /// for a CLIENT_DEPRECATE_EOF client).
 pub fn ok_payload(header: u8, affected: u64, status: u16, info: &str) -> Vec<u8> {
+    // The proxy's own OKs carry no session-state data, so they must not
+    // claim any (the flag makes clients look for it after the info).
+    let status = status & !SESSION_STATE_CHANGED;
     let mut p = vec![header];
     put_lenenc(&mut p, affected);
     put_lenenc(&mut p, 0); // last insert id
@@ -73,6 +79,15 @@ pub fn ok_payload(header: u8, affected: u64, status: u16, info: &str) -> Vec<u8>
     if !info.is_empty() {
         p.extend_from_slice(info.as_bytes());
     }
+    p
+}
+
+/// Payload of a command's OK packet carrying an info text. The info is
+/// length-prefixed whatever the capabilities, as servers send it
+/// (`net_send_ok`) and clients read it (libmariadb, mysql_common).
+pub fn ok_with_info(affected: u64, status: u16, info: &str) -> Vec<u8> {
+    let mut p = ok_payload(OK_HEADER, affected, status, "");
+    super::put_lenenc_str(&mut p, info.as_bytes());
     p
 }
 
@@ -176,8 +191,11 @@ mod tests {
 
     #[test]
     fn ok_and_eof_status_are_read_back() {
-        let ok = ok_payload(OK_HEADER, 300, 0x4003, "hi");
-        assert_eq!(ok_status(&ok), Some(0x4003));
+        let ok = ok_payload(OK_HEADER, 300, 0x0003, "hi");
+        assert_eq!(ok_status(&ok), Some(0x0003));
+        // The proxy's own OKs never claim session-state data they lack.
+        let ok = ok_payload(OK_HEADER, 300, 0x4003, "");
+        assert_eq!(ok_status(&ok), Some(0x0003));
         assert_eq!(ok_status(&ok[..3]), None);
         assert_eq!(eof_status(&eof_payload(0x0022)), Some(0x0022));
     }

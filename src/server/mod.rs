@@ -20,4 +20,6 @@ pub struct Shared {
     pub kill: CancellationToken,
     /// Sessions running now (tests check that none leak).
     pub open_sessions: AtomicUsize,
+    /// The online migration engine.
+    pub migrations: crate::migration::Handle,
 }

@@ -9,6 +9,9 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 use tracing::{debug, info};
 
+mod intercept;
+
+use self::intercept::Decision;
 use super::io::{Conn, IoError};
 use super::Shared;
 use crate::admin;
@@ -65,6 +68,10 @@ struct Session<'a> {
     tracker: ResponseTracker,
     caps: Caps,
     connection_id: u32,
+    /// `user` of the handshake (for the migration record).
+    user: String,
+    /// Hints set with `SET @ghostwire = '…'`.
+    hints: crate::migration::Hints,
 }
 
 impl<'a> Session<'a> {
@@ -123,6 +130,8 @@ impl<'a> Session<'a> {
             tracker: ResponseTracker::new(parsed.caps, 0),
             caps: parsed.caps,
             connection_id: server.connection_id,
+            user: parsed.user.clone(),
+            hints: Default::default(),
         };
         if !session.relay_auth().await? {
             return Err(SessionError::Backend(IoError::Closed));
@@ -188,13 +197,40 @@ impl<'a> Session<'a> {
         const QUERY: u8 = Command::COM_QUERY as u8;
         const PREPARE: u8 = Command::COM_STMT_PREPARE as u8;
         const EXECUTE: u8 = Command::COM_STMT_EXECUTE as u8;
+        const RESET: u8 = Command::COM_RESET_CONNECTION as u8;
+        const CHANGE_USER: u8 = Command::COM_CHANGE_USER as u8;
         let kind = match cmd {
             QUERY | PREPARE => {
                 let text = &self.client.buf[HEADER_LEN + 1..HEADER_LEN + len];
+                let whole = len < MAX_FRAME_PAYLOAD;
                 match classify(text) {
-                    Class::MigrationCommand if len < MAX_FRAME_PAYLOAD => {
+                    Class::MigrationCommand if whole => {
                         self.answer_migration_command(cmd == PREPARE, len).await?;
                         return Ok(true);
+                    }
+                    Class::AlterTable if whole && cmd == QUERY => {
+                        self.m.command(CommandKind::Alter).increment(1);
+                        match self.intercept_alter(len).await? {
+                            Decision::Answered => return Ok(true),
+                            Decision::Relay => return self.relay_command(cmd, len).await,
+                        }
+                    }
+                    Class::AlterTable if whole => {
+                        if let Some(err) = self.refuse_prepared_alter(len) {
+                            self.m.command(CommandKind::Alter).increment(1);
+                            self.client.discard(HEADER_LEN + len);
+                            self.client.write(&err.frame(1)).await.map_err(client_err)?;
+                            return Ok(true);
+                        }
+                        CommandKind::Alter
+                    }
+                    Class::SetHint if whole && cmd == QUERY => {
+                        if let Some(err) = self.note_session_hints(len) {
+                            self.client.discard(HEADER_LEN + len);
+                            self.client.write(&err.frame(1)).await.map_err(client_err)?;
+                            return Ok(true);
+                        }
+                        CommandKind::Query
                     }
                     Class::AlterTable => CommandKind::Alter,
                     _ if cmd == QUERY => CommandKind::Query,
@@ -202,9 +238,19 @@ impl<'a> Session<'a> {
                 }
             }
             EXECUTE => CommandKind::Execute,
+            RESET | CHANGE_USER => {
+                // User variables go with the session state: so do the hints.
+                self.hints = Default::default();
+                CommandKind::Other
+            }
             _ => CommandKind::Other,
         };
         self.m.command(kind).increment(1);
+        self.relay_command(cmd, len).await
+    }
+
+    /// Forwards the buffered command and relays the server's response.
+    async fn relay_command(&mut self, cmd: u8, len: usize) -> Result<bool> {
         self.forward_command(len).await?;
         match Expect::for_command(cmd) {
             Expect::Nothing => Ok(cmd != Command::COM_QUIT as u8),
@@ -233,7 +279,7 @@ impl<'a> Session<'a> {
                 caps: self.caps,
                 status: self.tracker.status,
             };
-            admin::answer(&frame[HEADER_LEN + 1..], ctx)
+            admin::answer(&frame[HEADER_LEN + 1..], ctx, &self.shared.migrations).await
         };
         self.client.write(&reply).await.map_err(client_err)
     }

@@ -19,6 +19,8 @@ use mysql_async::prelude::*;
 pub const APP_USER: (&str, &str) = ("app", "app-pass");
 pub const NOPW_USER: &str = "nopw";
 pub const GHOSTWIRE_USER: (&str, &str) = ("ghostwire", "gw-pass");
+/// May read and write rows but not ALTER.
+pub const LIMITED_USER: (&str, &str) = ("limited", "lim-pass");
 
 const BOOTSTRAP_SQL: &str = "\
 CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY 'app-pass';
@@ -27,6 +29,8 @@ CREATE USER IF NOT EXISTS 'nopw'@'%';
 GRANT ALL ON *.* TO 'nopw'@'%';
 CREATE USER IF NOT EXISTS 'ghostwire'@'%' IDENTIFIED BY 'gw-pass';
 GRANT ALL ON *.* TO 'ghostwire'@'%';
+CREATE USER IF NOT EXISTS 'limited'@'%' IDENTIFIED BY 'lim-pass';
+GRANT SELECT, INSERT, UPDATE, DELETE ON *.* TO 'limited'@'%';
 ";
 
 /// The MariaDB server for this test binary.
