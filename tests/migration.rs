@@ -489,3 +489,243 @@ async fn refusals_leave_nothing_behind() {
     assert_eq!(recorded, 0);
     ctx.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------
+// Value round trip: every column type, four kinds of key, changes applied
+// from the binlog while the migration is postponed after its copy.
+
+const TYPED_COLUMNS: &str = "
+    ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED,
+    mi MEDIUMINT, miu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, bi BIGINT, biu BIGINT UNSIGNED,
+    dec65 DECIMAL(65,30), f FLOAT, d DOUBLE, b BIT(13),
+    dt DATE, dtm DATETIME(6), ts TIMESTAMP(6) NULL DEFAULT NULL, tm TIME(6), y YEAR,
+    ch CHAR(10) CHARACTER SET latin1, vc VARCHAR(50) CHARACTER SET utf8mb4, tt TINYTEXT, tx TEXT,
+    mt MEDIUMTEXT, bl BLOB, vb VARBINARY(20), bn BINARY(4), e ENUM('a','b','c'), st SET('x','y','z'),
+    j JSON, g_v BIGINT AS (i + 1) VIRTUAL, g_s VARCHAR(60) AS (CONCAT(vc, '!')) STORED";
+
+const SHARED: &str =
+    "ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dec65, f, d, b, dt, dtm, ts, tm, y, \
+    ch, vc, tt, tx, mt, bl, vb, bn, e, st, j, g_v, g_s";
+
+const INSERT_COLUMNS: &str =
+    "ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dec65, f, d, b, dt, dtm, ts, tm, y, \
+    ch, vc, tt, tx, mt, bl, vb, bn, e, st, j";
+
+/// Edge values for every column: extremes, zero-ish, and NULLs.
+const VALUE_ROWS: [&str; 3] = [
+    "-128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295, \
+     -9223372036854775808, 18446744073709551615, \
+     -99999999999999999999999999999999999.999999999999999999999999999999, -1.5e38, -1.7976931348623157e308, b'1111111111111', \
+     '1000-01-01', '1000-01-01 00:00:00.000000', '1970-01-01 00:00:01.000001', '-838:59:59.000000', 0, \
+     _latin1 X'E9', 'héllo 🙂', 'tiny', REPEAT('t', 1000), REPEAT('m', 70000), X'00FF00', X'', X'00000001', 'c', 'x,z', '{\"a\": [1, 2.5, null]}'",
+    "127, 0, 32767, 0, 8388607, 0, 2147483647, 0, 9223372036854775807, 0, \
+     99999999999999999999999999999999999.999999999999999999999999999999, 3.4e38, 2.2250738585072014e-308, b'0', \
+     '9999-12-31', '9999-12-31 23:59:59.999999', '2038-01-19 03:14:07.999999', '838:59:59.000000', 2155, \
+     'abc  ', '', '', '', '', X'', X'FFFF', X'FF', 'a', '', '[]'",
+    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL",
+];
+
+/// (table suffix, key columns DDL, key column list, a key value list per row: 3 initial + 3 added later)
+const KEYS: [(&str, &str, &str, [&str; 6]); 4] = [
+    (
+        "int",
+        "id INT NOT NULL PRIMARY KEY",
+        "id",
+        ["-2147483648", "0", "2147483647", "-1", "1", "2"],
+    ),
+    (
+        "ubig",
+        "id BIGINT UNSIGNED NOT NULL PRIMARY KEY",
+        "id",
+        [
+            "0",
+            "18446744073709551615",
+            "9223372036854775808",
+            "1",
+            "18446744073709551614",
+            "9223372036854775807",
+        ],
+    ),
+    (
+        "str",
+        "id VARCHAR(20) CHARACTER SET latin1 NOT NULL PRIMARY KEY",
+        "id",
+        [
+            "_latin1 X'E9'",
+            "'a'",
+            "'zz zz'",
+            "'b'",
+            "_latin1 X'C9E9'",
+            "''",
+        ],
+    ),
+    (
+        "comp",
+        "ka INT NOT NULL, kb VARCHAR(10) CHARACTER SET utf8mb4 NOT NULL, PRIMARY KEY (ka, kb)",
+        "ka, kb",
+        [
+            "-5, 'é'",
+            "-5, 'f'",
+            "7, '🙂'",
+            "7, 'x'",
+            "-8388608, ''",
+            "0, 'ü'",
+        ],
+    ),
+];
+
+async fn rows_of(c: &mut Conn, table: &str, key: &str) -> Vec<Vec<Value>> {
+    let rows: Vec<Row> = c
+        .query(format!(
+            "SELECT {key}, {SHARED} FROM {table} ORDER BY {key}"
+        ))
+        .await
+        .unwrap();
+    rows.into_iter().map(|r| r.unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_column_type_round_trips_through_copy_and_binlog_replay() {
+    let ctx = setup("mig_types").await;
+    let mut c = ctx.conn().await;
+    let mut d = ctx.direct().await;
+    for (name, key_ddl, key, keys) in KEYS {
+        let t = format!("rt_{name}");
+        d.query_drop(format!(
+            "CREATE TABLE {t} ({key_ddl}, {TYPED_COLUMNS}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+        ))
+        .await
+        .unwrap();
+        for (k, v) in keys[..3].iter().zip(VALUE_ROWS) {
+            d.query_drop(format!(
+                "INSERT INTO {t} ({key}, {INSERT_COLUMNS}) VALUES ({k}, {v})"
+            ))
+            .await
+            .unwrap();
+        }
+        // Postponed: copied, then kept in sync from the binlog until released.
+        let row: (String, String) = c
+            .query_first(format!(
+                "ALTER TABLE {t} /* ghostwire: async postpone */ ADD COLUMN extra INT, MODIFY e ENUM('z','c','b','a')"
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let id = row.0;
+        eventually("the migration is copied and waiting", || {
+            let (ctx, id) = (&ctx, id.clone());
+            async move { migration(&mut ctx.conn().await, &id).await["status"] == "ready" }
+        })
+        .await;
+        // Changes the binlog applier must carry: inserts, an update of every
+        // column, a key change, a delete.
+        for (k, v) in keys[3..].iter().zip(VALUE_ROWS) {
+            d.query_drop(format!(
+                "INSERT INTO {t} ({key}, {INSERT_COLUMNS}) VALUES ({k}, {v})"
+            ))
+            .await
+            .unwrap();
+        }
+        let first = keys[0];
+        let set: Vec<String> = INSERT_COLUMNS
+            .split(", ")
+            .zip(VALUE_ROWS[1].split(", "))
+            .map(|(col, _)| format!("{col} = (SELECT {col} FROM (SELECT * FROM {t}) AS x ORDER BY {key} DESC LIMIT 1)"))
+            .collect();
+        d.query_drop(format!(
+            "UPDATE {t} SET {} WHERE ({key}) = ({first})",
+            set.join(", ")
+        ))
+        .await
+        .unwrap();
+        d.query_drop(format!("DELETE FROM {t} WHERE ({key}) = ({})", keys[1]))
+            .await
+            .unwrap();
+        let moved = if name == "comp" {
+            "42, 'moved'"
+        } else if name == "str" {
+            "'moved'"
+        } else {
+            "42"
+        };
+        d.query_drop(format!(
+            "UPDATE {t} SET {} WHERE ({key}) = ({})",
+            set_key(key, moved),
+            keys[2]
+        ))
+        .await
+        .unwrap();
+        c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+            .await
+            .unwrap();
+        eventually("the migration completes", || {
+            let (ctx, id) = (&ctx, id.clone());
+            async move { migration(&mut ctx.conn().await, &id).await["status"] == "complete" }
+        })
+        .await;
+        let new = rows_of(&mut d, &t, key).await;
+        let old = rows_of(&mut d, &format!("{t}_del"), key).await;
+        assert_eq!(new.len(), 5, "{t}: 6 rows inserted, 1 deleted");
+        assert_eq!(new, old, "{t}: every value equal in the new table");
+    }
+    ctx.shutdown().await;
+}
+
+/// `SET a = 42, b = 'moved'` for a key list and a value list.
+fn set_key(key: &str, values: &str) -> String {
+    key.split(", ")
+        .zip(values.split(", "))
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_client_may_leave_and_a_second_alter_is_refused() {
+    let ctx = setup("mig_leave").await;
+    let mut c = small_table(&ctx).await;
+    // A synchronous, postponed ALTER: the client waits until it is released.
+    let waiting = tokio::spawn({
+        let opts = ctx.proxy_opts();
+        async move {
+            let mut w = Conn::new(opts).await.unwrap();
+            w.query_drop("ALTER TABLE t /* ghostwire: postpone */ ADD INDEX (v)")
+                .await
+        }
+    });
+    let ready = "SELECT id FROM _ghostwire.migrations WHERE table_schema = 'mig_leave' AND status = 'ready'";
+    eventually("the migration waits for release", || {
+        let ctx = &ctx;
+        async move {
+            let mut c = ctx.conn().await;
+            // (the state table appears with the first migration)
+            c.query_first::<String, _>(ready)
+                .await
+                .ok()
+                .flatten()
+                .is_some()
+        }
+    })
+    .await;
+    let id: String = c.query_first(ready).await.unwrap().unwrap();
+    let (code, msg) = server_error(&mut c, "ALTER TABLE t ADD INDEX (id, v)").await;
+    assert_eq!(code, 1105);
+    assert!(msg.contains("still running") && msg.contains(&id), "{msg}");
+    // The waiting client disconnects: the migration goes on.
+    waiting.abort();
+    let _ = waiting.await;
+    c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+        .await
+        .unwrap();
+    eventually("the migration completes without its client", || {
+        let (ctx, id) = (&ctx, id.clone());
+        async move { migration(&mut ctx.conn().await, &id).await["status"] == "complete" }
+    })
+    .await;
+    let create: (String, String) = c.query_first("SHOW CREATE TABLE t").await.unwrap().unwrap();
+    assert!(create.1.contains("KEY `v`"), "{}", create.1);
+    let (code, _) = server_error(&mut c, &format!("ALTER MIGRATION '{id}' COMPLETE")).await;
+    assert_eq!(code, 1105, "only a waiting migration can be completed");
+    ctx.shutdown().await;
+}
