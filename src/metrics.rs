@@ -9,6 +9,11 @@
 //! | `ghostwire_commands_total` | counter | `kind` (see [`CommandKind`]) | client commands relayed or answered |
 //! | `ghostwire_bytes_total` | counter | `direction` (`client_to_backend`, `backend_to_client`) | bytes relayed |
 //! | `ghostwire_command_duration_seconds` | histogram | — | command received → response fully relayed |
+//! | `ghostwire_migrations_total` | counter | `strategy` (`instant`, `copy`, `none`), `outcome` (`complete`, `failed`, `cancelled`) | migrations finished |
+//! | `ghostwire_migration_rows_copied_total` | counter | — | rows copied into shadow tables |
+//! | `ghostwire_migration_keys_replayed_total` | counter | — | changed keys replayed from the binlog |
+//! | `ghostwire_cutover_attempts_total` | counter | `result` (`ok`, `retry`) | cut-over (or instant ALTER) attempts |
+//! | `ghostwire_cutover_stall_seconds` | histogram | — | time the table was locked by a successful cut-over |
 //!
 //! Handles are resolved once into [`Handles`] so the hot path only does an
 //! atomic add, not a registry lookup.
@@ -30,6 +35,11 @@ pub const BACKEND_CONNECT_ERRORS: &str = "ghostwire_backend_connect_errors_total
 pub const COMMANDS: &str = "ghostwire_commands_total";
 pub const BYTES: &str = "ghostwire_bytes_total";
 pub const COMMAND_DURATION: &str = "ghostwire_command_duration_seconds";
+pub const MIGRATIONS: &str = "ghostwire_migrations_total";
+pub const MIGRATION_ROWS_COPIED: &str = "ghostwire_migration_rows_copied_total";
+pub const MIGRATION_KEYS_REPLAYED: &str = "ghostwire_migration_keys_replayed_total";
+pub const CUTOVER_ATTEMPTS: &str = "ghostwire_cutover_attempts_total";
+pub const CUTOVER_STALL: &str = "ghostwire_cutover_stall_seconds";
 
 /// Command kinds counted separately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

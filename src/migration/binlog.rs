@@ -372,6 +372,7 @@ impl Replay {
             return Err(e.into());
         }
         delta.replayed();
+        metrics::counter!(crate::metrics::MIGRATION_KEYS_REPLAYED).increment(n as u64);
         Ok(n)
     }
 
@@ -386,6 +387,7 @@ impl Replay {
                 return Ok(total);
             }
             total += keys.len();
+            metrics::counter!(crate::metrics::MIGRATION_KEYS_REPLAYED).increment(keys.len() as u64);
             tracing::trace!(?keys, "replaying under the lock");
             for sql in self.statements(&keys) {
                 conn.query_drop(sql).await?;

@@ -218,6 +218,7 @@ async fn worker(
         let rows = copy_range(&mut conn, plan, &range).await?;
         tracing::trace!(seq, %range, rows, "chunk copied");
         progress.rows.fetch_add(rows, Ordering::Relaxed);
+        metrics::counter!(crate::metrics::MIGRATION_ROWS_COPIED).increment(rows);
         progress.chunk_done(seq, &hi);
         resize(progress, rows, started.elapsed(), target);
     }

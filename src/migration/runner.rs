@@ -42,6 +42,9 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
     .await;
     match result {
         Ok(summary) => {
+            count(summary.strategy, "complete");
+            metrics::histogram!(crate::metrics::CUTOVER_STALL)
+                .record(summary.stall_ms as f64 / 1000.0);
             info!(%id, strategy = summary.strategy, rows = summary.rows_copied, stall_ms = summary.stall_ms, "migration complete");
             let message = summary.message();
             let _ = m
@@ -67,6 +70,7 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
                 MigrationError::Cancelled => Status::Cancelled,
                 _ => Status::Failed,
             };
+            count("none", status.as_str());
             let _ = m
                 .record(&Update {
                     status: Some(status),
@@ -78,6 +82,16 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
             Err(packet)
         }
     }
+}
+
+fn count(strategy: &'static str, outcome: &'static str) {
+    metrics::counter!(crate::metrics::MIGRATIONS, "strategy" => strategy, "outcome" => outcome)
+        .increment(1);
+}
+
+fn attempt_result(ok: bool) {
+    let result = if ok { "ok" } else { "retry" };
+    metrics::counter!(crate::metrics::CUTOVER_ATTEMPTS, "result" => result).increment(1);
 }
 
 impl Summary {
@@ -195,6 +209,7 @@ impl<'a> Migration<'a> {
             let started = Instant::now();
             match conn.query_drop(&sql).await {
                 Ok(()) => {
+                    attempt_result(true);
                     self.record(&Update {
                         strategy: Some("instant"),
                         cutover_attempts: Some(attempt),
@@ -208,6 +223,7 @@ impl<'a> Migration<'a> {
                     return Ok(None)
                 }
                 Err(mysql_async::Error::Server(e)) if e.code == LOCK_WAIT_TIMEOUT => {
+                    attempt_result(false);
                     let msg = format!("attempt {attempt}: the table stayed locked by another transaction for {} s", cfg.lock_wait_timeout_s);
                     self.record(&Update {
                         cutover_attempts: Some(attempt),
@@ -586,7 +602,9 @@ impl<'a> Migration<'a> {
                 ..Default::default()
             })
             .await?;
-            match cutover::attempt(attempt).await {
+            let result = cutover::attempt(attempt).await;
+            attempt_result(result.is_ok());
+            match result {
                 Ok(stall) => {
                     let stall_ms = stall.as_millis() as u64;
                     self.record(&Update {
