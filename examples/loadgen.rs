@@ -67,7 +67,14 @@ async fn main() {
     for w in 0..workers {
         let conn = Conn::new(opts.clone()).await.expect("connect");
         let interval = Duration::from_secs_f64(workers as f64 / rate);
-        tasks.push(tokio::spawn(worker(conn, w, workers, rows, interval, shared.clone())));
+        tasks.push(tokio::spawn(worker(
+            conn,
+            w,
+            workers,
+            rows,
+            interval,
+            shared.clone(),
+        )));
     }
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -83,7 +90,9 @@ async fn main() {
     }
     for name in shared.order.lock().unwrap().iter() {
         let mut stats = shared.stats.lock().unwrap();
-        let Some(s) = stats.get_mut(name) else { continue };
+        let Some(s) = stats.get_mut(name) else {
+            continue;
+        };
         s.latencies_us.sort_unstable();
         let n = s.latencies_us.len();
         let pct = |p: f64| s.latencies_us[((n as f64 * p) as usize).min(n - 1)] as f64 / 1000.0;
@@ -121,13 +130,19 @@ async fn worker(
         let id = ((n * 104_729) % (rows / workers)) * workers + w + 1;
         let started = Instant::now();
         let ok = match n % 4 {
-            0 => conn.exec_drop("DELETE FROM t WHERE id = ?", (id,)).await.map(|_| {
-                model.insert(id, None);
-            }),
+            0 => conn
+                .exec_drop("DELETE FROM t WHERE id = ?", (id,))
+                .await
+                .map(|_| {
+                    model.insert(id, None);
+                }),
             1 => {
                 let c = format!("ins-{w}-{n}");
                 let r = conn
-                    .exec_drop("INSERT INTO t (id, k, c) VALUES (?, ?, ?)", (next_insert, n as i64, &c))
+                    .exec_drop(
+                        "INSERT INTO t (id, k, c) VALUES (?, ?, ?)",
+                        (next_insert, n as i64, &c),
+                    )
                     .await;
                 if r.is_ok() {
                     model.insert(next_insert, Some((n as i64, c)));
@@ -139,7 +154,10 @@ async fn worker(
                 let moved = 2_000_000_000 + w + n * workers;
                 let c = format!("mv-{w}-{n}");
                 let r = conn
-                    .exec_drop("UPDATE t SET id = ?, k = ?, c = ? WHERE id = ?", (moved, n as i64, &c, id))
+                    .exec_drop(
+                        "UPDATE t SET id = ?, k = ?, c = ? WHERE id = ?",
+                        (moved, n as i64, &c, id),
+                    )
                     .await;
                 if r.is_ok() && conn.affected_rows() == 1 {
                     model.insert(id, None);
@@ -169,8 +187,9 @@ async fn worker(
 
 /// Rows of `t` that differ from the initial contents plus the model.
 async fn verify(opts: &Opts, rows: u64, model: Model) -> usize {
-    let mut expected: BTreeMap<u64, (i64, String)> =
-        (1..=rows).map(|id| (id, ((id * 7919 % 1000) as i64, format!("row-{id}")))).collect();
+    let mut expected: BTreeMap<u64, (i64, String)> = (1..=rows)
+        .map(|id| (id, ((id * 7919 % 1000) as i64, format!("row-{id}"))))
+        .collect();
     for (id, v) in model {
         match v {
             Some(v) => expected.insert(id, v),
@@ -178,9 +197,16 @@ async fn verify(opts: &Opts, rows: u64, model: Model) -> usize {
         };
     }
     let mut conn = Conn::new(opts.clone()).await.expect("connect");
-    let actual: Vec<(u64, i64, String)> = conn.query("SELECT id, k, c FROM t ORDER BY id").await.expect("read t");
-    let got: BTreeMap<u64, (i64, String)> = actual.into_iter().map(|(id, k, c)| (id, (k, c))).collect();
-    let missing = expected.iter().filter(|(id, v)| got.get(id) != Some(v)).count();
+    let actual: Vec<(u64, i64, String)> = conn
+        .query("SELECT id, k, c FROM t ORDER BY id")
+        .await
+        .expect("read t");
+    let got: BTreeMap<u64, (i64, String)> =
+        actual.into_iter().map(|(id, k, c)| (id, (k, c))).collect();
+    let missing = expected
+        .iter()
+        .filter(|(id, v)| got.get(id) != Some(v))
+        .count();
     let extra = got.keys().filter(|id| !expected.contains_key(id)).count();
     missing + extra
 }

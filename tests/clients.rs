@@ -63,14 +63,33 @@ async fn mariadb_cli_queries_load_data_local_and_show_migrations() {
     let out = stdout_ok(&mariadb_cli(
         &ctx,
         &["--column-names"],
-        "SHOW MIGRATIONS; SELECT 'after' AS x",
+        "SHOW MIGRATION 'no-such-id'; SELECT 'after' AS x",
     ));
     assert_eq!(
         out, "x\nafter\n",
         "empty listing prints nothing, session stays in sync"
     );
-    let out = stdout_ok(&mariadb_cli(&ctx, &["--vertical"], "SHOW MIGRATIONS"));
+    let out = stdout_ok(&mariadb_cli(
+        &ctx,
+        &["--vertical"],
+        "SHOW MIGRATION 'no-such-id'",
+    ));
     assert_eq!(out, "");
+    // An online ALTER from the CLI, then its row in the listing.
+    let out = stdout_ok(&mariadb_cli(
+        &ctx,
+        &["--vertical"],
+        "CREATE TABLE m (id INT PRIMARY KEY, v INT); INSERT INTO m VALUES (1, 1), (2, 2); \
+         ALTER TABLE m ADD INDEX (v); SHOW MIGRATIONS",
+    ));
+    for want in [
+        "table_name: m",
+        "strategy: copy",
+        "status: complete",
+        "rows_copied: 2",
+    ] {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
 
     let bad = Command::new("mariadb")
         .args([
@@ -122,9 +141,18 @@ assert cur.fetchone() == ("v1",)
 cur.execute("SHOW MIGRATIONS")
 names = [d[0] for d in cur.description]
 assert names[:3] == ["id", "table_schema", "table_name"], names
-assert cur.fetchall() == ()
+assert [r for r in cur.fetchall() if r[1] == db] == []
 cur.execute("SELECT 1")
 assert cur.fetchone() == (1,)
+cur.execute("ALTER TABLE t ADD INDEX (v(10))")
+assert cur.rowcount == 100, cur.rowcount
+cur.execute("SHOW MIGRATIONS")
+rows = [dict(zip(names, r)) for r in cur.fetchall()]
+mine = [r for r in rows if r["table_schema"] == db and r["table_name"] == "t"]
+assert len(mine) == 1 and mine[0]["status"] == "complete", rows
+assert mine[0]["strategy"] == "copy" and mine[0]["rows_copied"] == 100, mine
+cur.execute("SHOW MIGRATION '%s'" % mine[0]["id"])
+assert cur.fetchone()[0] == mine[0]["id"]
 try:
     cur.execute("ALTER MIGRATION 'x' CANCEL")
     raise SystemExit("expected an error")

@@ -57,11 +57,20 @@ pub struct Delta {
 
 struct DeltaInner {
     /// Integer keys by value (so a horizon selects a range); other keys by
-    /// their literal.
-    keys: BTreeMap<Ord, String>,
+    /// their literal. With each, when it was first recorded.
+    keys: BTreeMap<Ord, (String, Instant)>,
     horizon: Horizon,
-    /// When the oldest pending key was recorded (for `lag_seconds`).
-    since: Option<Instant>,
+}
+
+impl DeltaInner {
+    /// Pending keys the horizon lets through.
+    fn replayable(&self) -> Box<dyn Iterator<Item = (&Ord, &(String, Instant))> + '_> {
+        match self.horizon {
+            Horizon::Nothing => Box::new(std::iter::empty()),
+            Horizon::All => Box::new(self.keys.iter()),
+            Horizon::UpTo(w) => Box::new(self.keys.range(..=Ord::Int(w))),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, std::cmp::Ord)]
@@ -76,7 +85,6 @@ impl Default for Delta {
             inner: Mutex::new(DeltaInner {
                 keys: BTreeMap::new(),
                 horizon: Horizon::Nothing,
-                since: None,
             }),
             changed: Notify::new(),
             events: AtomicU64::new(0),
@@ -94,9 +102,10 @@ impl Delta {
             .parse::<i128>()
             .map(Ord::Int)
             .unwrap_or_else(|_| Ord::Other(key.clone()));
-        let mut d = self.lock();
-        d.since.get_or_insert_with(Instant::now);
-        d.keys.insert(ord, key);
+        self.lock()
+            .keys
+            .entry(ord)
+            .or_insert_with(|| (key, Instant::now()));
     }
 
     pub fn set_horizon(&self, h: Horizon) {
@@ -107,27 +116,17 @@ impl Delta {
     /// Takes up to `n` keys within the horizon.
     pub fn take(&self, n: usize) -> Vec<String> {
         let mut d = self.lock();
-        let picked: Vec<Ord> = match d.horizon {
-            Horizon::Nothing => Vec::new(),
-            Horizon::All => d.keys.keys().take(n).cloned().collect(),
-            Horizon::UpTo(w) => d
-                .keys
-                .range(..=Ord::Int(w))
-                .take(n)
-                .map(|(k, _)| k.clone())
-                .collect(),
-        };
-        picked.iter().filter_map(|k| d.keys.remove(k)).collect()
+        let picked: Vec<Ord> = d.replayable().take(n).map(|(k, _)| k.clone()).collect();
+        picked
+            .iter()
+            .filter_map(|k| d.keys.remove(k))
+            .map(|(key, _)| key)
+            .collect()
     }
 
     /// Keys the horizon lets through now.
     pub fn replayable(&self) -> bool {
-        let d = self.lock();
-        match d.horizon {
-            Horizon::Nothing => false,
-            Horizon::All => !d.keys.is_empty(),
-            Horizon::UpTo(w) => d.keys.range(..=Ord::Int(w)).next().is_some(),
-        }
+        self.lock().replayable().next().is_some()
     }
 
     /// Puts back keys whose replay failed.
@@ -137,21 +136,18 @@ impl Delta {
         }
     }
 
-    /// Marks a replay as done: when nothing is pending the lag is zero.
-    pub fn replayed(&self) {
-        let mut d = self.lock();
-        if d.keys.is_empty() {
-            d.since = None;
-        }
-    }
-
     pub fn pending(&self) -> usize {
         self.lock().keys.len()
     }
 
-    /// How long the oldest pending change has waited.
+    /// How long the oldest change that could be replayed now has waited
+    /// (changes held back until their copy chunk is done are not lag).
     pub fn lag(&self) -> Duration {
-        self.lock().since.map(|s| s.elapsed()).unwrap_or_default()
+        let d = self.lock();
+        d.replayable()
+            .map(|(_, (_, at))| at.elapsed())
+            .max()
+            .unwrap_or_default()
     }
 }
 
@@ -353,7 +349,6 @@ impl Replay {
     pub async fn flush_once(&self, conn: &mut Conn, delta: &Delta, batch: usize) -> Result<usize> {
         let keys = delta.take(batch);
         if keys.is_empty() {
-            delta.replayed();
             return Ok(0);
         }
         let n = keys.len();
@@ -371,7 +366,6 @@ impl Replay {
             delta.restore(keys);
             return Err(e.into());
         }
-        delta.replayed();
         metrics::counter!(crate::metrics::MIGRATION_KEYS_REPLAYED).increment(n as u64);
         Ok(n)
     }
@@ -383,7 +377,6 @@ impl Replay {
         loop {
             let keys = delta.take(1000);
             if keys.is_empty() {
-                delta.replayed();
                 return Ok(total);
             }
             total += keys.len();
