@@ -25,12 +25,9 @@ pub struct CopyPlan {
     pub shadow: String,
     /// `FORCE INDEX (…)` clause for the key.
     pub force_index: String,
-    /// Key columns as named in the original / the shadow (quoted).
+    /// Key columns as named in the original (quoted).
     pub old_key: Vec<String>,
-    pub new_key: Vec<String>,
     pub kinds: Vec<KeyKind>,
-    /// Copied columns as named in the original (quoted).
-    pub old_list: Vec<String>,
     pub old_cols: String,
     pub new_cols: String,
     /// `ALTER IGNORE`: rows colliding on a new unique key are dropped.

@@ -272,7 +272,9 @@ impl<'a> Migration<'a> {
         r.err().map(MigrationError::from)
     }
 
-    async fn copy_migration(&self) -> Result<Summary> {
+    /// Checks, then creates the shadow table with the client's ALTER applied
+    /// and plans the copy. Returns the plans and the estimated row count.
+    async fn prepare_shadow(&self) -> Result<(CopyPlan, Replay, Target, u64)> {
         let (schema, table) = (&self.req.schema, &self.req.stmt.table);
         let mut conn = self.inner.pool.get_conn().await?;
         schema::check_copy_preconditions(&mut conn, schema, table).await?;
@@ -282,22 +284,21 @@ impl<'a> Migration<'a> {
             .unwrap_or(0);
         self.stage("creating shadow table").await?;
         let shadow = qualified(schema, &self.shadow_name);
-        schema::exec(
-            &mut conn,
-            &format!("CREATE TABLE {shadow} LIKE {}", self.original),
-        )
-        .await?;
+        let create = format!("CREATE TABLE {shadow} LIKE {}", self.original);
+        schema::exec(&mut conn, &create).await?;
         // The client's own ALTER text, re-targeted at the shadow: a syntax
         // or semantic error in it comes back as the server's own error.
-        schema::exec(
-            &mut conn,
-            &format!("ALTER TABLE {shadow} {}", self.req.stmt.body),
-        )
-        .await?;
+        let alter = format!("ALTER TABLE {shadow} {}", self.req.stmt.body);
+        schema::exec(&mut conn, &alter).await?;
         let old = schema::table_info(&mut conn, schema, table).await?;
         let new = schema::table_info(&mut conn, schema, &self.shadow_name).await?;
         let (copy_plan, replay, target) = self.plan(&old, &new, &shadow)?;
-        drop(conn);
+        Ok((copy_plan, replay, target, rows_total))
+    }
+
+    async fn copy_migration(&self) -> Result<Summary> {
+        let schema = &self.req.schema;
+        let (copy_plan, replay, target, rows_total) = self.prepare_shadow().await?;
 
         self.stage("starting binlog tail").await?;
         let mut conn = self.inner.pool.get_conn().await?;
@@ -457,11 +458,9 @@ impl<'a> Migration<'a> {
             shadow: shadow.to_string(),
             force_index,
             old_key: old_key.clone(),
-            new_key: new_key.clone(),
             kinds,
             old_cols: old_list.join(", "),
             new_cols: new_list.join(", "),
-            old_list,
             ignore: self.req.stmt.ignore,
         };
         let replay = Replay {

@@ -17,11 +17,6 @@ pub fn qualified(schema: &str, table: &str) -> String {
     format!("{}.{}", ident(schema), ident(table))
 }
 
-/// `'text'` as a string literal (for information the engine writes itself).
-pub fn string(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
-}
-
 /// Names of the shadow (`<table>_gho`) and old-table/sentry (`<table>_del`)
 /// tables, within MySQL's 64-character limit.
 ///
