@@ -57,8 +57,12 @@ impl Proxy {
             }
             None => None,
         };
+        let g = &config.gate;
+        let gates =
+            crate::gate::Gates::new(g.enabled, g.max_held, Duration::from_millis(g.max_wait_ms));
         let shared = Arc::new(Shared {
-            migrations: crate::migration::Handle::new(config.clone()),
+            migrations: crate::migration::Handle::new(config.clone(), gates.clone()),
+            gates,
             config,
             drain: CancellationToken::new(),
             kill: CancellationToken::new(),

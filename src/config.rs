@@ -71,6 +71,8 @@ pub struct Config {
     pub migrations: Migrations,
     #[serde(default)]
     pub cutover: Cutover,
+    #[serde(default)]
+    pub gate: Gate,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -196,6 +198,9 @@ pub struct Cutover {
     /// `lock_wait_timeout` for the cut-over's LOCK TABLES and RENAME, and for
     /// the instant ALTER (seconds: the server's unit).
     pub lock_wait_timeout_s: u64,
+    /// How long the gate waits for transactions that touched the table to
+    /// end before the attempt is abandoned (ms).
+    pub drain_timeout_ms: u64,
     /// Attempts before the migration fails.
     pub max_attempts: u32,
     /// Pause between attempts (ms).
@@ -206,8 +211,30 @@ impl Default for Cutover {
     fn default() -> Self {
         Self {
             lock_wait_timeout_s: 2,
+            drain_timeout_ms: 2_000,
             max_attempts: 10,
             retry_backoff_ms: 1_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gate {
+    /// Hold statements on a table in the proxy during its cut-over.
+    pub enabled: bool,
+    /// Statements held at once across all tables; the next gets ERR 1205.
+    pub max_held: usize,
+    /// Longest a statement is held (ms); then it gets ERR 1205.
+    pub max_wait_ms: u64,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_held: 10_000,
+            max_wait_ms: 4_000,
         }
     }
 }
@@ -327,6 +354,9 @@ impl Config {
                 self.cutover.lock_wait_timeout_s,
             ),
             ("cutover.max_attempts", self.cutover.max_attempts as u64),
+            ("cutover.drain_timeout_ms", self.cutover.drain_timeout_ms),
+            ("gate.max_held", self.gate.max_held as u64),
+            ("gate.max_wait_ms", self.gate.max_wait_ms),
         ] {
             if v == 0 {
                 return Err(invalid(key, "must be greater than 0"));

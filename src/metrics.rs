@@ -14,6 +14,10 @@
 //! | `ghostwire_migration_keys_replayed_total` | counter | — | changed keys replayed from the binlog |
 //! | `ghostwire_cutover_attempts_total` | counter | `result` (`ok`, `retry`) | cut-over (or instant ALTER) attempts |
 //! | `ghostwire_cutover_stall_seconds` | histogram | — | time the table was locked by a successful cut-over |
+//! | `ghostwire_cutover_aborted_total` | counter | `reason` (`drain_timeout`, `lock_timeout`, `other`) | cut-over attempts given up |
+//! | `ghostwire_gate_closures_total` | counter | — | gates closed for a cut-over attempt |
+//! | `ghostwire_gate_held` | gauge | — | statements held in the proxy now |
+//! | `ghostwire_gate_hold_seconds` | histogram | — | how long a held statement waited |
 //!
 //! Handles are resolved once into [`Handles`] so the hot path only does an
 //! atomic add, not a registry lookup.
@@ -40,6 +44,10 @@ pub const MIGRATION_ROWS_COPIED: &str = "ghostwire_migration_rows_copied_total";
 pub const MIGRATION_KEYS_REPLAYED: &str = "ghostwire_migration_keys_replayed_total";
 pub const CUTOVER_ATTEMPTS: &str = "ghostwire_cutover_attempts_total";
 pub const CUTOVER_STALL: &str = "ghostwire_cutover_stall_seconds";
+pub const CUTOVER_ABORTED: &str = "ghostwire_cutover_aborted_total";
+pub const GATE_CLOSURES: &str = "ghostwire_gate_closures_total";
+pub const GATE_HELD: &str = "ghostwire_gate_held";
+pub const GATE_HOLD_SECONDS: &str = "ghostwire_gate_hold_seconds";
 
 /// Command kinds counted separately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

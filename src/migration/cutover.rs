@@ -14,9 +14,9 @@
 //! wait is bounded; an attempt that runs out of time releases everything
 //! and is retried by the runner.
 //!
-//! Seam for the cut-over gate: holding new statements in the proxy around
-//! step 1–5 plugs in here (close the table's gate before LOCK TABLES, open
-//! it after the rename).
+//! Around all of it, the table's gate (see `gate`) is closed and drained
+//! first, so new statements wait in the proxy instead of queueing on the
+//! server's locks, and opened at the end.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +30,7 @@ use super::binlog::{Delta, Replay};
 use super::sql::qualified;
 use super::{Failure, MigrationError, POLL};
 use crate::config::Cutover;
+use crate::gate::Gate;
 
 pub const SENTRY_COMMENT: &str = "ghostwire cut-over sentry";
 
@@ -57,6 +58,9 @@ impl From<mysql_async::Error> for CutoverError {
 }
 
 pub struct Attempt<'a> {
+    /// The table's cut-over gate: closed and drained before LOCK TABLES,
+    /// opened when the attempt ends either way.
+    pub gate: &'a Gate,
     pub pool: &'a Pool,
     pub config: &'a Cutover,
     pub original: &'a str,
@@ -70,8 +74,33 @@ pub struct Attempt<'a> {
     pub failure: &'a Failure,
 }
 
-/// One attempt; returns how long the table was locked.
+/// The message for a drain that timed out, naming the sessions in the way.
+pub fn blocked_by(holders: &[u32], timeout_ms: u64) -> String {
+    let ids: Vec<String> = holders.iter().map(|c| c.to_string()).collect();
+    format!(
+        "open transactions that used the table did not end within {timeout_ms} ms \
+         (connection ids {}; see SHOW PROCESSLIST); retrying later",
+        ids.join(", ")
+    )
+}
+
+/// One attempt; returns how long the table was locked (new statements on
+/// it are held in the proxy from the gate's closing to its opening).
 pub async fn attempt(a: &Attempt<'_>) -> Result<Duration, CutoverError> {
+    a.gate.close();
+    let drain = Duration::from_millis(a.config.drain_timeout_ms);
+    if let Err(holders) = a.gate.drain(drain).await {
+        a.gate.open();
+        let msg = blocked_by(&holders, a.config.drain_timeout_ms);
+        tracing::warn!(table = a.original, ?holders, "cut-over drain timed out");
+        return Err(CutoverError::Retry(msg));
+    }
+    let result = locked_attempt(a).await;
+    a.gate.open();
+    result
+}
+
+async fn locked_attempt(a: &Attempt<'_>) -> Result<Duration, CutoverError> {
     let sentry = qualified(a.schema, a.del_name);
     let shadow = qualified(a.schema, a.shadow_name);
     let timeout = Duration::from_secs(a.config.lock_wait_timeout_s);

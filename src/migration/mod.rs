@@ -27,6 +27,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::gate::Gates;
 use crate::protocol::packets::ErrPacket;
 pub use statement::{AlterStatement, StatementError};
 
@@ -160,6 +161,7 @@ pub struct Handle {
 
 struct Inner {
     config: Arc<Config>,
+    gates: Gates,
     /// This proxy instance; its migrations carry it as `owner`.
     instance: String,
     opts: Opts,
@@ -175,13 +177,14 @@ struct Inner {
 
 impl Handle {
     /// Creates the engine; nothing connects until the first use.
-    pub fn new(config: Arc<Config>) -> Handle {
+    pub fn new(config: Arc<Config>, gates: Gates) -> Handle {
         let opts = engine_opts(&config);
         let pool = Pool::new(opts.clone());
         let running = Arc::new(Semaphore::new(config.migrations.max_running));
         Handle {
             inner: Arc::new(Inner {
                 config,
+                gates,
                 instance: uuid::Uuid::new_v4().to_string(),
                 opts,
                 pool,

@@ -18,6 +18,7 @@ use super::schema::{self, TableInfo};
 use super::sql::{helper_table, ident, qualified, KeyKind};
 use super::store::{self, Status, Update};
 use super::{Failure, Handle, Inner, MigrationError, Outcome, Request, Result, Summary};
+use crate::gate::Gate;
 
 /// Server errors meaning "this ALTER cannot be done with ALGORITHM=INSTANT".
 const NOT_INSTANT: [u16; 3] = [1845, 1846, 4092];
@@ -87,6 +88,10 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
 fn count(strategy: &'static str, outcome: &'static str) {
     metrics::counter!(crate::metrics::MIGRATIONS, "strategy" => strategy, "outcome" => outcome)
         .increment(1);
+}
+
+fn aborted(reason: &'static str) {
+    metrics::counter!(crate::metrics::CUTOVER_ABORTED, "reason" => reason).increment(1);
 }
 
 fn attempt_result(ok: bool) {
@@ -167,9 +172,16 @@ impl<'a> Migration<'a> {
     }
 
     async fn migrate(&self) -> Result<Summary> {
+        // From now until the end, sessions mark transactions that use the
+        // table, so the cut-over knows what to wait for.
+        let watched = self
+            .inner
+            .gates
+            .watch(&self.req.schema, &self.req.stmt.table);
+        let gate = &watched.gate;
         if !self.req.stmt.algorithm_given {
             self.stage("trying ALGORITHM=INSTANT").await?;
-            if let Some(stall_ms) = self.try_instant().await? {
+            if let Some(stall_ms) = self.try_instant(gate).await? {
                 return Ok(Summary {
                     id: self.id.to_string(),
                     strategy: "instant",
@@ -185,14 +197,14 @@ impl<'a> Migration<'a> {
             ..Default::default()
         })
         .await?;
-        self.copy_migration().await
+        self.copy_migration(gate).await
     }
 
     /// Runs the ALTER with ALGORITHM=INSTANT. None: the server cannot.
     /// Retries when the metadata lock cannot be had within the lock timeout
     /// (a long transaction on the table): waiting longer would stall every
     /// query on the table behind the ALTER.
-    async fn try_instant(&self) -> Result<Option<u64>> {
+    async fn try_instant(&self, gate: &Gate) -> Result<Option<u64>> {
         let cfg = &self.inner.config.cutover;
         let sql = format!(
             "ALTER TABLE {} {}, ALGORITHM=INSTANT",
@@ -206,8 +218,28 @@ impl<'a> Migration<'a> {
         .await?;
         for attempt in 1..=cfg.max_attempts {
             self.cancelled()?;
+            // An instant ALTER still takes an exclusive metadata lock: drain
+            // the table through the gate first, so it neither waits behind a
+            // transaction nor stalls every query queued behind itself.
+            let drain = Duration::from_millis(cfg.drain_timeout_ms);
+            gate.close();
+            if let Err(holders) = gate.drain(drain).await {
+                gate.open();
+                let msg = cutover::blocked_by(&holders, cfg.drain_timeout_ms);
+                aborted("drain_timeout");
+                self.record(&Update {
+                    cutover_attempts: Some(attempt),
+                    message: Some(&msg),
+                    ..Default::default()
+                })
+                .await?;
+                tokio::time::sleep(Duration::from_millis(cfg.retry_backoff_ms)).await;
+                continue;
+            }
             let started = Instant::now();
-            match conn.query_drop(&sql).await {
+            let result = conn.query_drop(&sql).await;
+            gate.open();
+            match result {
                 Ok(()) => {
                     attempt_result(true);
                     self.record(&Update {
@@ -224,6 +256,7 @@ impl<'a> Migration<'a> {
                 }
                 Err(mysql_async::Error::Server(e)) if e.code == LOCK_WAIT_TIMEOUT => {
                     attempt_result(false);
+                    aborted("lock_timeout");
                     let msg = format!("attempt {attempt}: the table stayed locked by another transaction for {} s", cfg.lock_wait_timeout_s);
                     self.record(&Update {
                         cutover_attempts: Some(attempt),
@@ -296,7 +329,7 @@ impl<'a> Migration<'a> {
         Ok((copy_plan, replay, target, rows_total))
     }
 
-    async fn copy_migration(&self) -> Result<Summary> {
+    async fn copy_migration(&self, gate: &Gate) -> Result<Summary> {
         let schema = &self.req.schema;
         let (copy_plan, replay, target, rows_total) = self.prepare_shadow().await?;
 
@@ -374,6 +407,7 @@ impl<'a> Migration<'a> {
                 self.wait_for_release(&delta, &failure).await?;
             }
             let attempt = Attempt {
+                gate,
                 pool: &self.inner.pool,
                 config: &self.inner.config.cutover,
                 original: &self.original,
@@ -614,6 +648,13 @@ impl<'a> Migration<'a> {
                     return Ok(stall_ms);
                 }
                 Err(cutover::CutoverError::Retry(reason)) => {
+                    aborted(if reason.contains("lock wait timeout") {
+                        "lock_timeout"
+                    } else if reason.contains("transaction") {
+                        "drain_timeout"
+                    } else {
+                        "other"
+                    });
                     warn!(id = self.id, attempt = n, %reason, "cut-over attempt aborted");
                     self.record(&Update {
                         status: Some(Status::Running),

@@ -22,4 +22,6 @@ pub struct Shared {
     pub open_sessions: AtomicUsize,
     /// The online migration engine.
     pub migrations: crate::migration::Handle,
+    /// Cut-over gates (shared with the engine).
+    pub gates: crate::gate::Gates,
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 use tracing::{debug, info};
 
+mod gated;
 mod intercept;
 
 use self::intercept::Decision;
@@ -52,6 +53,7 @@ pub async fn run(sock: TcpStream, shared: Arc<Shared>) {
     match Session::connect(&mut client, &shared, m).await {
         Ok(mut session) => {
             let outcome = session.serve().await;
+            session.claims.release_all(session.connection_id);
             debug!(conn = session.connection_id, ?outcome, "session ended");
         }
         Err(e) => debug!(error = %e, "session ended during connect"),
@@ -72,6 +74,10 @@ struct Session<'a> {
     user: String,
     /// Hints set with `SET @ghostwire = '…'`.
     hints: crate::migration::Hints,
+    /// Watched tables the current transaction has used (cut-over gate).
+    claims: crate::gate::Claims,
+    /// Texts of the session's prepared statements, by id.
+    prepared: std::collections::HashMap<u32, std::sync::Arc<[u8]>>,
 }
 
 impl<'a> Session<'a> {
@@ -132,6 +138,8 @@ impl<'a> Session<'a> {
             connection_id: server.connection_id,
             user: parsed.user.clone(),
             hints: Default::default(),
+            claims: Default::default(),
+            prepared: Default::default(),
         };
         if !session.relay_auth().await? {
             return Err(SessionError::Backend(IoError::Closed));
@@ -249,8 +257,37 @@ impl<'a> Session<'a> {
         self.relay_command(cmd, len).await
     }
 
-    /// Forwards the buffered command and relays the server's response.
+    /// Forwards the buffered command and relays the server's response,
+    /// passing the cut-over gates first when a table is watched.
     async fn relay_command(&mut self, cmd: u8, len: usize) -> Result<bool> {
+        const PREPARE: u8 = Command::COM_STMT_PREPARE as u8;
+        // Every prepared statement's text is kept (prepares are rare next to
+        // executions), so executions can be gated when a table is watched,
+        // even for statements prepared before its migration began.
+        self.forget_prepared(cmd, len);
+        let text = if cmd == PREPARE || !self.shared.gates.idle() {
+            self.gated_text(cmd, len)
+        } else {
+            None
+        };
+        if let Some(text) = &text {
+            if !self.shared.gates.idle() && !self.pass_gates(len, text).await? {
+                return Ok(true);
+            }
+        }
+        let more = match text {
+            Some(text) if cmd == PREPARE => {
+                self.forward_command(len).await?;
+                self.note_prepared(text).await?;
+                self.relay_response(Expect::Prepare).await.map(|_| true)
+            }
+            _ => self.relay_command_ungated(cmd, len).await,
+        };
+        self.release_claims();
+        more
+    }
+
+    async fn relay_command_ungated(&mut self, cmd: u8, len: usize) -> Result<bool> {
         self.forward_command(len).await?;
         match Expect::for_command(cmd) {
             Expect::Nothing => Ok(cmd != Command::COM_QUIT as u8),
