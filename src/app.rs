@@ -80,6 +80,11 @@ impl Proxy {
         })
     }
 
+    /// The cut-over gates (for tests and embedding applications).
+    pub fn gates(&self) -> &crate::gate::Gates {
+        &self.shared.gates
+    }
+
     /// Client sessions running now.
     pub fn open_sessions(&self) -> usize {
         self.shared

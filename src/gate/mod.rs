@@ -155,6 +155,8 @@ struct Inner {
     count: AtomicUsize,
     /// Statements held now, across all gates.
     held: AtomicUsize,
+    /// Statements ever held.
+    held_total: AtomicUsize,
     max_held: usize,
     max_wait: Duration,
     lock: Mutex<()>,
@@ -168,6 +170,7 @@ impl Gates {
                 watched: ArcSwap::from_pointee(Vec::new()),
                 count: AtomicUsize::new(0),
                 held: AtomicUsize::new(0),
+                held_total: AtomicUsize::new(0),
                 max_held,
                 max_wait,
                 lock: Mutex::new(()),
@@ -366,6 +369,7 @@ impl<'a> Slot<'a> {
                 .compare_exchange(now, now + 1, Ordering::SeqCst, Ordering::SeqCst)
             {
                 Ok(_) => {
+                    inner.held_total.fetch_add(1, Ordering::Relaxed);
                     metrics::gauge!(crate::metrics::GATE_HELD).increment(1.0);
                     return Some(Slot(gates));
                 }
@@ -386,5 +390,15 @@ impl Gates {
     /// Statements held now (tests check slots are freed).
     pub fn held(&self) -> usize {
         self.inner.held.load(Ordering::SeqCst)
+    }
+
+    /// Statements held so far.
+    pub fn held_total(&self) -> usize {
+        self.inner.held_total.load(Ordering::Relaxed)
+    }
+
+    /// Whether some watched table's gate is closing or closed now.
+    pub fn any_closed(&self) -> bool {
+        self.inner.watched.load().iter().any(|g| !g.is_open())
     }
 }
