@@ -72,7 +72,7 @@ async fn worker(
         n += 1;
         let id = (n * 7919 % (ROWS / 4)) * 4 + w + 1;
         let c = format!("w{w}-{n}");
-        let r = if n % 3 == 0 {
+        let r = if n.is_multiple_of(3) {
             // Text protocol, multi-statement transaction.
             let mut tx = conn.start_transaction(Default::default()).await.unwrap();
             let r1 = tx
