@@ -211,7 +211,7 @@ impl Default for Cutover {
     fn default() -> Self {
         Self {
             lock_wait_timeout_s: 2,
-            drain_timeout_ms: 2_000,
+            drain_timeout_ms: 500,
             max_attempts: 10,
             retry_backoff_ms: 1_000,
         }

@@ -36,8 +36,19 @@ pub const SENTRY_COMMENT: &str = "ghostwire cut-over sentry";
 
 pub enum CutoverError {
     /// This attempt gave up; the tables are as before. Try again later.
-    Retry(String),
+    /// `reason` is the metric label (`drain_timeout`, `lock_timeout`, `other`).
+    Retry {
+        reason: &'static str,
+        message: String,
+    },
     Fatal(MigrationError),
+}
+
+fn retry(reason: &'static str, message: impl Into<String>) -> CutoverError {
+    CutoverError::Retry {
+        reason,
+        message: message.into(),
+    }
 }
 
 impl From<MigrationError> for CutoverError {
@@ -50,7 +61,7 @@ impl From<mysql_async::Error> for CutoverError {
     fn from(e: mysql_async::Error) -> Self {
         match e {
             mysql_async::Error::Server(s) if s.code == 1205 => {
-                CutoverError::Retry(format!("lock wait timeout: {}", s.message))
+                retry("lock_timeout", format!("lock wait timeout: {}", s.message))
             }
             other => CutoverError::Fatal(other.into()),
         }
@@ -93,7 +104,7 @@ pub async fn attempt(a: &Attempt<'_>) -> Result<Duration, CutoverError> {
         a.gate.open();
         let msg = blocked_by(&holders, a.config.drain_timeout_ms);
         tracing::warn!(table = a.original, ?holders, "cut-over drain timed out");
-        return Err(CutoverError::Retry(msg));
+        return Err(retry("drain_timeout", msg));
     }
     let result = locked_attempt(a).await;
     a.gate.open();
@@ -169,10 +180,13 @@ async fn locked_phase(
         .is_ok_and(|r| r.is_ok());
     a.failure.check()?;
     if !seen {
-        return Err(CutoverError::Retry(format!(
-            "the binlog tail did not reach the lock within {} s",
-            timeout.as_secs()
-        )));
+        return Err(retry(
+            "other",
+            format!(
+                "the binlog tail did not reach the lock within {} s",
+                timeout.as_secs()
+            ),
+        ));
     }
     let replayed = a.replay.flush_all_locked(lock, a.delta).await?;
     debug!(replayed, "last changes replayed under the lock");
@@ -194,8 +208,9 @@ async fn locked_phase(
         }
         lock.query_drop("UNLOCK TABLES").await?;
         let _ = renaming.await;
-        return Err(CutoverError::Retry(
-            "the RENAME did not reach the table lock in time".into(),
+        return Err(retry(
+            "other",
+            "the RENAME did not reach the table lock in time",
         ));
     }
     lock.query_drop(format!("DROP TABLE {sentry}")).await?;
@@ -205,7 +220,7 @@ async fn locked_phase(
         .map_err(|e| CutoverError::Fatal(MigrationError::Internal(format!("rename task: {e}"))))?;
     match r {
         Ok(()) => Ok(locked_at.elapsed()),
-        Err(e) => Err(CutoverError::Retry(format!("RENAME failed: {e}"))),
+        Err(e) => Err(retry("other", format!("RENAME failed: {e}"))),
     }
 }
 

@@ -647,14 +647,11 @@ impl<'a> Migration<'a> {
                     .await?;
                     return Ok(stall_ms);
                 }
-                Err(cutover::CutoverError::Retry(reason)) => {
-                    aborted(if reason.contains("lock wait timeout") {
-                        "lock_timeout"
-                    } else if reason.contains("transaction") {
-                        "drain_timeout"
-                    } else {
-                        "other"
-                    });
+                Err(cutover::CutoverError::Retry {
+                    reason: label,
+                    message: reason,
+                }) => {
+                    aborted(label);
                     warn!(id = self.id, attempt = n, %reason, "cut-over attempt aborted");
                     self.record(&Update {
                         status: Some(Status::Running),
