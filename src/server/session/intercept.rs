@@ -73,7 +73,12 @@ impl Session<'_> {
         // ALTER TABLE (no clauses, a no-op) on its own connection answers
         // exactly what the server would, roles and all.
         let probe = format!("ALTER TABLE {}", sql::qualified(&schema, &stmt.table));
-        if let Some(err) = self.backend_query(&probe).await?.err() {
+        let probed = self.backend_query(&probe).await?;
+        // The probe, like any ALTER, ended the session's transaction: its
+        // claims on watched tables end too (or the session would block the
+        // cut-over of its own migration).
+        self.release_claims();
+        if let Err(err) = probed {
             return self.reply_raw_err(err).await;
         }
         let request = Request {
