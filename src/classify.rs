@@ -17,6 +17,8 @@ pub enum Class {
     MigrationCommand,
     /// `SET … @ghostwire …`: the session notes its hints, then relays it.
     SetHint,
+    /// `USE db`: the session follows its current database.
+    Use,
 }
 
 /// Classifies statement text.
@@ -48,6 +50,8 @@ pub fn classify(sql: &[u8]) -> Class {
             }
             _ => Class::Passthrough,
         }
+    } else if first.eq_ignore_ascii_case(b"USE") {
+        Class::Use
     } else if first.eq_ignore_ascii_case(b"SET") && mentions_hint_variable(words.rest) {
         Class::SetHint
     } else {
@@ -139,6 +143,7 @@ mod tests {
             ("SHOW TABLES", Class::Passthrough),
             ("SET @GhostWire = 'async'", Class::SetHint),
             ("SET autocommit = 1", Class::Passthrough),
+            ("use `shop`", Class::Use),
             ("--comment-like ALTER TABLE", Class::Passthrough),
             ("/* unterminated ALTER TABLE", Class::Passthrough),
             ("", Class::Passthrough),

@@ -328,3 +328,91 @@ async fn bounds_answer_1205_and_leaving_frees_the_slot() {
     long.query_drop("COMMIT").await.unwrap();
     ctx.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tables_and_the_current_database() {
+    let ctx = setup_with("gate_two", |c| {
+        c.cutover.drain_timeout_ms = 60_000;
+        c.gate.max_wait_ms = 1_000;
+    })
+    .await;
+    let mut c = ctx.conn().await;
+    c.query_drop(
+        "CREATE TABLE a (id INT PRIMARY KEY, v INT); INSERT INTO a VALUES (1, 1);
+         CREATE TABLE b (id INT PRIMARY KEY, v INT); INSERT INTO b VALUES (1, 1);
+         DROP DATABASE IF EXISTS gate_two_other; CREATE DATABASE gate_two_other;
+         CREATE TABLE gate_two_other.a (id INT PRIMARY KEY); INSERT INTO gate_two_other.a VALUES (1)",
+    )
+    .await
+    .unwrap();
+    let row: (String, String) = c
+        .query_first("ALTER TABLE a /* ghostwire: async postpone */ ADD INDEX (v)")
+        .await
+        .unwrap()
+        .unwrap();
+    let id = row.0;
+    eventually("a is copied and waiting", || {
+        let (ctx, id) = (&ctx, id.clone());
+        async move {
+            let mut c = ctx.conn().await;
+            c.query_first::<String, _>(format!(
+                "SELECT status FROM _ghostwire.migrations WHERE id = '{id}'"
+            ))
+            .await
+            .unwrap()
+            .as_deref()
+                == Some("ready")
+        }
+    })
+    .await;
+    // A transaction on `a` keeps the gate closing.
+    let mut long = ctx.conn().await;
+    long.query_drop("BEGIN").await.unwrap();
+    long.query_drop("UPDATE a SET v = 2 WHERE id = 1")
+        .await
+        .unwrap();
+    c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+        .await
+        .unwrap();
+    eventually("a's gate is closing", || async { gates(&ctx).any_closed() }).await;
+    // A statement on a and b waits for a's gate, and is refused after max_wait.
+    let mut s = ctx.conn().await;
+    match s.query_drop("SELECT * FROM a JOIN b USING (id)").await {
+        Err(mysql_async::Error::Server(e)) => {
+            assert_eq!(e.code, 1205);
+            assert!(e.message.contains("gate_two.a"), "{}", e.message);
+        }
+        other => panic!("expected ERR 1205, got {other:?}"),
+    }
+    // `b` alone, and a table `a` in another database, are not held.
+    s.query_drop("SELECT * FROM b").await.unwrap();
+    s.query_drop("USE gate_two_other").await.unwrap();
+    s.query_drop("SELECT * FROM a").await.unwrap();
+    // The transaction on `a` still works, and once it ends the cut-over runs.
+    long.query_drop("UPDATE a SET v = 3 WHERE id = 1")
+        .await
+        .unwrap();
+    long.query_drop("COMMIT").await.unwrap();
+    eventually("a's migration completes", || {
+        let (ctx, id) = (&ctx, id.clone());
+        async move {
+            let mut c = ctx.conn().await;
+            c.query_first::<String, _>(format!(
+                "SELECT status FROM _ghostwire.migrations WHERE id = '{id}'"
+            ))
+            .await
+            .unwrap()
+            .as_deref()
+                == Some("complete")
+        }
+    })
+    .await;
+    let v: u32 = c
+        .query_first("SELECT v FROM a WHERE id = 1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v, 3);
+    assert_eq!(gates(&ctx).held(), 0);
+    ctx.shutdown().await;
+}

@@ -76,6 +76,11 @@ struct Session<'a> {
     hints: crate::migration::Hints,
     /// Watched tables the current transaction has used (cut-over gate).
     claims: crate::gate::Claims,
+    /// The current database, followed through the handshake, COM_INIT_DB
+    /// and `USE` (for unqualified table names at the cut-over gate).
+    db: Option<String>,
+    /// A database change sent and not yet confirmed by the server.
+    pending_db: Option<String>,
     /// Texts of the session's prepared statements, by id.
     prepared: std::collections::HashMap<u32, std::sync::Arc<[u8]>>,
 }
@@ -139,6 +144,8 @@ impl<'a> Session<'a> {
             user: parsed.user.clone(),
             hints: Default::default(),
             claims: Default::default(),
+            db: parsed.database.clone(),
+            pending_db: None,
             prepared: Default::default(),
         };
         if !session.relay_auth().await? {
@@ -206,6 +213,7 @@ impl<'a> Session<'a> {
         const PREPARE: u8 = Command::COM_STMT_PREPARE as u8;
         const EXECUTE: u8 = Command::COM_STMT_EXECUTE as u8;
         const RESET: u8 = Command::COM_RESET_CONNECTION as u8;
+        const INIT_DB: u8 = Command::COM_INIT_DB as u8;
         const CHANGE_USER: u8 = Command::COM_CHANGE_USER as u8;
         let kind = match cmd {
             QUERY | PREPARE => {
@@ -241,11 +249,20 @@ impl<'a> Session<'a> {
                         CommandKind::Query
                     }
                     Class::AlterTable => CommandKind::Alter,
+                    Class::Use if cmd == QUERY => {
+                        self.pending_db = gated::use_target(text);
+                        CommandKind::Query
+                    }
                     _ if cmd == QUERY => CommandKind::Query,
                     _ => CommandKind::Prepare,
                 }
             }
             EXECUTE => CommandKind::Execute,
+            INIT_DB => {
+                let name = &self.client.buf[HEADER_LEN + 1..HEADER_LEN + len];
+                self.pending_db = Some(String::from_utf8_lossy(name).into_owned());
+                CommandKind::Other
+            }
             RESET | CHANGE_USER => {
                 // User variables go with the session state: so do the hints.
                 self.hints = Default::default();
@@ -289,6 +306,9 @@ impl<'a> Session<'a> {
 
     async fn relay_command_ungated(&mut self, cmd: u8, len: usize) -> Result<bool> {
         self.forward_command(len).await?;
+        if self.pending_db.is_some() {
+            self.follow_database().await?;
+        }
         match Expect::for_command(cmd) {
             Expect::Nothing => Ok(cmd != Command::COM_QUIT as u8),
             Expect::Auth => {

@@ -32,7 +32,10 @@ impl Session<'_> {
         }
         let sql = String::from_utf8_lossy(text).into_owned();
         let conn = self.connection_id;
-        let admit = gates.admit(conn, &mut self.claims, touched, |g| uses_table(&sql, g));
+        let db = self.db.clone();
+        let admit = gates.admit(conn, &mut self.claims, touched, |g| {
+            uses_table(&sql, db.as_deref(), g)
+        });
         // A held client that disconnects frees its place at once.
         let client = &mut self.client;
         let result = tokio::select! {
@@ -98,6 +101,21 @@ impl Session<'_> {
         }
     }
 
+    /// After forwarding a database change: applies it when the server's
+    /// answer starts with OK.
+    pub(super) async fn follow_database(&mut self) -> Result<()> {
+        while self.backend.buf.len() < HEADER_LEN + 1 {
+            if let Err(e) = self.backend.read_more().await {
+                return Err(super::backend_err(e));
+            }
+        }
+        let db = self.pending_db.take();
+        if self.backend.buf[HEADER_LEN] == 0x00 {
+            self.db = db;
+        }
+        Ok(())
+    }
+
     /// Ends the claims of a finished transaction (or autocommit statement).
     pub(super) fn release_claims(&mut self) {
         if !self.claims.is_empty() && !self.tracker.in_transaction() {
@@ -119,10 +137,25 @@ async fn wait_closed(client: &mut crate::server::io::Conn) -> crate::server::io:
     }
 }
 
+/// The database a `USE db` statement switches to.
+pub(super) fn use_target(text: &[u8]) -> Option<String> {
+    let mut words = crate::classify::Words { rest: text };
+    words.next().filter(|w| w.eq_ignore_ascii_case(b"USE"))?;
+    let rest = crate::classify::skip_space_and_comments(words.rest);
+    let rest = String::from_utf8_lossy(rest);
+    let rest = rest.trim().trim_end_matches(';').trim();
+    let name = match rest.strip_prefix('`') {
+        Some(quoted) => quoted.strip_suffix('`')?.replace("``", "`"),
+        None => rest.to_string(),
+    };
+    (!name.is_empty()).then_some(name)
+}
+
 /// Whether `sql` really reads or writes `gate`'s table: parsed only while a
-/// gate is not open. Unqualified names match by table name (any schema);
-/// text that cannot be parsed counts as using it.
-fn uses_table(sql: &str, gate: &Gate) -> bool {
+/// gate is not open. Unqualified names resolve against the session's
+/// current database (unknown: any); text that cannot be parsed counts as
+/// using it.
+fn uses_table(sql: &str, db: Option<&str>, gate: &Gate) -> bool {
     let Ok(statements) = Parser::parse_sql(&MySqlDialect {}, sql) else {
         return true;
     };
@@ -134,7 +167,10 @@ fn uses_table(sql: &str, gate: &Gate) -> bool {
             .filter_map(|p| p.as_ident().map(|i| i.value.clone()))
             .collect();
         let matches = match parts.as_slice() {
-            [t] => t.eq_ignore_ascii_case(&gate.table),
+            [t] => {
+                t.eq_ignore_ascii_case(&gate.table)
+                    && db.is_none_or(|d| d.eq_ignore_ascii_case(&gate.schema))
+            }
             [s, t] => s.eq_ignore_ascii_case(&gate.schema) && t.eq_ignore_ascii_case(&gate.table),
             _ => false,
         };
@@ -145,4 +181,20 @@ fn uses_table(sql: &str, gate: &Gate) -> bool {
         ControlFlow::Continue(())
     });
     hit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn use_statements() {
+        assert_eq!(use_target(b"USE shop").as_deref(), Some("shop"));
+        assert_eq!(use_target(b"use `my``db` ;").as_deref(), Some("my`db"));
+        assert_eq!(
+            use_target(b"/* c */ USE /* d */ shop").as_deref(),
+            Some("shop")
+        );
+        assert_eq!(use_target(b"USE"), None);
+    }
 }
