@@ -729,3 +729,60 @@ async fn waiting_client_may_leave_and_a_second_alter_is_refused() {
     assert_eq!(code, 1105, "only a waiting migration can be completed");
     ctx.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_keeps_the_auto_increment_counter() {
+    let ctx = setup("mig_autoinc").await;
+    let mut c = ctx.conn().await;
+    c.query_drop(
+        "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, v INT);
+         INSERT INTO t (v) VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10);
+         DELETE FROM t WHERE id > 5",
+    )
+    .await
+    .unwrap();
+    let info = alter(&mut c, "ALTER TABLE t ADD INDEX (v)").await;
+    assert!(info.contains("(copy)"), "{info}");
+    c.query_drop("INSERT INTO t (v) VALUES (11)").await.unwrap();
+    assert_eq!(
+        c.last_insert_id(),
+        Some(11),
+        "ids of deleted rows are not reused"
+    );
+    ctx.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cancels_running_migrations_and_cleans_up() {
+    let ctx = setup("mig_shutdown").await;
+    let mut c = small_table(&ctx).await;
+    let row: (String, String) = c
+        .query_first("ALTER TABLE t /* ghostwire: async postpone */ ADD INDEX (v)")
+        .await
+        .unwrap()
+        .unwrap();
+    let id = row.0;
+    eventually("the migration waits", || {
+        let (ctx, id) = (&ctx, id.clone());
+        async move { migration(&mut ctx.conn().await, &id).await["status"] == "ready" }
+    })
+    .await;
+    assert_eq!(tables(&mut c, "mig_shutdown").await, ["t", "t_gho"]);
+    drop(c);
+    let mut d = ctx.direct().await;
+    ctx.shutdown().await;
+    let (status, message): (String, String) = d
+        .exec_first(
+            "SELECT status, message FROM _ghostwire.migrations WHERE id = ?",
+            (&id,),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, "cancelled", "{message}");
+    assert_eq!(
+        tables(&mut d, "mig_shutdown").await,
+        ["t"],
+        "shadow dropped"
+    );
+}

@@ -323,6 +323,16 @@ impl<'a> Migration<'a> {
         // or semantic error in it comes back as the server's own error.
         let alter = format!("ALTER TABLE {shadow} {}", self.req.stmt.body);
         schema::exec(&mut conn, &alter).await?;
+        // CREATE … LIKE starts the counter at 1; rows copied later only move
+        // it to their highest id. Carry the original's counter over so ids of
+        // rows deleted at the top are not handed out again.
+        if let Some(next) = schema::auto_increment(&mut conn, schema, table).await? {
+            schema::exec(
+                &mut conn,
+                &format!("ALTER TABLE {shadow} AUTO_INCREMENT = {next}"),
+            )
+            .await?;
+        }
         let old = schema::table_info(&mut conn, schema, table).await?;
         let new = schema::table_info(&mut conn, schema, &self.shadow_name).await?;
         let (copy_plan, replay, target) = self.plan(&old, &new, &shadow)?;

@@ -113,6 +113,22 @@ pub async fn table_exists(conn: &mut Conn, schema: &str, table: &str) -> Result<
     }
 }
 
+/// The table's next AUTO_INCREMENT value, if it has such a column.
+pub async fn auto_increment(conn: &mut Conn, schema: &str, table: &str) -> Result<Option<u64>> {
+    // MySQL 8 caches this statistic; ask for a fresh value (MariaDB has no
+    // such cache and no such variable).
+    let _ = conn
+        .query_drop("SET SESSION information_schema_stats_expiry = 0")
+        .await;
+    let next: Option<Option<u64>> = conn
+        .exec_first(
+            "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (schema, table),
+        )
+        .await?;
+    Ok(next.flatten())
+}
+
 /// The checks an online copy needs, before anything is created.
 pub async fn check_copy_preconditions(conn: &mut Conn, schema: &str, table: &str) -> Result<()> {
     check_binlog(conn).await?;
