@@ -176,6 +176,9 @@ pub struct Migrations {
     /// How often a client waiting for its ALTER pings its own backend
     /// connection so `wait_timeout` does not close it.
     pub keepalive_ms: u64,
+    /// Compare both tables (chunked checksums in one consistent snapshot)
+    /// before the cut-over; a difference fails the migration.
+    pub checksum: bool,
 }
 
 impl Default for Migrations {
@@ -188,6 +191,7 @@ impl Default for Migrations {
             chunk_rows: 2_000,
             chunk_target_ms: 250,
             keepalive_ms: 30_000,
+            checksum: true,
         }
     }
 }

@@ -786,3 +786,43 @@ async fn shutdown_cancels_running_migrations_and_cleans_up() {
         "shadow dropped"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checksum_catches_a_difference_before_the_cut_over() {
+    let ctx = setup("mig_checksum").await;
+    let mut c = small_table(&ctx).await;
+    let row: (String, String) = c
+        .query_first("ALTER TABLE t /* ghostwire: async postpone */ ADD INDEX (v)")
+        .await
+        .unwrap()
+        .unwrap();
+    let id = row.0;
+    eventually("the migration waits", || {
+        let (ctx, id) = (&ctx, id.clone());
+        async move { migration(&mut ctx.conn().await, &id).await["status"] == "ready" }
+    })
+    .await;
+    // Corrupt the shadow behind the engine's back (no binlog event on t).
+    let mut d = ctx.direct().await;
+    d.query_drop("UPDATE t_gho SET v = 'corrupt' WHERE id = 2")
+        .await
+        .unwrap();
+    c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+        .await
+        .unwrap();
+    eventually("the migration fails", || {
+        let (ctx, id) = (&ctx, id.clone());
+        async move { migration(&mut ctx.conn().await, &id).await["status"] == "failed" }
+    })
+    .await;
+    let m = migration(&mut c, &id).await;
+    assert!(m["message"].contains("checksum mismatch"), "{m:?}");
+    assert_eq!(tables(&mut c, "mig_checksum").await, ["t"]);
+    let v: String = c
+        .query_first("SELECT v FROM t WHERE id = 2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v, "b", "the original is untouched");
+    ctx.shutdown().await;
+}

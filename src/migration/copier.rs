@@ -25,8 +25,9 @@ pub struct CopyPlan {
     pub shadow: String,
     /// `FORCE INDEX (…)` clause for the key.
     pub force_index: String,
-    /// Key columns as named in the original (quoted).
+    /// Key columns as named in the original / the shadow (quoted).
     pub old_key: Vec<String>,
+    pub new_key: Vec<String>,
     pub kinds: Vec<KeyKind>,
     pub old_cols: String,
     pub new_cols: String,
@@ -78,8 +79,45 @@ impl Progress {
     }
 }
 
-type Bound = Vec<String>;
+pub type Bound = Vec<String>;
 type Chunk = (u64, Option<Bound>, Bound);
+
+impl CopyPlan {
+    /// The key of the last row of the original (a chunk walk's end).
+    pub fn max_sql(&self) -> String {
+        let desc: Vec<String> = self.old_key.iter().map(|c| format!("{c} DESC")).collect();
+        format!(
+            "SELECT {} FROM {} {} ORDER BY {} LIMIT 1",
+            self.old_key.join(", "),
+            self.original,
+            self.force_index,
+            desc.join(", ")
+        )
+    }
+
+    /// The key `n` rows after `lower` (an index-only walk).
+    pub fn upper_sql(&self, lower: Option<&Bound>, n: u64) -> String {
+        let order = self.old_key.join(", ");
+        let after = lower
+            .map(|lo| format!("WHERE {}", tuple_cmp(&self.old_key, lo, ">")))
+            .unwrap_or_default();
+        format!(
+            "SELECT {order} FROM {} {} {after} ORDER BY {order} LIMIT 1 OFFSET {}",
+            self.original,
+            self.force_index,
+            n.max(1) - 1
+        )
+    }
+
+    /// `lo < key <= hi` over the key columns `key` (old or new names).
+    pub fn range(key: &[String], lo: Option<&Bound>, hi: &Bound) -> String {
+        let upto = tuple_cmp(key, hi, "<=");
+        match lo {
+            Some(lo) => format!("{} AND {upto}", tuple_cmp(key, lo, ">")),
+            None => upto,
+        }
+    }
+}
 
 pub async fn copy(
     pool: &Pool,
@@ -90,19 +128,7 @@ pub async fn copy(
     stop: &CancellationToken,
 ) -> Result<()> {
     let mut conn = pool.get_conn().await?;
-    let order = plan.old_key.join(", ");
-    let desc: Vec<String> = plan.old_key.iter().map(|c| format!("{c} DESC")).collect();
-    let max = bound(
-        &mut conn,
-        plan,
-        &format!(
-            "SELECT {order} FROM {} {} ORDER BY {} LIMIT 1",
-            plan.original,
-            plan.force_index,
-            desc.join(", ")
-        ),
-    )
-    .await?;
+    let max = bound(&mut conn, plan, &plan.max_sql()).await?;
     let Some(max) = max else {
         return Ok(()); // empty table: rows inserted later come through the binlog
     };
@@ -132,22 +158,8 @@ pub async fn copy(
     let mut seq = 0;
     let producer = async {
         loop {
-            let n = progress.chunk_rows.load(Ordering::Relaxed).max(1);
-            let upper = match &lower {
-                None => format!(
-                    "SELECT {order} FROM {} {} ORDER BY {order} LIMIT 1 OFFSET {}",
-                    plan.original,
-                    plan.force_index,
-                    n - 1
-                ),
-                Some(lo) => format!(
-                    "SELECT {order} FROM {} {} WHERE {} ORDER BY {order} LIMIT 1 OFFSET {}",
-                    plan.original,
-                    plan.force_index,
-                    tuple_cmp(&plan.old_key, lo, ">"),
-                    n - 1
-                ),
-            };
+            let n = progress.chunk_rows.load(Ordering::Relaxed);
+            let upper = plan.upper_sql(lower.as_ref(), n);
             let upper = bound(&mut conn, plan, &upper).await?;
             let last = upper.is_none();
             let hi = upper.unwrap_or_else(|| max.clone());
@@ -179,7 +191,11 @@ pub async fn copy(
 }
 
 /// Reads one key tuple (text protocol) as literals.
-async fn bound(conn: &mut mysql_async::Conn, plan: &CopyPlan, sql: &str) -> Result<Option<Bound>> {
+pub async fn bound(
+    conn: &mut mysql_async::Conn,
+    plan: &CopyPlan,
+    sql: &str,
+) -> Result<Option<Bound>> {
     let row: Option<Row> = conn.query_first(sql).await?;
     let Some(row) = row else { return Ok(None) };
     let values = row.unwrap();
@@ -207,10 +223,7 @@ async fn worker(
         if stop.is_cancelled() {
             return Err(MigrationError::Cancelled);
         }
-        let mut range = tuple_cmp(&plan.old_key, &hi, "<=");
-        if let Some(lo) = &lo {
-            range = format!("{} AND {range}", tuple_cmp(&plan.old_key, lo, ">"));
-        }
+        let range = CopyPlan::range(&plan.old_key, lo.as_ref(), &hi);
         let started = Instant::now();
         let rows = copy_range(&mut conn, plan, &range).await?;
         tracing::trace!(seq, %range, rows, "chunk copied");

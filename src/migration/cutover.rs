@@ -98,6 +98,26 @@ pub fn blocked_by(holders: &[u32], timeout_ms: u64) -> String {
 /// One attempt; returns how long the table was locked (new statements on
 /// it are held in the proxy from the gate's closing to its opening).
 pub async fn attempt(a: &Attempt<'_>) -> Result<Duration, CutoverError> {
+    close_and_drain(a).await?;
+    let result = with_sentry(a, Phase::Rename).await;
+    a.gate.open();
+    result
+}
+
+/// Starts a consistent snapshot on `snap` at a moment when the shadow
+/// equals the original (for the checksum): the original is locked READ
+/// (readers go on, writers wait), the binlog read up to the lock, the last
+/// changes replayed, the snapshot started, and everything released.
+/// Returns how long writers were blocked.
+pub async fn snapshot(a: &Attempt<'_>, snap: &mut Conn) -> Result<Duration, CutoverError> {
+    close_and_drain(a).await?;
+    let result = with_sentry(a, Phase::Snapshot(snap)).await;
+    a.gate.open();
+    drop_sentry(&mut a.pool.get_conn().await?, a.schema, a.del_name).await;
+    result
+}
+
+async fn close_and_drain(a: &Attempt<'_>) -> Result<(), CutoverError> {
     a.gate.close();
     let drain = Duration::from_millis(a.config.drain_timeout_ms);
     if let Err(holders) = a.gate.drain(drain).await {
@@ -106,31 +126,52 @@ pub async fn attempt(a: &Attempt<'_>) -> Result<Duration, CutoverError> {
         tracing::warn!(table = a.original, ?holders, "cut-over drain timed out");
         return Err(retry("drain_timeout", msg));
     }
-    let result = locked_attempt(a).await;
-    a.gate.open();
-    result
+    Ok(())
 }
 
-async fn locked_attempt(a: &Attempt<'_>) -> Result<Duration, CutoverError> {
+/// What runs while the tables are locked.
+enum Phase<'s> {
+    /// The atomic RENAME.
+    Rename,
+    /// Start a consistent snapshot on this connection.
+    Snapshot(&'s mut Conn),
+}
+
+/// Creates the sentry, pauses the background applier and runs `phase` on
+/// a lock connection; whatever happens, no lock and no sentry outlive it.
+async fn with_sentry(a: &Attempt<'_>, phase: Phase<'_>) -> Result<Duration, CutoverError> {
     let sentry = qualified(a.schema, a.del_name);
     let shadow = qualified(a.schema, a.shadow_name);
     let timeout = Duration::from_secs(a.config.lock_wait_timeout_s);
-    let set_timeout = format!(
+    let mut lock = a.pool.get_conn().await?;
+    lock.query_drop(format!(
         "SET SESSION lock_wait_timeout = {}",
         a.config.lock_wait_timeout_s
-    );
-    let mut lock = a.pool.get_conn().await?;
-    let mut rename = a.pool.get_conn().await?;
-    lock.query_drop(&set_timeout).await?;
-    rename.query_drop(&set_timeout).await?;
+    ))
+    .await?;
     lock.query_drop(format!(
         "CREATE TABLE {sentry} (mark BIGINT NOT NULL PRIMARY KEY) ENGINE=InnoDB COMMENT='{SENTRY_COMMENT}'"
     ))
     .await?;
     // The background applier must not hold statements on the tables now.
     let _paused = a.pause.lock().await;
-    let result = locked_phase(a, &mut lock, rename, &sentry, &shadow, timeout).await;
-    // Whatever happened: no lock and no sentry may outlive the attempt.
+    let result = match phase {
+        Phase::Rename => rename_phase(a, &mut lock, &sentry, &shadow, timeout).await,
+        Phase::Snapshot(snap) => {
+            async {
+                let locked_at = quiesce(a, &mut lock, "READ", &sentry, &shadow, timeout).await?;
+                // Engine sessions run READ COMMITTED, where a snapshot does
+                // not hold across statements: this transaction is REPEATABLE READ.
+                snap.query_drop("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .await?;
+                snap.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+                    .await?;
+                lock.query_drop("UNLOCK TABLES").await?;
+                Ok(locked_at.elapsed())
+            }
+            .await
+        }
+    };
     let _ = lock.query_drop("UNLOCK TABLES").await;
     if result.is_err() {
         drop_sentry(&mut lock, a.schema, a.del_name).await;
@@ -138,35 +179,20 @@ async fn locked_attempt(a: &Attempt<'_>) -> Result<Duration, CutoverError> {
     result
 }
 
-/// Drops `_<t>_del` only while it is the sentry (after a rename, the same
-/// name holds the old table, which must never be dropped here).
-pub async fn drop_sentry(conn: &mut Conn, schema: &str, name: &str) {
-    let is_sentry: Option<String> = conn
-        .exec_first(
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? \
-             AND TABLE_NAME = ? AND TABLE_COMMENT = ?",
-            (schema, name, SENTRY_COMMENT),
-        )
-        .await
-        .ok()
-        .flatten();
-    if is_sentry.is_some() {
-        let _ = conn
-            .query_drop(format!("DROP TABLE IF EXISTS {}", qualified(schema, name)))
-            .await;
-    }
-}
-
-async fn locked_phase(
+/// Locks the original (`mode` WRITE or READ), the sentry and the shadow,
+/// waits until the binlog tail has read everything written before the
+/// lock, and replays the last changes: until the lock is released the
+/// shadow equals the original. Returns when the lock was taken.
+async fn quiesce(
     a: &Attempt<'_>,
     lock: &mut Conn,
-    mut rename: Conn,
+    mode: &str,
     sentry: &str,
     shadow: &str,
     timeout: Duration,
-) -> Result<Duration, CutoverError> {
+) -> Result<Instant, CutoverError> {
     lock.query_drop(format!(
-        "LOCK TABLES {} WRITE, {sentry} WRITE, {shadow} WRITE",
+        "LOCK TABLES {} {mode}, {sentry} WRITE, {shadow} WRITE",
         a.original
     ))
     .await?;
@@ -190,6 +216,43 @@ async fn locked_phase(
     }
     let replayed = a.replay.flush_all_locked(lock, a.delta).await?;
     debug!(replayed, "last changes replayed under the lock");
+    Ok(locked_at)
+}
+
+/// Drops `_<t>_del` only while it is the sentry (after a rename, the same
+/// name holds the old table, which must never be dropped here).
+pub async fn drop_sentry(conn: &mut Conn, schema: &str, name: &str) {
+    let is_sentry: Option<String> = conn
+        .exec_first(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? \
+             AND TABLE_NAME = ? AND TABLE_COMMENT = ?",
+            (schema, name, SENTRY_COMMENT),
+        )
+        .await
+        .ok()
+        .flatten();
+    if is_sentry.is_some() {
+        let _ = conn
+            .query_drop(format!("DROP TABLE IF EXISTS {}", qualified(schema, name)))
+            .await;
+    }
+}
+
+async fn rename_phase(
+    a: &Attempt<'_>,
+    lock: &mut Conn,
+    sentry: &str,
+    shadow: &str,
+    timeout: Duration,
+) -> Result<Duration, CutoverError> {
+    let mut rename = a.pool.get_conn().await?;
+    rename
+        .query_drop(format!(
+            "SET SESSION lock_wait_timeout = {}",
+            a.config.lock_wait_timeout_s
+        ))
+        .await?;
+    let locked_at = quiesce(a, lock, "WRITE", sentry, shadow, timeout).await?;
     let rename_id = rename.id();
     let rename_sql = format!(
         "RENAME TABLE {} TO {sentry}, {shadow} TO {}",

@@ -8,6 +8,7 @@
 //! caller gets the migration id and a receiver for the outcome.
 
 pub mod binlog;
+mod checksum;
 pub mod copier;
 mod cutover;
 mod runner;

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use super::binlog::{Delta, Horizon, Replay, Tail, Target};
+use super::checksum::{self, Compared};
 use super::copier::{self, CopyPlan, Progress};
 use super::cutover::{self, Attempt};
 use super::schema::{self, TableInfo};
@@ -24,6 +25,8 @@ use crate::gate::Gate;
 const NOT_INSTANT: [u16; 3] = [1845, 1846, 4092];
 const LOCK_WAIT_TIMEOUT: u16 = 1205;
 const SYNTAX_ERROR: u16 = 1064;
+/// Rows per checksum chunk.
+const CHECKSUM_CHUNK: u64 = 10_000;
 
 pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
     let m = Migration::new(&handle.inner, id, req);
@@ -136,6 +139,9 @@ pub(super) struct Migration<'a> {
     pub original: String,
     pub shadow_name: String,
     pub del_name: String,
+    /// Lock attempts so far (checksum snapshots and cut-overs), as shown
+    /// in `cutover_attempts`.
+    attempts: std::sync::atomic::AtomicU32,
 }
 
 impl<'a> Migration<'a> {
@@ -148,6 +154,7 @@ impl<'a> Migration<'a> {
             original: qualified(&req.schema, t),
             shadow_name: helper_table(t, "gho"),
             del_name: helper_table(t, "del"),
+            attempts: Default::default(),
         }
     }
 
@@ -307,7 +314,7 @@ impl<'a> Migration<'a> {
 
     /// Checks, then creates the shadow table with the client's ALTER applied
     /// and plans the copy. Returns the plans and the estimated row count.
-    async fn prepare_shadow(&self) -> Result<(CopyPlan, Replay, Target, u64)> {
+    async fn prepare_shadow(&self) -> Result<(CopyPlan, Replay, Target, Compared, u64)> {
         let (schema, table) = (&self.req.schema, &self.req.stmt.table);
         let mut conn = self.inner.pool.get_conn().await?;
         schema::check_copy_preconditions(&mut conn, schema, table).await?;
@@ -335,13 +342,13 @@ impl<'a> Migration<'a> {
         }
         let old = schema::table_info(&mut conn, schema, table).await?;
         let new = schema::table_info(&mut conn, schema, &self.shadow_name).await?;
-        let (copy_plan, replay, target) = self.plan(&old, &new, &shadow)?;
-        Ok((copy_plan, replay, target, rows_total))
+        let (copy_plan, replay, target, compared) = self.plan(&old, &new, &shadow)?;
+        Ok((copy_plan, replay, target, compared, rows_total))
     }
 
     async fn copy_migration(&self, gate: &Gate) -> Result<Summary> {
         let schema = &self.req.schema;
-        let (copy_plan, replay, target, rows_total) = self.prepare_shadow().await?;
+        let (copy_plan, replay, target, compared, rows_total) = self.prepare_shadow().await?;
 
         self.stage("starting binlog tail").await?;
         let mut conn = self.inner.pool.get_conn().await?;
@@ -430,6 +437,9 @@ impl<'a> Migration<'a> {
                 pause: &pause,
                 failure: &failure,
             };
+            if self.inner.config.migrations.checksum {
+                self.verify(&attempt, &copy_plan, &compared).await?;
+            }
             let stall_ms = self.cut_over(&attempt).await?;
             Ok(Summary {
                 id: self.id.to_string(),
@@ -451,7 +461,7 @@ impl<'a> Migration<'a> {
         old: &TableInfo,
         new: &TableInfo,
         shadow: &str,
-    ) -> Result<(CopyPlan, Replay, Target)> {
+    ) -> Result<(CopyPlan, Replay, Target, Compared)> {
         let renames = &self.req.stmt.renames;
         let rename = |c: &str| {
             renames
@@ -462,11 +472,20 @@ impl<'a> Migration<'a> {
         };
         let mut old_list = Vec::new();
         let mut new_list = Vec::new();
+        let mut compared = Compared {
+            old: Vec::new(),
+            new: Vec::new(),
+        };
         for c in old.columns.iter().filter(|c| !c.generated) {
             let mapped = rename(&c.name);
-            if new.column(&mapped).is_some_and(|n| !n.generated) {
-                old_list.push(ident(&c.name));
-                new_list.push(ident(&mapped));
+            let Some(n) = new.column(&mapped).filter(|n| !n.generated) else {
+                continue;
+            };
+            old_list.push(ident(&c.name));
+            new_list.push(ident(&mapped));
+            if n.column_type == c.column_type {
+                compared.old.push(ident(&c.name));
+                compared.new.push(ident(&mapped));
             }
         }
         let key = schema::shared_key(old, new, &rename).map_err(|m| {
@@ -502,6 +521,7 @@ impl<'a> Migration<'a> {
             shadow: shadow.to_string(),
             force_index,
             old_key: old_key.clone(),
+            new_key: new_key.clone(),
             kinds,
             old_cols: old_list.join(", "),
             new_cols: new_list.join(", "),
@@ -521,7 +541,7 @@ impl<'a> Migration<'a> {
             key: positions,
             sentry: self.del_name.clone(),
         };
-        Ok((copy, replay, target))
+        Ok((copy, replay, target, compared))
     }
 
     /// Replays changed keys in the background until the migration ends.
@@ -632,6 +652,57 @@ impl<'a> Migration<'a> {
         self.catch_up(delta, failure).await
     }
 
+    /// Checksums the shadow against the original in a snapshot taken while
+    /// they are equal (retried like a cut-over when the tables cannot be
+    /// locked in time), then catches up with what changed meanwhile.
+    async fn verify(&self, attempt: &Attempt<'_>, plan: &CopyPlan, cols: &Compared) -> Result<()> {
+        self.stage("checksum").await?;
+        let cfg = &self.inner.config.cutover;
+        let mut snap = self.inner.pool.get_conn().await?;
+        for n in 1..=cfg.max_attempts {
+            self.cancelled()?;
+            let total = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            self.record(&Update {
+                cutover_attempts: Some(total),
+                ..Default::default()
+            })
+            .await?;
+            match cutover::snapshot(attempt, &mut snap).await {
+                Ok(stall) => {
+                    let compared = checksum::compare(&mut snap, plan, cols, CHECKSUM_CHUNK).await;
+                    let _ = snap.query_drop("COMMIT").await;
+                    let rows = compared?;
+                    info!(
+                        id = self.id,
+                        rows,
+                        stall_ms = stall.as_millis() as u64,
+                        "checksum matches"
+                    );
+                    return self.catch_up(attempt.delta, attempt.failure).await;
+                }
+                Err(cutover::CutoverError::Retry {
+                    reason: label,
+                    message,
+                }) => {
+                    aborted(label);
+                    warn!(id = self.id, attempt = n, %message, "checksum snapshot attempt aborted");
+                    self.record(&Update {
+                        message: Some(&message),
+                        ..Default::default()
+                    })
+                    .await?;
+                    tokio::time::sleep(Duration::from_millis(cfg.retry_backoff_ms)).await;
+                    self.catch_up(attempt.delta, attempt.failure).await?;
+                }
+                Err(cutover::CutoverError::Fatal(e)) => return Err(e),
+            }
+        }
+        Err(super::refused(format!(
+            "{}: could not lock the table for the checksum in {} attempts; the original table is unchanged",
+            self.original, cfg.max_attempts
+        )))
+    }
+
     /// Cut-over attempts with back-off; returns the stall of the one that worked.
     async fn cut_over(&self, attempt: &Attempt<'_>) -> Result<u64> {
         let cfg = &self.inner.config.cutover;
@@ -641,7 +712,7 @@ impl<'a> Migration<'a> {
             self.record(&Update {
                 status: Some(Status::CuttingOver),
                 stage: Some("cutting over"),
-                cutover_attempts: Some(n),
+                cutover_attempts: Some(self.attempts.fetch_add(1, Ordering::Relaxed) + 1),
                 ..Default::default()
             })
             .await?;

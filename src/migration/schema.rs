@@ -14,6 +14,9 @@ pub struct ColumnInfo {
     /// 0-based position (= index in binlog row images).
     pub ordinal: usize,
     pub data_type: String,
+    /// Full type with length, signedness and collation, to tell whether a
+    /// column's values are stored the same way in both tables.
+    pub column_type: String,
     pub unsigned: bool,
     pub charset: Option<String>,
     /// Virtual or stored generated: computed by the server, never copied.
@@ -43,13 +46,21 @@ impl TableInfo {
     }
 }
 
-type ColumnRow = (String, u64, String, String, Option<String>, String);
+type ColumnRow = (
+    String,
+    u64,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+);
 
 pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<TableInfo> {
     let rows: Vec<ColumnRow> = conn
         .exec(
             "SELECT COLUMN_NAME, ORDINAL_POSITION, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), \
-             CHARACTER_SET_NAME, UPPER(EXTRA) FROM information_schema.COLUMNS \
+             CHARACTER_SET_NAME, UPPER(EXTRA), COLLATION_NAME FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
             (schema, table),
         )
@@ -57,11 +68,12 @@ pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<Ta
     let columns = rows
         .into_iter()
         .map(
-            |(name, ordinal, data_type, column_type, charset, extra)| ColumnInfo {
+            |(name, ordinal, data_type, column_type, charset, extra, collation)| ColumnInfo {
                 name,
                 ordinal: ordinal as usize - 1,
                 data_type,
                 unsigned: column_type.contains("unsigned"),
+                column_type: format!("{column_type} {}", collation.unwrap_or_default()),
                 charset: charset.filter(|c| c != "binary"),
                 // MySQL marks DEFAULT expressions "DEFAULT_GENERATED": not generated columns.
                 generated: ["VIRTUAL", "STORED", "PERSISTENT"]
