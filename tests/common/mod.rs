@@ -139,10 +139,14 @@ fn start_mariadb() -> Server {
         find_binary("mariadbd").display()
     );
     // The server dies with this test process: the shell waits on our stdin,
-    // which closes when we exit (however we exit), then kills the server.
+    // which closes when we exit (however we exit), then kills the server and
+    // removes its directory (statics are never dropped, so the TempDir
+    // below would not).
     let child = Command::new("sh")
         .arg("-c")
-        .arg(format!("{mariadbd} & pid=$!; read _; kill -9 $pid"))
+        .arg(format!(
+            "{mariadbd} & pid=$!; read _; kill -9 $pid; wait $pid; rm -rf '{d}'"
+        ))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
