@@ -41,11 +41,16 @@ sql -e "DROP TABLE ceiling"
 ratio() { awk -v a="$last_rps" -v c="$ceiling" 'BEGIN { printf "%.2f", a / c }'; }
 
 ghostwire_alter() {
-  # Samples lag while the (synchronous) ALTER runs through the proxy.
-  (while sleep 0.5; do
-     mariadb --protocol=TCP -h127.0.0.1 -P"$GW_PORT" -uapp -papp -N -B -e \
-       "SELECT lag_seconds FROM _ghostwire.migrations WHERE status IN ('running','cutting_over')" 2>/dev/null
-   done) | grep -v NULL >"$dir/lag" &
+  # Samples lag while the (synchronous) ALTER runs through the proxy. The
+  # sampler must not hold the load's phase pipe (fd 7) open.
+  (
+    exec 7>&-
+    while sleep 0.5; do
+      v=$(mariadb --protocol=TCP -h127.0.0.1 -P"$GW_PORT" -uapp -papp -N -B -e \
+        "SELECT lag_seconds FROM _ghostwire.migrations WHERE status IN ('running','cutting_over')" 2>/dev/null)
+      [ -n "$v" ] && [ "$v" != NULL ] && echo "$v"
+    done >"$dir/lag"
+  ) &
   local sampler=$!
   mariadb --protocol=TCP -h127.0.0.1 -P"$GW_PORT" -uapp -papp bench -e "ALTER TABLE t $ALTER"
   kill "$sampler" 2>/dev/null || true
