@@ -29,6 +29,9 @@ trap cleanup EXIT
 start_mariadb
 cargo build --release --quiet --bin ghostwire --example loadgen
 start_ghostwire "$GW_PORT"
+NOCHECK_PORT=$((GW_PORT + 10))
+start_ghostwire "$NOCHECK_PORT" "[migrations]
+checksum = false"
 echo "building the seed table ($ROWS rows)"
 build_seed
 
@@ -40,7 +43,9 @@ ceiling=$(awk -v r="$ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", r / (b 
 sql -e "DROP TABLE ceiling"
 ratio() { awk -v a="$last_rps" -v c="$ceiling" 'BEGIN { printf "%.2f", a / c }'; }
 
+# ghostwire_alter [PORT]: the ALTER through a ghostwire (default $GW_PORT).
 ghostwire_alter() {
+  local port=${1:-$GW_PORT}
   # Samples lag while the (synchronous) ALTER runs through the proxy. The
   # sampler must not hold the load's phase pipe (fd 7) open.
   (
@@ -52,7 +57,7 @@ ghostwire_alter() {
     done >"$dir/lag"
   ) &
   local sampler=$!
-  mariadb --protocol=TCP -h127.0.0.1 -P"$GW_PORT" -uapp -papp bench -e "ALTER TABLE t $ALTER"
+  mariadb --protocol=TCP -h127.0.0.1 -P"$port" -uapp -papp bench -e "ALTER TABLE t $ALTER"
   kill "$sampler" 2>/dev/null || true
 }
 
@@ -60,6 +65,8 @@ echo "$ROWS rows, load $RATE ops/s on $LOAD_CONNS connections, $(nproc) cores; A
 echo "plain INSERT … SELECT ceiling: $ceiling rows/s"
 run_tool ghostwire "$GW_PORT" ghostwire_alter
 echo "  ghostwire: $(ratio)x the INSERT…SELECT ceiling; worst binlog lag $(sort -g "$dir/lag" | tail -1 | grep . || echo "n/a (no sample)") s; $(sql -e "SELECT message FROM _ghostwire.migrations ORDER BY created_at DESC LIMIT 1")"
+run_tool "ghostwire, no checksum" "$NOCHECK_PORT" ghostwire_alter "$NOCHECK_PORT"
+echo "  ghostwire without the pre-cut-over checksum: $(ratio)x the ceiling"
 run_tool pt-online-schema-change "$DB_PORT" pt-online-schema-change --alter "$ALTER" \
   "D=bench,t=t,h=127.0.0.1,P=$DB_PORT,u=app,p=app" --execute --no-drop-old-table \
   --recursion-method=none --chunk-time=0.5 --no-check-unique-key-change

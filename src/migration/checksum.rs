@@ -29,14 +29,20 @@ fn row_digest(cols: &[String]) -> String {
     )
 }
 
-/// Compares both tables chunk by chunk on `conn` (inside the snapshot).
+/// Compares both tables chunk by chunk, the original on `snaps[0]` and
+/// the shadow on `snaps[1]` at once (two snapshots of the same moment).
 /// Returns the number of rows compared.
 pub async fn compare(
-    conn: &mut Conn,
+    snaps: &mut [Conn],
     plan: &CopyPlan,
     cols: &Compared,
     chunk_rows: u64,
 ) -> Result<u64> {
+    let [conn, other] = snaps else {
+        return Err(super::MigrationError::Internal(
+            "the checksum needs two snapshots".into(),
+        ));
+    };
     if cols.old.is_empty() {
         return Ok(0);
     }
@@ -70,18 +76,16 @@ pub async fn compare(
         } else {
             CopyPlan::range(&plan.new_key, lower.as_ref(), &hi)
         };
-        let a: Option<(u64, u64)> = conn
-            .query_first(format!(
-                "SELECT {old_digest} FROM {} WHERE {old_range}",
-                plan.original
-            ))
-            .await?;
-        let b: Option<(u64, u64)> = conn
-            .query_first(format!(
-                "SELECT {new_digest} FROM {} WHERE {new_range}",
-                plan.shadow
-            ))
-            .await?;
+        let old_sql = format!(
+            "SELECT {old_digest} FROM {} WHERE {old_range}",
+            plan.original
+        );
+        let new_sql = format!("SELECT {new_digest} FROM {} WHERE {new_range}", plan.shadow);
+        let (a, b) = tokio::join!(
+            conn.query_first::<(u64, u64), _>(old_sql),
+            other.query_first::<(u64, u64), _>(new_sql)
+        );
+        let (a, b) = (a?, b?);
         if a != b {
             let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
             return Err(refused(format!(

@@ -104,14 +104,15 @@ pub async fn attempt(a: &Attempt<'_>) -> Result<Duration, CutoverError> {
     result
 }
 
-/// Starts a consistent snapshot on `snap` at a moment when the shadow
-/// equals the original (for the checksum): the original is locked READ
-/// (readers go on, writers wait), the binlog read up to the lock, the last
-/// changes replayed, the snapshot started, and everything released.
+/// Starts one consistent snapshot on each of `snaps` at a moment when the
+/// shadow equals the original (for the checksum): the original is locked
+/// READ (readers go on, writers wait), the binlog read up to the lock, the
+/// last changes replayed, the snapshots started, and everything released.
+/// All snapshots see the same state, so they can compare in parallel.
 /// Returns how long writers were blocked.
-pub async fn snapshot(a: &Attempt<'_>, snap: &mut Conn) -> Result<Duration, CutoverError> {
+pub async fn snapshot(a: &Attempt<'_>, snaps: &mut [Conn]) -> Result<Duration, CutoverError> {
     close_and_drain(a).await?;
-    let result = with_sentry(a, Phase::Snapshot(snap)).await;
+    let result = with_sentry(a, Phase::Snapshot(snaps)).await;
     a.gate.open();
     drop_sentry(&mut a.pool.get_conn().await?, a.schema, a.del_name).await;
     result
@@ -133,8 +134,8 @@ async fn close_and_drain(a: &Attempt<'_>) -> Result<(), CutoverError> {
 enum Phase<'s> {
     /// The atomic RENAME.
     Rename,
-    /// Start a consistent snapshot on this connection.
-    Snapshot(&'s mut Conn),
+    /// Start a consistent snapshot on each of these connections.
+    Snapshot(&'s mut [Conn]),
 }
 
 /// Creates the sentry, pauses the background applier and runs `phase` on
@@ -157,15 +158,17 @@ async fn with_sentry(a: &Attempt<'_>, phase: Phase<'_>) -> Result<Duration, Cuto
     let _paused = a.pause.lock().await;
     let result = match phase {
         Phase::Rename => rename_phase(a, &mut lock, &sentry, &shadow, timeout).await,
-        Phase::Snapshot(snap) => {
+        Phase::Snapshot(snaps) => {
             async {
                 let locked_at = quiesce(a, &mut lock, "READ", &sentry, &shadow, timeout).await?;
-                // Engine sessions run READ COMMITTED, where a snapshot does
-                // not hold across statements: this transaction is REPEATABLE READ.
-                snap.query_drop("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    .await?;
-                snap.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-                    .await?;
+                for snap in snaps.iter_mut() {
+                    // Engine sessions run READ COMMITTED, where a snapshot does
+                    // not hold across statements: this one is REPEATABLE READ.
+                    snap.query_drop("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                        .await?;
+                    snap.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+                        .await?;
+                }
                 lock.query_drop("UNLOCK TABLES").await?;
                 Ok(locked_at.elapsed())
             }

@@ -658,7 +658,12 @@ impl<'a> Migration<'a> {
     async fn verify(&self, attempt: &Attempt<'_>, plan: &CopyPlan, cols: &Compared) -> Result<()> {
         self.stage("checksum").await?;
         let cfg = &self.inner.config.cutover;
-        let mut snap = self.inner.pool.get_conn().await?;
+        // Two snapshots of the same moment: the original's and the shadow's
+        // digests are computed in parallel.
+        let mut snaps = vec![
+            self.inner.pool.get_conn().await?,
+            self.inner.pool.get_conn().await?,
+        ];
         for n in 1..=cfg.max_attempts {
             self.cancelled()?;
             let total = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
@@ -667,10 +672,12 @@ impl<'a> Migration<'a> {
                 ..Default::default()
             })
             .await?;
-            match cutover::snapshot(attempt, &mut snap).await {
+            match cutover::snapshot(attempt, &mut snaps).await {
                 Ok(stall) => {
-                    let compared = checksum::compare(&mut snap, plan, cols, CHECKSUM_CHUNK).await;
-                    let _ = snap.query_drop("COMMIT").await;
+                    let compared = checksum::compare(&mut snaps, plan, cols, CHECKSUM_CHUNK).await;
+                    for snap in snaps.iter_mut() {
+                        let _ = snap.query_drop("COMMIT").await;
+                    }
                     let rows = compared?;
                     info!(
                         id = self.id,
