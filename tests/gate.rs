@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use common::{eventually, setup_with, Ctx};
+use common::{await_status, eventually, fill_doubling, setup_with, submit_postponed, Ctx};
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Row};
 
@@ -21,25 +21,7 @@ async fn seed(c: &mut Conn) {
     )
     .await
     .unwrap();
-    c.query_drop("INSERT INTO t VALUES (1, 0, 'row-1')")
-        .await
-        .unwrap();
-    loop {
-        let max: u64 = c
-            .query_first("SELECT MAX(id) FROM t")
-            .await
-            .unwrap()
-            .unwrap();
-        if max >= ROWS {
-            break;
-        }
-        c.query_drop(format!(
-            "INSERT INTO t SELECT id + {max}, 0, CONCAT('row-', id + {max}) FROM t WHERE id <= {}",
-            ROWS - max
-        ))
-        .await
-        .unwrap();
-    }
+    fill_doubling(c, ROWS).await;
 }
 
 fn gates(ctx: &Ctx) -> &ghostwire::gate::Gates {
@@ -177,24 +159,6 @@ async fn migration_row(c: &mut Conn) -> Option<BTreeMap<String, String>> {
     })
 }
 
-/// Submits an ALTER that copies, then waits (postponed) until released;
-/// returns its id once it is waiting.
-async fn submit_postponed(ctx: &Ctx, c: &mut Conn) -> String {
-    let row: (String, String) = c
-        .query_first("ALTER TABLE t /* ghostwire: async postpone */ ADD INDEX k_idx (k)")
-        .await
-        .unwrap()
-        .unwrap();
-    eventually("the migration is copied and waiting", || async {
-        let mut c = ctx.conn().await;
-        migration_row(&mut c)
-            .await
-            .is_some_and(|m| m["status"] == "ready")
-    })
-    .await;
-    row.0
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_transaction_aborts_attempts_until_it_commits() {
     let ctx = setup_with("gate_long", |c| {
@@ -206,7 +170,7 @@ async fn long_transaction_aborts_attempts_until_it_commits() {
     let mut c = ctx.conn().await;
     seed(&mut c).await;
     // Copied and waiting (postponed), so the table is watched from here on.
-    let id = submit_postponed(&ctx, &mut c).await;
+    let id = submit_postponed(&ctx, &mut c, "t", "ADD INDEX k_idx (k)").await;
     // A transaction that uses the table and stays open.
     let mut long = ctx.conn().await;
     let long_id = long.id();
@@ -275,7 +239,7 @@ async fn bounds_answer_1205_and_leaving_frees_the_slot() {
     .await;
     let mut c = ctx.conn().await;
     seed(&mut c).await;
-    let id = submit_postponed(&ctx, &mut c).await;
+    let id = submit_postponed(&ctx, &mut c, "t", "ADD INDEX k_idx (k)").await;
     let mut long = ctx.conn().await;
     long.query_drop("BEGIN").await.unwrap();
     long.query_drop("SELECT * FROM t WHERE id = 1 FOR UPDATE")
@@ -345,26 +309,7 @@ async fn two_tables_and_the_current_database() {
     )
     .await
     .unwrap();
-    let row: (String, String) = c
-        .query_first("ALTER TABLE a /* ghostwire: async postpone */ ADD INDEX (v)")
-        .await
-        .unwrap()
-        .unwrap();
-    let id = row.0;
-    eventually("a is copied and waiting", || {
-        let (ctx, id) = (&ctx, id.clone());
-        async move {
-            let mut c = ctx.conn().await;
-            c.query_first::<String, _>(format!(
-                "SELECT status FROM _ghostwire.migrations WHERE id = '{id}'"
-            ))
-            .await
-            .unwrap()
-            .as_deref()
-                == Some("ready")
-        }
-    })
-    .await;
+    let id = submit_postponed(&ctx, &mut c, "a", "ADD INDEX (v)").await;
     // A transaction on `a` keeps the gate closing.
     let mut long = ctx.conn().await;
     long.query_drop("BEGIN").await.unwrap();
@@ -393,20 +338,7 @@ async fn two_tables_and_the_current_database() {
         .await
         .unwrap();
     long.query_drop("COMMIT").await.unwrap();
-    eventually("a's migration completes", || {
-        let (ctx, id) = (&ctx, id.clone());
-        async move {
-            let mut c = ctx.conn().await;
-            c.query_first::<String, _>(format!(
-                "SELECT status FROM _ghostwire.migrations WHERE id = '{id}'"
-            ))
-            .await
-            .unwrap()
-            .as_deref()
-                == Some("complete")
-        }
-    })
-    .await;
+    await_status(&ctx, &id, "complete").await;
     let v: u32 = c
         .query_first("SELECT v FROM a WHERE id = 1")
         .await

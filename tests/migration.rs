@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use common::{eventually, setup, setup_with, Ctx, LIMITED_USER};
+use common::{
+    await_status, eventually, fill_doubling, setup, setup_with, submit_postponed, Ctx, LIMITED_USER,
+};
 use ghostwire::config::Intercept;
 use mysql_async::prelude::*;
 use mysql_async::{Conn, Row, Value};
@@ -159,25 +161,7 @@ async fn copy_under_concurrent_writes_loses_and_changes_nothing() {
     c.query_drop("CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL) ENGINE=InnoDB")
         .await
         .unwrap();
-    c.query_drop("INSERT INTO t VALUES (1, 0, 'x')")
-        .await
-        .unwrap();
-    loop {
-        let max: u64 = c
-            .query_first("SELECT MAX(id) FROM t")
-            .await
-            .unwrap()
-            .unwrap();
-        if max >= INITIAL_ROWS {
-            break;
-        }
-        c.query_drop(format!(
-            "INSERT INTO t (id, k, c) SELECT id + {max}, 0, '' FROM t WHERE id <= {}",
-            INITIAL_ROWS - max
-        ))
-        .await
-        .unwrap();
-    }
+    fill_doubling(&mut c, INITIAL_ROWS).await;
     c.query_drop("UPDATE t SET k = (id * 7919) % 1000, c = CONCAT('row-', id)")
         .await
         .unwrap();
@@ -613,11 +597,7 @@ async fn every_column_type_round_trips_through_copy_and_binlog_replay() {
             .unwrap()
             .unwrap();
         let id = row.0;
-        eventually("the migration is copied and waiting", || {
-            let (ctx, id) = (&ctx, id.clone());
-            async move { migration(&mut ctx.conn().await, &id).await["status"] == "ready" }
-        })
-        .await;
+        await_status(&ctx, &id, "ready").await;
         // Changes the binlog applier must carry: inserts, an update of every
         // column, a key change, a delete.
         for (k, v) in keys[3..].iter().zip(VALUE_ROWS) {
@@ -659,11 +639,7 @@ async fn every_column_type_round_trips_through_copy_and_binlog_replay() {
         c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
             .await
             .unwrap();
-        eventually("the migration completes", || {
-            let (ctx, id) = (&ctx, id.clone());
-            async move { migration(&mut ctx.conn().await, &id).await["status"] == "complete" }
-        })
-        .await;
+        await_status(&ctx, &id, "complete").await;
         let new = rows_of(&mut d, &t, key).await;
         let old = rows_of(&mut d, &format!("{t}_del"), key).await;
         assert_eq!(new.len(), 5, "{t}: 6 rows inserted, 1 deleted");
@@ -718,11 +694,7 @@ async fn waiting_client_may_leave_and_a_second_alter_is_refused() {
     c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
         .await
         .unwrap();
-    eventually("the migration completes without its client", || {
-        let (ctx, id) = (&ctx, id.clone());
-        async move { migration(&mut ctx.conn().await, &id).await["status"] == "complete" }
-    })
-    .await;
+    await_status(&ctx, &id, "complete").await;
     let create: (String, String) = c.query_first("SHOW CREATE TABLE t").await.unwrap().unwrap();
     assert!(create.1.contains("KEY `v`"), "{}", create.1);
     let (code, _) = server_error(&mut c, &format!("ALTER MIGRATION '{id}' COMPLETE")).await;
@@ -756,17 +728,7 @@ async fn copy_keeps_the_auto_increment_counter() {
 async fn shutdown_cancels_running_migrations_and_cleans_up() {
     let ctx = setup("mig_shutdown").await;
     let mut c = small_table(&ctx).await;
-    let row: (String, String) = c
-        .query_first("ALTER TABLE t /* ghostwire: async postpone */ ADD INDEX (v)")
-        .await
-        .unwrap()
-        .unwrap();
-    let id = row.0;
-    eventually("the migration waits", || {
-        let (ctx, id) = (&ctx, id.clone());
-        async move { migration(&mut ctx.conn().await, &id).await["status"] == "ready" }
-    })
-    .await;
+    let id = submit_postponed(&ctx, &mut c, "t", "ADD INDEX (v)").await;
     assert_eq!(tables(&mut c, "mig_shutdown").await, ["t", "t_gho"]);
     drop(c);
     let mut d = ctx.direct().await;
@@ -791,17 +753,7 @@ async fn shutdown_cancels_running_migrations_and_cleans_up() {
 async fn checksum_catches_a_difference_before_the_cut_over() {
     let ctx = setup("mig_checksum").await;
     let mut c = small_table(&ctx).await;
-    let row: (String, String) = c
-        .query_first("ALTER TABLE t /* ghostwire: async postpone */ ADD INDEX (v)")
-        .await
-        .unwrap()
-        .unwrap();
-    let id = row.0;
-    eventually("the migration waits", || {
-        let (ctx, id) = (&ctx, id.clone());
-        async move { migration(&mut ctx.conn().await, &id).await["status"] == "ready" }
-    })
-    .await;
+    let id = submit_postponed(&ctx, &mut c, "t", "ADD INDEX (v)").await;
     // Corrupt the shadow behind the engine's back (no binlog event on t).
     let mut d = ctx.direct().await;
     d.query_drop("UPDATE t_gho SET v = 'corrupt' WHERE id = 2")
@@ -810,11 +762,7 @@ async fn checksum_catches_a_difference_before_the_cut_over() {
     c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
         .await
         .unwrap();
-    eventually("the migration fails", || {
-        let (ctx, id) = (&ctx, id.clone());
-        async move { migration(&mut ctx.conn().await, &id).await["status"] == "failed" }
-    })
-    .await;
+    await_status(&ctx, &id, "failed").await;
     let m = migration(&mut c, &id).await;
     assert!(m["message"].contains("checksum mismatch"), "{m:?}");
     assert_eq!(tables(&mut c, "mig_checksum").await, ["t"]);

@@ -321,3 +321,69 @@ where
     }
     panic!("condition never held: {what}");
 }
+
+/// Status of migration `id` in the state table (None before it exists).
+pub async fn migration_status(ctx: &Ctx, id: &str) -> Option<String> {
+    let mut c = ctx.direct().await;
+    let status = c
+        .exec_first(
+            "SELECT status FROM _ghostwire.migrations WHERE id = ?",
+            (id,),
+        )
+        .await
+        .ok()
+        .flatten();
+    c.disconnect().await.ok();
+    status
+}
+
+/// Waits until migration `id` reaches `status`.
+pub async fn await_status(ctx: &Ctx, id: &str, status: &str) {
+    eventually(&format!("migration {id} is {status}"), || async {
+        migration_status(ctx, id).await.as_deref() == Some(status)
+    })
+    .await;
+}
+
+/// Submits `ALTER TABLE <table> … <body>` as async + postponed through `c`
+/// and waits until it is copied and waiting; returns its id.
+pub async fn submit_postponed(
+    ctx: &Ctx,
+    c: &mut mysql_async::Conn,
+    table: &str,
+    body: &str,
+) -> String {
+    let row: (String, String) = c
+        .query_first(format!(
+            "ALTER TABLE {table} /* ghostwire: async postpone */ {body}"
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    await_status(ctx, &row.0, "ready").await;
+    row.0
+}
+
+/// Fills `t (id BIGINT PRIMARY KEY, k INT, c …)` with ids 1..=rows by
+/// doubling, k = 0 and c = 'row-<id>' (portable: no sequence engine).
+pub async fn fill_doubling(c: &mut mysql_async::Conn, rows: u64) {
+    c.query_drop("INSERT INTO t (id, k, c) VALUES (1, 0, 'row-1')")
+        .await
+        .unwrap();
+    loop {
+        let max: u64 = c
+            .query_first("SELECT MAX(id) FROM t")
+            .await
+            .unwrap()
+            .unwrap();
+        if max >= rows {
+            return;
+        }
+        c.query_drop(format!(
+            "INSERT INTO t (id, k, c) SELECT id + {max}, 0, CONCAT('row-', id + {max}) FROM t WHERE id <= {}",
+            rows - max
+        ))
+        .await
+        .unwrap();
+    }
+}
