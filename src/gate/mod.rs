@@ -220,10 +220,6 @@ impl Gates {
             .cloned()
             .collect()
     }
-
-    pub fn max_wait(&self) -> Duration {
-        self.inner.max_wait
-    }
 }
 
 /// A table watched for the life of a migration.

@@ -17,7 +17,6 @@
 //! last keys are replayed under the lock, so nothing can be missed.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -51,8 +50,6 @@ pub enum Horizon {
 pub struct Delta {
     inner: Mutex<DeltaInner>,
     pub changed: Notify,
-    /// Row events seen for the original table.
-    pub events: AtomicU64,
 }
 
 struct DeltaInner {
@@ -87,7 +84,6 @@ impl Default for Delta {
                 horizon: Horizon::Nothing,
             }),
             changed: Notify::new(),
-            events: AtomicU64::new(0),
         }
     }
 }
@@ -278,7 +274,6 @@ fn handle(
         }
     }
     if !is_sentry {
-        delta.events.fetch_add(1, Ordering::Relaxed);
         delta.changed.notify_one();
     }
     Ok(())

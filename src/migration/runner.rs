@@ -687,19 +687,9 @@ impl<'a> Migration<'a> {
                     );
                     return self.catch_up(attempt.delta, attempt.failure).await;
                 }
-                Err(cutover::CutoverError::Retry {
-                    reason: label,
-                    message,
-                }) => {
-                    aborted(label);
-                    warn!(id = self.id, attempt = n, %message, "checksum snapshot attempt aborted");
-                    self.record(&Update {
-                        message: Some(&message),
-                        ..Default::default()
-                    })
-                    .await?;
-                    tokio::time::sleep(Duration::from_millis(cfg.retry_backoff_ms)).await;
-                    self.catch_up(attempt.delta, attempt.failure).await?;
+                Err(cutover::CutoverError::Retry { reason, message }) => {
+                    self.back_off(attempt, "checksum", n, reason, &message)
+                        .await?;
                 }
                 Err(cutover::CutoverError::Fatal(e)) => return Err(e),
             }
@@ -708,6 +698,31 @@ impl<'a> Migration<'a> {
             "{}: could not lock the table for the checksum in {} attempts; the original table is unchanged",
             self.original, cfg.max_attempts
         )))
+    }
+
+    /// After an abandoned lock attempt (checksum snapshot or cut-over):
+    /// count and record why, wait, and catch up again before the next one.
+    async fn back_off(
+        &self,
+        attempt: &Attempt<'_>,
+        what: &str,
+        n: u32,
+        reason: &'static str,
+        message: &str,
+    ) -> Result<()> {
+        aborted(reason);
+        warn!(id = self.id, attempt = n, %message, "{what} attempt aborted");
+        let stage = format!("waiting to retry {what}");
+        self.record(&Update {
+            status: Some(Status::Running),
+            stage: Some(&stage),
+            message: Some(message),
+            ..Default::default()
+        })
+        .await?;
+        let backoff = self.inner.config.cutover.retry_backoff_ms;
+        tokio::time::sleep(Duration::from_millis(backoff)).await;
+        self.catch_up(attempt.delta, attempt.failure).await
     }
 
     /// Cut-over attempts with back-off; returns the stall of the one that worked.
@@ -735,22 +750,10 @@ impl<'a> Migration<'a> {
                     .await?;
                     return Ok(stall_ms);
                 }
-                Err(cutover::CutoverError::Retry {
-                    reason: label,
-                    message: reason,
-                }) => {
-                    aborted(label);
-                    warn!(id = self.id, attempt = n, %reason, "cut-over attempt aborted");
-                    self.record(&Update {
-                        status: Some(Status::Running),
-                        stage: Some("waiting to retry cut-over"),
-                        message: Some(&reason),
-                        ..Default::default()
-                    })
-                    .await?;
-                    last = reason;
-                    tokio::time::sleep(Duration::from_millis(cfg.retry_backoff_ms)).await;
-                    self.catch_up(attempt.delta, attempt.failure).await?;
+                Err(cutover::CutoverError::Retry { reason, message }) => {
+                    self.back_off(attempt, "cut-over", n, reason, &message)
+                        .await?;
+                    last = message;
                 }
                 Err(cutover::CutoverError::Fatal(e)) => return Err(e),
             }

@@ -8,8 +8,6 @@ use mysql_async::{Conn, Pool};
 
 use super::Result;
 
-pub const SCHEMA: &str = "_ghostwire";
-
 const CREATE: [&str; 2] = [
     "CREATE DATABASE IF NOT EXISTS `_ghostwire`",
     "CREATE TABLE IF NOT EXISTS `_ghostwire`.`migrations` (
