@@ -5,6 +5,7 @@ pub mod admin;
 pub mod app;
 pub mod classify;
 pub mod config;
+pub mod flavour;
 pub mod gate;
 pub mod metrics;
 pub mod migration;

@@ -2,7 +2,10 @@
 //! answered by the proxy as synthetic result sets.
 //!
 //! The listing comes from `_ghostwire.migrations` on the primary, so every
-//! proxy instance shows the same rows.
+//! proxy instance shows the same rows. Who may see or change which
+//! migration is decided by the session, on the client's own connection
+//! (see `server::session::probe`): a migration is visible to whoever may
+//! see its table, and changed by its submitter or whoever may ALTER it.
 
 use crate::classify::Words;
 use crate::migration::Handle;
@@ -39,9 +42,19 @@ pub struct Context {
     pub status: u16,
 }
 
-/// Answers a migration command; returns the response packets, sequence ids
-/// starting at 1.
-pub async fn answer(sql: &[u8], ctx: Context, engine: &Handle) -> Vec<u8> {
+/// A migration command, as read from the client's text.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    /// `SHOW MIGRATIONS` (`None`) or `SHOW MIGRATION '<id>'`.
+    Show(Option<String>),
+    /// `ALTER MIGRATION '<id>' <action>` (action upper-cased).
+    Alter { id: String, action: String },
+    /// Not a form we know: the answer.
+    Invalid(Vec<u8>),
+}
+
+/// Reads a migration command.
+pub fn parse(sql: &[u8]) -> Request {
     let text = String::from_utf8_lossy(sql);
     let mut words = Words { rest: sql };
     let first = words.next().unwrap_or_default();
@@ -51,27 +64,48 @@ pub async fn answer(sql: &[u8], ctx: Context, engine: &Handle) -> Vec<u8> {
             .next()
             .is_some_and(|w| w.eq_ignore_ascii_case(b"MIGRATION"));
         if one && id.is_none() {
-            return usage("SHOW MIGRATION '<id>'");
+            return Request::Invalid(usage("SHOW MIGRATION '<id>'"));
         }
-        return match engine.list(id.as_deref()).await {
-            Ok(rows) => {
-                let mut out = Vec::new();
-                write_result_set(&mut out, 1, ctx.caps, ctx.status, &MIGRATION_COLUMNS, &rows);
-                out
-            }
-            Err(e) => e.to_packet().frame(1),
-        };
+        return Request::Show(id);
     }
-    // ALTER MIGRATION '<id>' <action>
     let action = text
         .rsplit(|c: char| c.is_whitespace() || c == '\'' || c == '"')
         .find(|w| !w.is_empty() && *w != ";")
         .unwrap_or_default()
         .trim_end_matches(';')
         .to_ascii_uppercase();
-    match (id, action.as_str()) {
-        (Some(id), "COMPLETE") => {
-            if engine.release_postponed(&id) {
+    match id {
+        Some(_) if !ACTIONS.contains(&action.as_str()) => Request::Invalid(
+            ErrPacket::new(
+                1235,
+                "42000",
+                format!(
+                    "ghostwire: ALTER MIGRATION … {action} is not supported yet; supported: {}",
+                    ACTIONS.join(", ")
+                ),
+            )
+            .frame(1),
+        ),
+        Some(id) => Request::Alter { id, action },
+        None => Request::Invalid(usage("ALTER MIGRATION '<id>' COMPLETE")),
+    }
+}
+
+/// The result set of `SHOW MIGRATIONS` for rows the client may see.
+pub fn show(rows: &[Vec<Option<String>>], ctx: Context) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_result_set(&mut out, 1, ctx.caps, ctx.status, &MIGRATION_COLUMNS, rows);
+    out
+}
+
+/// The actions `ALTER MIGRATION` knows.
+const ACTIONS: [&str; 1] = ["COMPLETE"];
+
+/// Runs `ALTER MIGRATION '<id>' <action>` for a client allowed to.
+pub fn alter(id: &str, action: &str, ctx: Context, engine: &Handle) -> Vec<u8> {
+    match action {
+        "COMPLETE" => {
+            if engine.release_postponed(id) {
                 ok_reply(ctx, &format!("ghostwire: migration {id} cutting over"))
             } else {
                 ErrPacket::new(
@@ -82,7 +116,7 @@ pub async fn answer(sql: &[u8], ctx: Context, engine: &Handle) -> Vec<u8> {
                 .frame(1)
             }
         }
-        (Some(_), _) => ErrPacket::new(
+        _ => ErrPacket::new(
             1235,
             "42000",
             format!(
@@ -90,8 +124,17 @@ pub async fn answer(sql: &[u8], ctx: Context, engine: &Handle) -> Vec<u8> {
             ),
         )
         .frame(1),
-        (None, _) => usage("ALTER MIGRATION '<id>' COMPLETE"),
     }
+}
+
+/// The answer for an id no migration has (or one the client may not see).
+pub fn unknown(id: &str) -> Vec<u8> {
+    ErrPacket::new(
+        1105,
+        "HY000",
+        format!("ghostwire: no migration '{id}' (SHOW MIGRATIONS lists those you may see)"),
+    )
+    .frame(1)
 }
 
 /// The first quoted word: a migration id.

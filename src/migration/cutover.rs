@@ -32,7 +32,11 @@ use super::{Failure, MigrationError, POLL};
 use crate::config::Cutover;
 use crate::gate::Gate;
 
-pub const SENTRY_COMMENT: &str = "ghostwire cut-over sentry";
+/// The sentry's comment names its migration: only that migration's sentry
+/// is ever dropped (a table someone else made under the name is not).
+pub fn sentry_comment(id: &str) -> String {
+    format!("ghostwire cut-over sentry {id}")
+}
 
 pub enum CutoverError {
     /// This attempt gave up; the tables are as before. Try again later.
@@ -69,6 +73,8 @@ impl From<mysql_async::Error> for CutoverError {
 }
 
 pub struct Attempt<'a> {
+    /// The migration's id (a UUID), named in the sentry's comment.
+    pub id: &'a str,
     /// The table's cut-over gate: closed and drained before LOCK TABLES,
     /// opened when the attempt ends either way.
     pub gate: &'a Gate,
@@ -114,7 +120,7 @@ pub async fn snapshot(a: &Attempt<'_>, snaps: &mut [Conn]) -> Result<Duration, C
     close_and_drain(a).await?;
     let result = with_sentry(a, Phase::Snapshot(snaps)).await;
     a.gate.open();
-    drop_sentry(&mut a.pool.get_conn().await?, a.schema, a.del_name).await;
+    drop_sentry(&mut a.pool.get_conn().await?, a.id, a.schema, a.del_name).await;
     result
 }
 
@@ -150,8 +156,11 @@ async fn with_sentry(a: &Attempt<'_>, phase: Phase<'_>) -> Result<Duration, Cuto
         a.config.lock_wait_timeout_s
     ))
     .await?;
+    // The id is a UUID ghostwire made: safe in the statement's text.
+    debug_assert!(a.id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
     lock.query_drop(format!(
-        "CREATE TABLE {sentry} (mark BIGINT NOT NULL PRIMARY KEY) ENGINE=InnoDB COMMENT='{SENTRY_COMMENT}'"
+        "CREATE TABLE {sentry} (mark BIGINT NOT NULL PRIMARY KEY) ENGINE=InnoDB COMMENT='{}'",
+        sentry_comment(a.id)
     ))
     .await?;
     // The background applier must not hold statements on the tables now.
@@ -177,7 +186,7 @@ async fn with_sentry(a: &Attempt<'_>, phase: Phase<'_>) -> Result<Duration, Cuto
     };
     let _ = lock.query_drop("UNLOCK TABLES").await;
     if result.is_err() {
-        drop_sentry(&mut lock, a.schema, a.del_name).await;
+        drop_sentry(&mut lock, a.id, a.schema, a.del_name).await;
     }
     result
 }
@@ -224,12 +233,12 @@ async fn quiesce(
 
 /// Drops `_<t>_del` only while it is the sentry (after a rename, the same
 /// name holds the old table, which must never be dropped here).
-pub async fn drop_sentry(conn: &mut Conn, schema: &str, name: &str) {
+pub async fn drop_sentry(conn: &mut Conn, id: &str, schema: &str, name: &str) {
     let is_sentry: Option<String> = conn
         .exec_first(
             "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? \
              AND TABLE_NAME = ? AND TABLE_COMMENT = ?",
-            (schema, name, SENTRY_COMMENT),
+            (schema, name, sentry_comment(id)),
         )
         .await
         .ok()

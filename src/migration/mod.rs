@@ -9,6 +9,7 @@
 
 pub mod binlog;
 mod checksum;
+pub mod client_session;
 pub mod copier;
 mod cutover;
 mod runner;
@@ -28,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::flavour::ServerInfo;
 use crate::gate::Gates;
 use crate::protocol::packets::ErrPacket;
 pub use statement::{AlterStatement, StatementError};
@@ -59,6 +61,14 @@ impl Hints {
             }
         }
         Ok(h)
+    }
+
+    /// The one place session hints (`SET @ghostwire`) and a statement's
+    /// comment hints come together: a word given either way counts.
+    pub fn merged(session: Hints, statement: Hints) -> Hints {
+        let mut h = session;
+        h.merge(statement);
+        h
     }
 
     pub fn merge(&mut self, o: Hints) {
@@ -124,16 +134,23 @@ pub fn refused(msg: impl std::fmt::Display) -> MigrationError {
     MigrationError::Refused(ErrPacket::new(1105, "HY000", format!("ghostwire: {msg}")))
 }
 
-/// One intercepted ALTER.
+/// One intercepted ALTER, after the server accepted it from the client
+/// (see the session's `intercept`): the engine runs `ALTER TABLE <shadow>
+/// <body>` and nothing else derived from client text.
 #[derive(Clone, Debug)]
 pub struct Request {
     /// Resolved schema (the statement's, or the session's current database).
     pub schema: String,
     pub stmt: AlterStatement,
-    /// The statement as the client sent it (recorded, shown in SHOW MIGRATIONS).
-    pub text: String,
-    /// `user@host` of the client, for the record.
-    pub submitted_by: String,
+    /// The ALTER's body as the client sent it: bytes in its character set.
+    pub body: Vec<u8>,
+    /// The statement as the client sent it (recorded, shown to those who
+    /// may see the table).
+    pub text: Vec<u8>,
+    /// Hints of the session and of the statement, merged.
+    pub hints: Hints,
+    /// The client's session when it sent the ALTER.
+    pub session: client_session::ClientSession,
 }
 
 /// How a completed migration went.
@@ -148,6 +165,19 @@ pub struct Summary {
 }
 
 pub type Outcome = std::result::Result<Summary, ErrPacket>;
+
+/// A table reserved for one ALTER; the reservation ends when it drops.
+pub struct Ticket {
+    handle: Handle,
+    pub id: String,
+    key: (String, String),
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.handle.finished(&self.key);
+    }
+}
 
 pub struct Submitted {
     pub id: String,
@@ -168,6 +198,7 @@ struct Inner {
     opts: Opts,
     pool: Pool,
     store_ready: OnceCell<()>,
+    server: OnceCell<ServerInfo>,
     /// Tables with a migration under way → its id.
     active: Mutex<HashMap<(String, String), String>>,
     running: Arc<Semaphore>,
@@ -190,6 +221,7 @@ impl Handle {
                 opts,
                 pool,
                 store_ready: OnceCell::new(),
+                server: OnceCell::new(),
                 active: Mutex::default(),
                 running,
                 postponed: Mutex::default(),
@@ -199,10 +231,86 @@ impl Handle {
         }
     }
 
-    /// Checks, records and starts a migration.
-    pub async fn submit(&self, req: Request) -> Result<Submitted> {
-        let inner = &self.inner;
+    /// The server behind the proxy (flavour and version), read once.
+    pub async fn server(&self) -> Result<ServerInfo> {
+        self.inner
+            .server
+            .get_or_try_init(|| async {
+                use mysql_async::prelude::Queryable;
+                let mut conn = self.inner.pool.get_conn().await?;
+                let v: Option<String> = conn.query_first("SELECT @@version").await?;
+                Ok::<_, MigrationError>(ServerInfo::parse(&v.unwrap_or_default()))
+            })
+            .await
+            .copied()
+    }
+
+    /// Reserves `schema.table` for one ALTER (an instant attempt or a copy
+    /// migration); refused while another migration of this instance holds it.
+    pub async fn reserve(&self, schema: &str, table: &str) -> Result<Ticket> {
         self.ensure_store().await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let key = (schema.to_string(), table.to_string());
+        let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(other) = active.get(&key) {
+            return Err(refused(format!(
+                "migration {other} on {schema}.{table} is still running; wait for it \
+                 (SHOW MIGRATION '{other}') and submit this ALTER again"
+            )));
+        }
+        active.insert(key.clone(), id.clone());
+        Ok(Ticket {
+            handle: self.clone(),
+            id,
+            key,
+        })
+    }
+
+    /// Records an ALTER the client's own connection ran with
+    /// ALGORITHM=INSTANT (so it shows in `SHOW MIGRATIONS`).
+    pub async fn record_instant(&self, ticket: Ticket, req: &Request, stall_ms: u64) -> String {
+        let message = Summary {
+            id: ticket.id.clone(),
+            strategy: "instant",
+            rows_copied: 0,
+            stall_ms,
+            old_table: None,
+        }
+        .message();
+        let new = self.new_record(&ticket.id, req, Some(("instant", stall_ms, &message)));
+        match self.inner.pool.get_conn().await {
+            Ok(mut conn) => {
+                if let Err(e) = store::insert(&mut conn, &new).await {
+                    warn!(id = %ticket.id, error = %e, "could not record an instant ALTER");
+                }
+            }
+            Err(e) => warn!(id = %ticket.id, error = %e, "could not record an instant ALTER"),
+        }
+        count_outcome("instant", "complete");
+        message
+    }
+
+    fn new_record<'a>(
+        &'a self,
+        id: &'a str,
+        req: &'a Request,
+        done: Option<(&'a str, u64, &'a str)>,
+    ) -> store::NewMigration<'a> {
+        store::NewMigration {
+            id,
+            owner: &self.inner.instance,
+            schema: &req.schema,
+            table: &req.stmt.table,
+            statement: &req.text,
+            charset: &req.session.charset_client,
+            submitted_by: &req.session.current_user,
+            done,
+        }
+    }
+
+    /// Checks, records and starts a copy migration of the reserved table.
+    pub async fn submit(&self, ticket: Ticket, req: Request) -> Result<Submitted> {
+        let inner = &self.inner;
         let mut conn = inner.pool.get_conn().await?;
         let (schema, table) = (req.schema.clone(), req.stmt.table.clone());
         if schema::table_exists(&mut conn, &schema, &table)
@@ -215,29 +323,8 @@ impl Handle {
                 format!("Table '{schema}.{table}' doesn't exist"),
             )));
         }
-        let id = uuid::Uuid::new_v4().to_string();
-        {
-            let mut active = inner.active.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(other) = active.get(&(schema.clone(), table.clone())) {
-                return Err(refused(format!(
-                    "migration {other} on {schema}.{table} is still running; wait for it \
-                     (SHOW MIGRATION '{other}') and submit this ALTER again"
-                )));
-            }
-            active.insert((schema.clone(), table.clone()), id.clone());
-        }
-        let new = store::NewMigration {
-            id: &id,
-            owner: &inner.instance,
-            schema: &schema,
-            table: &table,
-            statement: &req.text,
-            submitted_by: &req.submitted_by,
-        };
-        if let Err(e) = store::insert(&mut conn, &new).await {
-            self.finished(&schema, &table);
-            return Err(e);
-        }
+        let id = ticket.id.clone();
+        store::insert(&mut conn, &self.new_record(&id, &req, None)).await?;
         drop(conn);
         info!(%id, %schema, %table, "migration submitted");
         let (tx, done) = oneshot::channel();
@@ -245,20 +332,36 @@ impl Handle {
         let mid = id.clone();
         inner.tasks.spawn(async move {
             let outcome = runner::run(&handle, &mid, &req).await;
-            handle.finished(&req.schema, &req.stmt.table);
+            drop(ticket);
             let _ = tx.send(outcome);
         });
         Ok(Submitted { id, done })
     }
 
-    fn finished(&self, schema: &str, table: &str) {
+    fn finished(&self, key: &(String, String)) {
         let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
-        active.remove(&(schema.to_string(), table.to_string()));
+        active.remove(key);
     }
 
-    /// Rows for `SHOW MIGRATIONS` / `SHOW MIGRATION '<id>'`.
-    pub async fn list(&self, id: Option<&str>) -> Result<Vec<Vec<Option<String>>>> {
+    /// Rows for `SHOW MIGRATIONS` / `SHOW MIGRATION '<id>'`, each with what
+    /// deciding who may see it needs.
+    pub async fn list(&self, id: Option<&str>) -> Result<Vec<store::Listed>> {
         store::list(&self.inner.pool, id).await
+    }
+
+    /// Schema, table and submitter (`CURRENT_USER()`) of a migration.
+    pub async fn owner_of(&self, id: &str) -> Result<Option<(String, String, String)>> {
+        store::owner_of(&self.inner.pool, id).await
+    }
+
+    /// The cut-over gates the engine shares with sessions.
+    pub fn gates(&self) -> &Gates {
+        &self.inner.gates
+    }
+
+    /// The `[cutover]` settings (the session's instant attempt uses them).
+    pub fn cutover_config(&self) -> &crate::config::Cutover {
+        &self.inner.config.cutover
     }
 
     /// Lets a postponed migration cut over. False when no such migration waits.
@@ -296,9 +399,12 @@ impl Handle {
                 store::ensure(pool).await?;
                 self.hold_owner_lock().await?;
                 let mut conn = pool.get_conn().await?;
-                for (id, schema, table) in store::fail_orphans(&mut conn).await? {
-                    warn!(%id, %schema, %table, "failing a migration left by a previous run");
-                    runner::drop_helpers(&mut conn, &schema, &table).await;
+                for o in store::fail_orphans(&mut conn).await? {
+                    warn!(id = %o.id, schema = %o.schema, table = %o.table,
+                        "failing a migration left by a previous run");
+                    if o.shadow_created {
+                        runner::drop_helpers(&mut conn, &o.id, &o.schema, &o.table).await;
+                    }
                 }
                 Ok::<(), MigrationError>(())
             })
@@ -354,15 +460,13 @@ fn engine_opts(config: &Config) -> Opts {
         .rsplit_once(':')
         .map(|(h, p)| (h.to_string(), p.parse().unwrap_or(3306)))
         .unwrap_or_else(|| (config.backend.addr.clone(), 3306));
-    let setup = vec![
-        "SET NAMES utf8mb4".to_string(),
-        "SET character_set_results = binary, time_zone = '+00:00'".to_string(),
-        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_string(),
+    let setup = engine_setup(&[
+        "SET SESSION time_zone = '+00:00'".to_string(),
         "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(TRIM(BOTH ',' FROM \
          REPLACE(REPLACE(CONCAT(',', @@session.sql_mode, ','), ',NO_ZERO_IN_DATE,', ','), \
          ',NO_ZERO_DATE,', ',')), ''), 'NO_AUTO_VALUE_ON_ZERO')"
             .to_string(),
-    ];
+    ]);
     let constraints = PoolConstraints::new(0, 64).expect("0 <= 64");
     OptsBuilder::default()
         .ip_or_hostname(host)
@@ -380,6 +484,39 @@ fn engine_opts(config: &Config) -> Opts {
         .pool_opts(PoolOpts::default().with_constraints(constraints))
         .wait_timeout(Some(28_800))
         .into()
+}
+
+/// Every engine connection: utf8mb4 in, raw bytes out, READ COMMITTED,
+/// then `extra` (time zone and SQL mode).
+fn engine_setup(extra: &[String]) -> Vec<String> {
+    let mut setup = vec![
+        "SET NAMES utf8mb4".to_string(),
+        "SET character_set_results = binary".to_string(),
+        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_string(),
+    ];
+    setup.extend_from_slice(extra);
+    setup
+}
+
+/// Options for one migration's copy, replay and checksum connections: the
+/// engine's, in the client's time zone and conversion SQL mode (see
+/// `ClientSession::copy_setup`). `None` when the captured values are not of
+/// a plain shape.
+pub(crate) fn migration_opts(base: &Opts, session: &client_session::ClientSession) -> Option<Opts> {
+    let setup = engine_setup(&session.copy_setup()?);
+    let constraints = PoolConstraints::new(0, 64).expect("0 <= 64");
+    Some(
+        OptsBuilder::from_opts(base.clone())
+            .setup(setup)
+            .pool_opts(PoolOpts::default().with_constraints(constraints))
+            .into(),
+    )
+}
+
+/// Counts a migration's outcome in the metrics.
+pub(crate) fn count_outcome(strategy: &'static str, outcome: &'static str) {
+    metrics::counter!(crate::metrics::MIGRATIONS, "strategy" => strategy, "outcome" => outcome)
+        .increment(1);
 }
 
 /// A task's failure, visible to the runner that watches it.

@@ -21,15 +21,20 @@ use super::store::{self, Status, Update};
 use super::{Failure, Handle, Inner, MigrationError, Outcome, Request, Result, Summary};
 use crate::gate::Gate;
 
-/// Server errors meaning "this ALTER cannot be done with ALGORITHM=INSTANT".
-const NOT_INSTANT: [u16; 3] = [1845, 1846, 4092];
-const LOCK_WAIT_TIMEOUT: u16 = 1205;
-const SYNTAX_ERROR: u16 = 1064;
 /// Rows per checksum chunk.
 const CHECKSUM_CHUNK: u64 = 10_000;
 
 pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
-    let m = Migration::new(&handle.inner, id, req);
+    let Some(opts) = super::migration_opts(&handle.inner.opts, &req.session) else {
+        let packet = super::refused("the session's time zone or SQL mode has an unexpected form")
+            .to_packet();
+        let m = Migration::new(&handle.inner, id, req, handle.inner.pool.clone());
+        let _ = m
+            .record(&failed_update(Status::Failed, &packet.message))
+            .await;
+        return Err(packet);
+    };
+    let m = Migration::new(&handle.inner, id, req, mysql_async::Pool::new(opts));
     let result = async {
         let _permit = tokio::select! {
             p = m.inner.running.clone().acquire_owned() => p.map_err(|_| MigrationError::Cancelled)?,
@@ -44,7 +49,7 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
         m.migrate().await
     }
     .await;
-    match result {
+    let outcome = match result {
         Ok(summary) => {
             count(summary.strategy, "complete");
             metrics::histogram!(crate::metrics::CUTOVER_STALL)
@@ -67,7 +72,11 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
         Err(e) => {
             warn!(%id, error = %e, "migration failed");
             if let Ok(mut conn) = m.inner.pool.get_conn().await {
-                drop_helpers(&mut conn, &req.schema, &req.stmt.table).await;
+                if m.shadow_created.load(Ordering::SeqCst) {
+                    drop_helpers(&mut conn, id, &req.schema, &req.stmt.table).await;
+                } else {
+                    cutover::drop_sentry(&mut conn, id, &req.schema, &m.del_name).await;
+                }
             }
             let packet = e.to_packet();
             let status = match e {
@@ -75,22 +84,25 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
                 _ => Status::Failed,
             };
             count("none", status.as_str());
-            let _ = m
-                .record(&Update {
-                    status: Some(status),
-                    stage: Some(status.as_str()),
-                    message: Some(&packet.message),
-                    ..Default::default()
-                })
-                .await;
+            let _ = m.record(&failed_update(status, &packet.message)).await;
             Err(packet)
         }
+    };
+    m.pool.clone().disconnect().await.ok();
+    outcome
+}
+
+fn failed_update(status: Status, message: &str) -> Update<'_> {
+    Update {
+        status: Some(status),
+        stage: Some(status.as_str()),
+        message: Some(message),
+        ..Default::default()
     }
 }
 
 fn count(strategy: &'static str, outcome: &'static str) {
-    metrics::counter!(crate::metrics::MIGRATIONS, "strategy" => strategy, "outcome" => outcome)
-        .increment(1);
+    super::count_outcome(strategy, outcome);
 }
 
 fn aborted(reason: &'static str) {
@@ -118,9 +130,11 @@ impl Summary {
     }
 }
 
-/// Drops the shadow table, and the sentry when it is one (never the old
-/// table a completed migration left under the same `_del` name).
-pub async fn drop_helpers(conn: &mut Conn, schema: &str, table: &str) {
+/// Drops the shadow table of migration `id`, which the caller knows it
+/// created, and its sentry when there is one (never the old table a
+/// completed migration left under the same `_del` name, nor a table
+/// someone else made under either name).
+pub async fn drop_helpers(conn: &mut Conn, id: &str, schema: &str, table: &str) {
     let shadow = helper_table(table, "gho");
     let del = helper_table(table, "del");
     let _ = conn
@@ -129,7 +143,7 @@ pub async fn drop_helpers(conn: &mut Conn, schema: &str, table: &str) {
             qualified(schema, &shadow)
         ))
         .await;
-    cutover::drop_sentry(conn, schema, &del).await;
+    cutover::drop_sentry(conn, id, schema, &del).await;
 }
 
 pub(super) struct Migration<'a> {
@@ -139,13 +153,18 @@ pub(super) struct Migration<'a> {
     pub original: String,
     pub shadow_name: String,
     pub del_name: String,
+    /// This migration's copy, replay and checksum connections (in the
+    /// client's time zone and conversion SQL mode).
+    pub pool: mysql_async::Pool,
+    /// Set once the shadow table exists because this migration made it.
+    shadow_created: std::sync::atomic::AtomicBool,
     /// Lock attempts so far (checksum snapshots and cut-overs), as shown
     /// in `cutover_attempts`.
     attempts: std::sync::atomic::AtomicU32,
 }
 
 impl<'a> Migration<'a> {
-    fn new(inner: &'a Inner, id: &'a str, req: &'a Request) -> Self {
+    fn new(inner: &'a Inner, id: &'a str, req: &'a Request, pool: mysql_async::Pool) -> Self {
         let t = &req.stmt.table;
         Migration {
             inner,
@@ -154,6 +173,8 @@ impl<'a> Migration<'a> {
             original: qualified(&req.schema, t),
             shadow_name: helper_table(t, "gho"),
             del_name: helper_table(t, "del"),
+            pool,
+            shadow_created: Default::default(),
             attempts: Default::default(),
         }
     }
@@ -185,131 +206,13 @@ impl<'a> Migration<'a> {
             .inner
             .gates
             .watch(&self.req.schema, &self.req.stmt.table);
-        let gate = &watched.gate;
-        if !self.req.stmt.algorithm_given {
-            self.stage("trying ALGORITHM=INSTANT").await?;
-            if let Some(stall_ms) = self.try_instant(gate).await? {
-                return Ok(Summary {
-                    id: self.id.to_string(),
-                    strategy: "instant",
-                    rows_copied: 0,
-                    stall_ms,
-                    old_table: None,
-                });
-            }
-        }
         self.record(&Update {
             strategy: Some("copy"),
             stage: Some("checking"),
             ..Default::default()
         })
         .await?;
-        self.copy_migration(gate).await
-    }
-
-    /// Runs the ALTER with ALGORITHM=INSTANT. None: the server cannot.
-    /// Retries when the metadata lock cannot be had within the lock timeout
-    /// (a long transaction on the table): waiting longer would stall every
-    /// query on the table behind the ALTER.
-    async fn try_instant(&self, gate: &Gate) -> Result<Option<u64>> {
-        let cfg = &self.inner.config.cutover;
-        let sql = format!(
-            "ALTER TABLE {} {}, ALGORITHM=INSTANT",
-            self.original, self.req.stmt.body
-        );
-        let mut conn = self.inner.pool.get_conn().await?;
-        conn.query_drop(format!(
-            "SET SESSION lock_wait_timeout = {}",
-            cfg.lock_wait_timeout_s
-        ))
-        .await?;
-        for attempt in 1..=cfg.max_attempts {
-            self.cancelled()?;
-            // An instant ALTER still takes an exclusive metadata lock: drain
-            // the table through the gate first, so it neither waits behind a
-            // transaction nor stalls every query queued behind itself.
-            let drain = Duration::from_millis(cfg.drain_timeout_ms);
-            gate.close();
-            if let Err(holders) = gate.drain(drain).await {
-                gate.open();
-                let msg = cutover::blocked_by(&holders, cfg.drain_timeout_ms);
-                aborted("drain_timeout");
-                self.record(&Update {
-                    cutover_attempts: Some(attempt),
-                    message: Some(&msg),
-                    ..Default::default()
-                })
-                .await?;
-                tokio::time::sleep(Duration::from_millis(cfg.retry_backoff_ms)).await;
-                continue;
-            }
-            let started = Instant::now();
-            let result = conn.query_drop(&sql).await;
-            gate.open();
-            match result {
-                Ok(()) => {
-                    attempt_result(true);
-                    self.record(&Update {
-                        strategy: Some("instant"),
-                        cutover_attempts: Some(attempt),
-                        stall_ms: Some(started.elapsed().as_millis() as u64),
-                        ..Default::default()
-                    })
-                    .await?;
-                    return Ok(Some(started.elapsed().as_millis() as u64));
-                }
-                Err(mysql_async::Error::Server(e)) if NOT_INSTANT.contains(&e.code) => {
-                    return Ok(None)
-                }
-                Err(mysql_async::Error::Server(e)) if e.code == LOCK_WAIT_TIMEOUT => {
-                    attempt_result(false);
-                    aborted("lock_timeout");
-                    let msg = format!("attempt {attempt}: the table stayed locked by another transaction for {} s", cfg.lock_wait_timeout_s);
-                    self.record(&Update {
-                        cutover_attempts: Some(attempt),
-                        message: Some(&msg),
-                        ..Default::default()
-                    })
-                    .await?;
-                    tokio::time::sleep(Duration::from_millis(cfg.retry_backoff_ms)).await;
-                }
-                Err(mysql_async::Error::Server(e)) if e.code == SYNTAX_ERROR => {
-                    return Err(self
-                        .body_error(&mut conn)
-                        .await
-                        .unwrap_or_else(|| mysql_async::Error::Server(e).into()))
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(super::refused(format!(
-            "{}: could not get the table's metadata lock in {} attempts: a long transaction holds it. \
-             Commit or end it, then submit the ALTER again",
-            self.original, cfg.max_attempts
-        )))
-    }
-
-    /// The server's own error for the client's ALTER body alone (without the
-    /// `, ALGORITHM=INSTANT` the engine appended), from applying it to an
-    /// empty temporary copy of the table.
-    async fn body_error(&self, conn: &mut Conn) -> Option<MigrationError> {
-        let tmp = qualified(
-            &self.req.schema,
-            &format!("_gw_check_{}", std::process::id()),
-        );
-        conn.query_drop(format!(
-            "CREATE TEMPORARY TABLE {tmp} LIKE {}",
-            self.original
-        ))
-        .await
-        .ok()?;
-        let r = conn
-            .query_drop(format!("ALTER TABLE {tmp} {}", self.req.stmt.body))
-            .await;
-        let _ = conn
-            .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {tmp}"))
-            .await;
-        r.err().map(MigrationError::from)
+        self.copy_migration(&watched.gate).await
     }
 
     /// Checks, then creates the shadow table with the client's ALTER applied
@@ -323,16 +226,11 @@ impl<'a> Migration<'a> {
             .await?
             .unwrap_or(0);
         self.stage("creating shadow table").await?;
-        let shadow = qualified(schema, &self.shadow_name);
-        let create = format!("CREATE TABLE {shadow} LIKE {}", self.original);
-        schema::exec(&mut conn, &create).await?;
-        // The client's own ALTER text, re-targeted at the shadow: a syntax
-        // or semantic error in it comes back as the server's own error.
-        let alter = format!("ALTER TABLE {shadow} {}", self.req.stmt.body);
-        schema::exec(&mut conn, &alter).await?;
+        self.create_shadow().await?;
         // CREATE … LIKE starts the counter at 1; rows copied later only move
         // it to their highest id. Carry the original's counter over so ids of
         // rows deleted at the top are not handed out again.
+        let shadow = qualified(schema, &self.shadow_name);
         if let Some(next) = schema::auto_increment(&mut conn, schema, table).await? {
             schema::exec(
                 &mut conn,
@@ -340,10 +238,38 @@ impl<'a> Migration<'a> {
             )
             .await?;
         }
+        schema::check_no_foreign_keys(&mut conn, schema, &self.shadow_name).await?;
         let old = schema::table_info(&mut conn, schema, table).await?;
         let new = schema::table_info(&mut conn, schema, &self.shadow_name).await?;
         let (copy_plan, replay, target, compared) = self.plan(&old, &new, &shadow)?;
         Ok((copy_plan, replay, target, compared, rows_total))
+    }
+
+    /// Creates the shadow and applies the client's ALTER body to it, on a
+    /// connection of its own in the client's session state (SQL mode, time
+    /// zone, character set, DDL variables), so the body means what it meant
+    /// natively. The body runs as a prepared statement: one statement,
+    /// whatever its text, and only after the server ran the same body on the
+    /// client's own connection (see the session's `intercept`).
+    async fn create_shadow(&self) -> Result<()> {
+        let mut conn = Conn::new(self.inner.opts.clone()).await?;
+        let result = async {
+            let (set, params) = self.req.session.ddl_setup();
+            conn.exec_drop(set, params).await?;
+            let shadow = qualified(&self.req.schema, &self.shadow_name);
+            conn.query_drop(format!("CREATE TABLE {shadow} LIKE {}", self.original))
+                .await?;
+            self.shadow_created.store(true, Ordering::SeqCst);
+            let mut store_conn = self.inner.pool.get_conn().await?;
+            store::shadow_created(&mut store_conn, self.id).await?;
+            let mut alter = format!("ALTER TABLE {shadow} ").into_bytes();
+            alter.extend_from_slice(&self.req.body);
+            conn.exec_drop(alter, ()).await?;
+            Ok::<(), MigrationError>(())
+        }
+        .await;
+        let _ = conn.disconnect().await;
+        result
     }
 
     async fn copy_migration(&self, gate: &Gate) -> Result<Summary> {
@@ -399,7 +325,7 @@ impl<'a> Migration<'a> {
             let started = Instant::now();
             let reporter = self.report_progress(&progress, &delta, rows_total, started);
             let copy = copier::copy(
-                &self.inner.pool,
+                &self.pool,
                 &copy_plan,
                 self.inner.config.migrations.copy_workers,
                 Duration::from_millis(self.inner.config.migrations.chunk_target_ms),
@@ -420,12 +346,13 @@ impl<'a> Migration<'a> {
             })
             .await?;
             self.catch_up(&delta, &failure).await?;
-            if self.req.stmt.hints.postpone {
+            if self.req.hints.postpone {
                 self.wait_for_release(&delta, &failure).await?;
             }
             let attempt = Attempt {
+                id: self.id,
                 gate,
-                pool: &self.inner.pool,
+                pool: &self.pool,
                 config: &self.inner.config.cutover,
                 original: &self.original,
                 schema,
@@ -552,7 +479,7 @@ impl<'a> Migration<'a> {
         pause: Arc<tokio::sync::Mutex<()>>,
         failure: Failure,
     ) -> tokio::task::JoinHandle<()> {
-        let pool = self.inner.pool.clone();
+        let pool = self.pool.clone();
         tokio::spawn(async move {
             let r = async {
                 let mut conn = pool.get_conn().await?;
@@ -660,10 +587,7 @@ impl<'a> Migration<'a> {
         let cfg = &self.inner.config.cutover;
         // Two snapshots of the same moment: the original's and the shadow's
         // digests are computed in parallel.
-        let mut snaps = vec![
-            self.inner.pool.get_conn().await?,
-            self.inner.pool.get_conn().await?,
-        ];
+        let mut snaps = vec![self.pool.get_conn().await?, self.pool.get_conn().await?];
         for n in 1..=cfg.max_attempts {
             self.cancelled()?;
             let total = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;

@@ -176,6 +176,26 @@ pub async fn check_copy_preconditions(conn: &mut Conn, schema: &str, table: &str
     Ok(())
 }
 
+/// Refuses an ALTER that gave the new table a foreign key: the server
+/// checked the client's REFERENCES right on its own connection already; this
+/// is about the copy: a foreign key cannot be carried across the rename.
+pub async fn check_no_foreign_keys(conn: &mut Conn, schema: &str, shadow: &str) -> Result<()> {
+    let fk: Option<String> = conn
+        .exec_first(
+            "SELECT CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
+             WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ? LIMIT 1",
+            (schema, shadow),
+        )
+        .await?;
+    match fk {
+        Some(name) => Err(refused(format!(
+            "the ALTER adds foreign key {name}; an online migration cannot carry a foreign key \
+             across the rename. Run it with /* ghostwire: direct */"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Binary log on, ROW format, FULL images, not compressed (MariaDB's
 /// compressed events cannot be read by the binlog client).
 async fn check_binlog(conn: &mut Conn) -> Result<()> {

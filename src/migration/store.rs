@@ -14,8 +14,10 @@ const CREATE: [&str; 2] = [
         id CHAR(36) NOT NULL PRIMARY KEY,
         table_schema VARCHAR(64) NOT NULL,
         table_name VARCHAR(64) NOT NULL,
-        statement MEDIUMTEXT NOT NULL,
+        statement MEDIUMBLOB NOT NULL,
+        statement_charset VARCHAR(64) NOT NULL DEFAULT 'utf8mb4',
         submitted_by VARCHAR(300) NOT NULL,
+        shadow_created TINYINT NOT NULL DEFAULT 0,
         owner CHAR(36) NOT NULL DEFAULT '',
         strategy VARCHAR(16) NOT NULL DEFAULT '',
         status VARCHAR(16) NOT NULL,
@@ -35,8 +37,18 @@ const CREATE: [&str; 2] = [
         message TEXT NULL,
         KEY by_created (created_at),
         KEY by_table (table_schema, table_name)
-    ) ENGINE=InnoDB",
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
 ];
+
+/// Brings a state table made by an earlier version up to date: statements
+/// are kept as the client's bytes with their character set (a latin1
+/// server default refused other text), and the table records whether the
+/// migration created its shadow (so only tables ghostwire made are dropped).
+const UPGRADE: &str = "ALTER TABLE `_ghostwire`.`migrations` \
+    MODIFY statement MEDIUMBLOB NOT NULL, \
+    ADD COLUMN statement_charset VARCHAR(64) NOT NULL DEFAULT 'utf8mb4' AFTER statement, \
+    ADD COLUMN shadow_created TINYINT NOT NULL DEFAULT 0 AFTER submitted_by, \
+    CONVERT TO CHARACTER SET utf8mb4";
 
 /// Status values, in the order a migration normally passes through them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +82,15 @@ pub async fn ensure(pool: &Pool) -> Result<()> {
     for sql in CREATE {
         conn.query_drop(sql).await?;
     }
+    let current: Option<String> = conn
+        .query_first(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '_ghostwire' \
+             AND TABLE_NAME = 'migrations' AND COLUMN_NAME = 'shadow_created'",
+        )
+        .await?;
+    if current.is_none() {
+        conn.query_drop(UPGRADE).await?;
+    }
     Ok(())
 }
 
@@ -79,16 +100,55 @@ pub struct NewMigration<'a> {
     pub owner: &'a str,
     pub schema: &'a str,
     pub table: &'a str,
-    pub statement: &'a str,
+    /// The statement as the client sent it, and its character set.
+    pub statement: &'a [u8],
+    pub charset: &'a str,
+    /// `CURRENT_USER()` of the client.
     pub submitted_by: &'a str,
+    /// Recorded as already complete (an instant ALTER the client's own
+    /// connection ran), with this message.
+    pub done: Option<(&'a str, u64, &'a str)>,
 }
 
 pub async fn insert(conn: &mut Conn, m: &NewMigration<'_>) -> Result<()> {
+    let (status, strategy, stall, message) = match m.done {
+        Some((strategy, stall, message)) => ("complete", strategy, Some(stall), message),
+        None => ("queued", "", None, ""),
+    };
     conn.exec_drop(
         "INSERT INTO `_ghostwire`.`migrations` \
-         (id, owner, table_schema, table_name, statement, submitted_by, status, stage, created_at, message) \
-         VALUES (?, ?, ?, ?, ?, ?, 'queued', 'queued', UTC_TIMESTAMP(6), '')",
-        (m.id, m.owner, m.schema, m.table, m.statement, m.submitted_by),
+         (id, owner, table_schema, table_name, statement, statement_charset, submitted_by, \
+          status, stage, strategy, stall_ms, progress_pct, created_at, started_at, completed_at, message) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? = 'complete', 100, 0), UTC_TIMESTAMP(6), \
+          IF(? = 'complete', UTC_TIMESTAMP(6), NULL), IF(? = 'complete', UTC_TIMESTAMP(6), NULL), ?)",
+        mysql_async::Params::Positional(vec![
+            m.id.into(),
+            m.owner.into(),
+            m.schema.into(),
+            m.table.into(),
+            m.statement.into(),
+            m.charset.into(),
+            m.submitted_by.into(),
+            status.into(),
+            status.into(),
+            strategy.into(),
+            stall.into(),
+            status.into(),
+            status.into(),
+            status.into(),
+            message.into(),
+        ]),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Notes that the migration created its shadow table: from now on that
+/// table is ghostwire's to drop (and only then).
+pub async fn shadow_created(conn: &mut Conn, id: &str) -> Result<()> {
+    conn.exec_drop(
+        "UPDATE `_ghostwire`.`migrations` SET shadow_created = 1 WHERE id = ?",
+        (id,),
     )
     .await?;
     Ok(())
@@ -179,13 +239,24 @@ pub async fn update(conn: &mut Conn, id: &str, u: &Update<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Columns of `SHOW MIGRATIONS`, in `admin::MIGRATION_COLUMNS` order.
+/// Columns of `SHOW MIGRATIONS`, in `admin::MIGRATION_COLUMNS` order, then
+/// what deciding who may see a row needs.
 const LIST: &str = "SELECT id, table_schema, table_name, statement, strategy, status, stage, \
     progress_pct, rows_copied, rows_total, eta_seconds, lag_seconds, cutover_attempts, stall_ms, \
-    started_at, completed_at, message FROM `_ghostwire`.`migrations`";
+    started_at, completed_at, message, submitted_by, statement_charset \
+    FROM `_ghostwire`.`migrations`";
+const SHOWN: usize = 17;
+
+/// One migration's row for `SHOW MIGRATIONS`, with its table and submitter.
+pub struct Listed {
+    pub row: Vec<Option<String>>,
+    pub schema: String,
+    pub table: String,
+    pub submitted_by: String,
+}
 
 /// Rows for `SHOW MIGRATIONS` (newest first) or one migration, as text.
-pub async fn list(pool: &Pool, id: Option<&str>) -> Result<Vec<Vec<Option<String>>>> {
+pub async fn list(pool: &Pool, id: Option<&str>) -> Result<Vec<Listed>> {
     let mut conn = pool.get_conn().await?;
     let exists: Option<String> = conn
         .exec_first(
@@ -204,19 +275,47 @@ pub async fn list(pool: &Pool, id: Option<&str>) -> Result<Vec<Vec<Option<String
                 .await?
         }
     };
-    Ok(rows
+    Ok(rows.into_iter().filter_map(listed).collect())
+}
+
+fn listed(row: mysql_async::Row) -> Option<Listed> {
+    let mut values: Vec<Option<Vec<u8>>> = row
+        .unwrap()
         .into_iter()
-        .map(|row| {
-            row.unwrap()
-                .into_iter()
-                .map(|v| match v {
-                    mysql_async::Value::NULL => None,
-                    mysql_async::Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
-                    other => Some(other.as_sql(true).trim_matches('\'').to_string()),
-                })
-                .collect()
+        .map(|v| match v {
+            mysql_async::Value::NULL => None,
+            mysql_async::Value::Bytes(b) => Some(b),
+            other => Some(other.as_sql(true).trim_matches('\'').as_bytes().to_vec()),
         })
-        .collect())
+        .collect();
+    let text = |v: &Option<Vec<u8>>| v.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
+    let charset = text(values.get(SHOWN + 1)?)?;
+    let submitted_by = text(values.get(SHOWN)?)?;
+    let statement = values
+        .get(3)?
+        .as_ref()
+        .map(|b| crate::protocol::charset::decode_text(b, &charset));
+    values.truncate(SHOWN);
+    let mut row: Vec<Option<String>> = values.iter().map(text).collect();
+    row[3] = statement;
+    Some(Listed {
+        schema: row[1].clone()?,
+        table: row[2].clone()?,
+        submitted_by,
+        row,
+    })
+}
+
+/// Schema, table and submitter of one migration.
+pub async fn owner_of(pool: &Pool, id: &str) -> Result<Option<(String, String, String)>> {
+    let mut conn = pool.get_conn().await?;
+    Ok(conn
+        .exec_first(
+            "SELECT table_schema, table_name, submitted_by FROM `_ghostwire`.`migrations` WHERE id = ?",
+            (id,),
+        )
+        .await
+        .unwrap_or(None))
 }
 
 /// The advisory lock a proxy instance holds while it lives; its migrations
@@ -229,15 +328,16 @@ pub fn owner_lock(owner: &str) -> String {
 /// is free) as failed, and returns them so their helper tables can be
 /// dropped. Migrations of live instances (other proxies sharing the
 /// primary) are left alone.
-pub async fn fail_orphans(conn: &mut Conn) -> Result<Vec<(String, String, String)>> {
-    let rows: Vec<(String, String, String, String)> = conn
+pub async fn fail_orphans(conn: &mut Conn) -> Result<Vec<Orphan>> {
+    let rows: Vec<(String, String, String, String, bool)> = conn
         .query(
-            "SELECT id, owner, table_schema, table_name FROM `_ghostwire`.`migrations` \
+            "SELECT id, owner, table_schema, table_name, shadow_created \
+             FROM `_ghostwire`.`migrations` \
              WHERE status IN ('queued', 'running', 'ready', 'cutting_over')",
         )
         .await?;
     let mut orphans = Vec::new();
-    for (id, owner, schema, table) in rows {
+    for (id, owner, schema, table, shadow_created) in rows {
         let holder: Option<Option<u64>> = conn
             .exec_first("SELECT IS_USED_LOCK(?)", (owner_lock(&owner),))
             .await?;
@@ -251,7 +351,21 @@ pub async fn fail_orphans(conn: &mut Conn) -> Result<Vec<(String, String, String
             (&id,),
         )
         .await?;
-        orphans.push((id, schema, table));
+        orphans.push(Orphan {
+            id,
+            schema,
+            table,
+            shadow_created,
+        });
     }
     Ok(orphans)
+}
+
+/// An unfinished migration whose proxy instance is gone.
+pub struct Orphan {
+    pub id: String,
+    pub schema: String,
+    pub table: String,
+    /// Whether it had created its shadow table (which is then its to drop).
+    pub shadow_created: bool,
 }

@@ -121,3 +121,51 @@ pub fn write_result_set(
     };
     write_packet(out, &mut seq, &end);
 }
+
+/// One text-protocol row: each column's bytes, `None` for SQL NULL.
+pub type TextRow = Vec<Option<Vec<u8>>>;
+
+/// Reads the rows of a server's text result set, given the payloads of its
+/// packets in order (column count, definitions, [EOF,] rows, final EOF/OK).
+/// For the few small queries the proxy runs on a client's own connection;
+/// `None` when the packets are not a result set of this shape.
+pub fn read_text_rows(packets: &[Vec<u8>], caps: Caps) -> Option<Vec<TextRow>> {
+    let first = packets.first()?;
+    let (count, used) = super::read_lenenc(first)?;
+    let mut i = 1;
+    // MariaDB's metadata caching adds a "metadata follows" byte.
+    let follows = if caps.has_mariadb(MariadbCapabilities::MARIADB_CLIENT_CACHE_METADATA) {
+        first.get(used).copied().unwrap_or(1) != 0
+    } else {
+        true
+    };
+    if follows {
+        i += usize::try_from(count).ok()?;
+    }
+    if !caps.deprecate_eof() {
+        i += 1;
+    }
+    let mut rows = Vec::new();
+    for p in packets.get(i..)? {
+        // A row starts with 0xFE only for a value of 16 MiB or more, which
+        // these small queries never return: 0xFE is the final EOF/OK.
+        if p.first() == Some(&EOF_HEADER) {
+            return Some(rows);
+        }
+        let mut row = Vec::new();
+        let mut rest = p.as_slice();
+        while !rest.is_empty() {
+            if rest.first() == Some(&0xFB) {
+                row.push(None);
+                rest = rest.get(1..)?;
+                continue;
+            }
+            let (n, used) = super::read_lenenc(rest)?;
+            let end = used.checked_add(usize::try_from(n).ok()?)?;
+            row.push(Some(rest.get(used..end)?.to_vec()));
+            rest = rest.get(end..)?;
+        }
+        rows.push(row);
+    }
+    None
+}

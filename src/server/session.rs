@@ -11,11 +11,12 @@ use tracing::{debug, info};
 
 mod gated;
 mod intercept;
+mod migrations;
+mod probe;
 
 use self::intercept::Decision;
 use super::io::{Conn, IoError};
 use super::Shared;
-use crate::admin;
 use crate::classify::{classify, Class};
 use crate::metrics::{self, CommandKind, Handles};
 use crate::protocol::handshake::{mask_greeting, parse_client_hello};
@@ -70,8 +71,6 @@ struct Session<'a> {
     tracker: ResponseTracker,
     caps: Caps,
     connection_id: u32,
-    /// `user` of the handshake (for the migration record).
-    user: String,
     /// Hints set with `SET @ghostwire = '…'`.
     hints: crate::migration::Hints,
     /// Watched tables the current transaction has used (cut-over gate).
@@ -141,7 +140,6 @@ impl<'a> Session<'a> {
             tracker: ResponseTracker::new(parsed.caps, 0),
             caps: parsed.caps,
             connection_id: server.connection_id,
-            user: parsed.user.clone(),
             hints: Default::default(),
             claims: Default::default(),
             db: parsed.database.clone(),
@@ -324,21 +322,6 @@ impl<'a> Session<'a> {
                 Ok(true)
             }
         }
-    }
-
-    async fn answer_migration_command(&mut self, prepared: bool, len: usize) -> Result<()> {
-        self.m.command(CommandKind::Migration).increment(1);
-        let frame = self.client.take(HEADER_LEN + len);
-        let reply = if prepared {
-            admin::refuse_prepare()
-        } else {
-            let ctx = admin::Context {
-                caps: self.caps,
-                status: self.tracker.status,
-            };
-            admin::answer(&frame[HEADER_LEN + 1..], ctx, &self.shared.migrations).await
-        };
-        self.client.write(&reply).await.map_err(client_err)
     }
 
     /// Waits for the first frame of the next command. `None`: the session

@@ -7,14 +7,17 @@ use std::time::Duration;
 
 use tracing::info;
 
+use super::probe::qualify;
 use super::{client_err, Result, Session};
 use crate::config::Intercept;
 use crate::migration::statement::{self, hints_in_comments};
-use crate::migration::{sql, Hints, Request};
-use crate::protocol::packets::{ok_with_info, ErrPacket, ERR_HEADER};
-use crate::protocol::response::{Event, Expect};
+use crate::migration::{Hints, Request};
+use crate::protocol::charset;
+use crate::protocol::packets::{err_code, ok_with_info, ErrPacket};
 use crate::protocol::resultset::{write_result_set, Column, Kind};
-use crate::protocol::{parse_header, write_packet, Command, HEADER_LEN};
+use crate::protocol::{write_packet, Command, HEADER_LEN};
+
+const LOCK_WAIT_TIMEOUT: u16 = 1205;
 
 const SUBMITTED_COLUMNS: [Column; 2] = [
     Column::new("migration_id", Kind::Text),
@@ -29,70 +32,128 @@ pub enum Decision {
     Answered,
 }
 
+/// What the session read of an ALTER: names as the client's bytes.
+struct Parsed {
+    stmt: statement::AlterStatement,
+    schema: Option<Vec<u8>>,
+    table: Vec<u8>,
+    ignore: bool,
+    body: Vec<u8>,
+}
+
+/// How the instant attempt on the client's connection went.
+enum InstantAttempt {
+    /// The server did it: the stall in ms.
+    Done(u64),
+    /// The server cannot do it instantly: copy.
+    Copy,
+    /// The server refused it (its ERR payload): that is the answer.
+    Refused(Vec<u8>),
+}
+
 impl Session<'_> {
     /// Handles the buffered COM_QUERY `ALTER TABLE` of `len` payload bytes.
+    ///
+    /// The trust boundary: nothing derived from the client's text reaches
+    /// ghostwire's own account before the server has, on the client's own
+    /// connection and under its identity, (1) parsed the exact text as one
+    /// statement, (2) shown that the name is no temporary table of the
+    /// session, and (3) run `ALTER TABLE <name> <body>, ALGORITHM=INSTANT`,
+    /// which checks every right the ALTER needs and either does it (then
+    /// it is done, natively) or refuses only because it cannot be instant.
+    /// The engine then runs the same body on the shadow table only.
     pub(super) async fn intercept_alter(&mut self, len: usize) -> Result<Decision> {
-        let text = String::from_utf8_lossy(&self.client.buf[HEADER_LEN + 1..HEADER_LEN + len])
-            .into_owned();
-        let mut hints = self.hints;
-        match statement::comments(&text)
-            .and_then(|c| hints_in_comments(c.iter().map(String::as_str)))
-        {
-            Ok(h) => hints.merge(h),
-            Err(e) => {
-                return self
-                    .answer_error(len, ErrPacket::new(1105, "HY000", e.to_string()))
-                    .await
-            }
-        }
-        if !self.should_intercept(hints) {
+        let Some(text) = self.client.buf.get(HEADER_LEN + 1..HEADER_LEN + len) else {
+            return Ok(Decision::Relay);
+        };
+        let text = text.to_vec();
+        let engine = self.shared.migrations.clone();
+        let server = match engine.server().await {
+            Ok(s) => s,
+            Err(e) => return self.answer_error(len, e.to_packet()).await,
+        };
+        let session = match self.capture(server).await? {
+            Ok(s) => s,
+            Err(e) => return self.answer_raw_error(len, e).await,
+        };
+        let parsed = match read_alter(&text, &session.charset_client) {
+            Ok(p) => p,
+            Err(e) => return self.answer_error(len, e).await,
+        };
+        let hints = Hints::merged(self.hints, parsed.stmt.hints);
+        if !self.should_intercept(hints) || parsed.body.is_empty() {
             return Ok(Decision::Relay);
         }
-        let stmt = match statement::parse(&text) {
-            Ok(s) if s.is_empty() => return Ok(Decision::Relay),
-            Ok(s) => s,
-            Err(e) => {
+        if let Err(e) = self.server_accepts(&text).await? {
+            return self.answer_raw_error(len, e).await;
+        }
+        let schema_bytes = match (&parsed.schema, &session.database) {
+            (Some(s), _) => s.clone(),
+            (None, Some(db)) => match charset::encode(db, &session.charset_client) {
+                Some(b) => b,
+                None => return self.answer_error(len, unreadable_name()).await,
+            },
+            (None, None) => {
                 return self
-                    .answer_error(len, ErrPacket::new(1105, "HY000", e.to_string()))
+                    .answer_error(len, ErrPacket::new(1046, "3D000", "No database selected"))
                     .await
             }
         };
-        self.client.discard(HEADER_LEN + len);
-        let schema = match &stmt.schema {
-            Some(s) => s.clone(),
-            None => match self.current_database().await? {
-                Some(db) => db,
-                None => {
-                    return self
-                        .reply_err(ErrPacket::new(1046, "3D000", "No database selected"))
-                        .await
-                }
-            },
-        };
-        // The client's own user must be able to ALTER this table: a bare
-        // ALTER TABLE (no clauses, a no-op) on its own connection answers
-        // exactly what the server would, roles and all.
-        let probe = format!("ALTER TABLE {}", sql::qualified(&schema, &stmt.table));
-        let probed = self.backend_query(&probe).await?;
-        // The probe, like any ALTER, ended the session's transaction: its
-        // claims on watched tables end too (or the session would block the
-        // cut-over of its own migration).
-        self.release_claims();
-        if let Err(err) = probed {
-            return self.reply_raw_err(err).await;
+        let qualified = qualify(&schema_bytes, &parsed.table);
+        if self.is_temporary(&qualified).await? {
+            return Ok(Decision::Relay);
         }
+        let (Some(schema), Some(table)) = (
+            charset::decode(&schema_bytes, &session.charset_client),
+            charset::decode(&parsed.table, &session.charset_client),
+        ) else {
+            return self.answer_error(len, unreadable_name()).await;
+        };
+        self.client.discard(HEADER_LEN + len);
+        let ticket = match engine.reserve(&schema, &table).await {
+            Ok(t) => t,
+            Err(e) => return self.reply_err(e.to_packet()).await,
+        };
+        let mut stmt = parsed.stmt;
+        stmt.schema = Some(schema.clone());
+        stmt.table = table.clone();
         let request = Request {
             schema,
-            stmt: stmt.clone(),
-            text: text.trim().to_string(),
-            submitted_by: self.user.clone(),
+            stmt,
+            body: parsed.body,
+            text,
+            hints,
+            session,
         };
-        let submitted = match self.shared.migrations.submit(request).await {
+        let mut probe = if parsed.ignore {
+            b"ALTER IGNORE TABLE ".to_vec()
+        } else {
+            b"ALTER TABLE ".to_vec()
+        };
+        probe.extend_from_slice(&qualified);
+        probe.push(b' ');
+        probe.extend_from_slice(&request.body);
+        // On a line of its own: a trailing `--` or `#` comment ends there.
+        probe.extend_from_slice(b"\n, ALGORITHM=INSTANT");
+        match self.try_instant(&probe, &request, server).await? {
+            InstantAttempt::Done(stall_ms) => {
+                let message = engine.record_instant(ticket, &request, stall_ms).await;
+                let ok = ok_with_info(0, self.tracker.status, &message);
+                let mut out = Vec::new();
+                write_packet(&mut out, &mut 1, &ok);
+                self.client.write(&out).await.map_err(client_err)?;
+                return Ok(Decision::Answered);
+            }
+            InstantAttempt::Refused(err) => return self.reply_raw_err(err).await,
+            InstantAttempt::Copy => {}
+        }
+        let async_ = hints.async_;
+        let submitted = match engine.submit(ticket, request).await {
             Ok(s) => s,
             Err(e) => return self.reply_err(e.to_packet()).await,
         };
         let wait = self.shared.config.migrations.wait == crate::config::Wait::Complete;
-        if hints.async_ || !wait {
+        if async_ || !wait {
             let mut out = Vec::new();
             let row = vec![Some(submitted.id.clone()), Some("queued".to_string())];
             write_result_set(
@@ -107,6 +168,84 @@ impl Session<'_> {
             return Ok(Decision::Answered);
         }
         self.await_outcome(submitted).await
+    }
+
+    /// Runs the ALTER with ALGORITHM=INSTANT on the client's connection,
+    /// with the table's gate drained first (an instant ALTER still takes an
+    /// exclusive metadata lock: it must neither wait behind a transaction
+    /// nor stall every query queued behind itself), bounded by
+    /// `[cutover] lock_wait_timeout_s` and retried like a cut-over.
+    async fn try_instant(
+        &mut self,
+        probe: &[u8],
+        req: &Request,
+        server: crate::flavour::ServerInfo,
+    ) -> Result<InstantAttempt> {
+        let engine = self.shared.migrations.clone();
+        let cfg = engine.cutover_config().clone();
+        let set = format!(
+            "SET SESSION lock_wait_timeout = {}",
+            cfg.lock_wait_timeout_s
+        );
+        if let Err(e) = self.backend_query(set.as_bytes()).await? {
+            return Ok(InstantAttempt::Refused(e));
+        }
+        let watched = engine.gates().watch(&req.schema, &req.stmt.table);
+        let gate = &watched.gate;
+        let mut outcome = InstantAttempt::Refused(
+            ErrPacket::new(
+                1205,
+                "HY000",
+                format!(
+                    "ghostwire: could not get the table's metadata lock in {} attempts: a long \
+                     transaction holds it. Commit or end it, then submit the ALTER again",
+                    cfg.max_attempts
+                ),
+            )
+            .payload(),
+        );
+        for _ in 1..=cfg.max_attempts {
+            // The ALTER commits this session's transaction first: its own
+            // claims are not worth waiting for.
+            self.claims.release_all(self.connection_id);
+            gate.close();
+            if gate
+                .drain(Duration::from_millis(cfg.drain_timeout_ms))
+                .await
+                .is_err()
+            {
+                gate.open();
+                tokio::time::sleep(Duration::from_millis(cfg.retry_backoff_ms)).await;
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let result = self.backend_query(probe).await;
+            gate.open();
+            match result? {
+                Ok(_) => {
+                    outcome = InstantAttempt::Done(started.elapsed().as_millis() as u64);
+                    break;
+                }
+                Err(e) if err_code(&e).is_some_and(|c| server.not_instant(c)) => {
+                    outcome = InstantAttempt::Copy;
+                    break;
+                }
+                Err(e) if err_code(&e) == Some(LOCK_WAIT_TIMEOUT) => {
+                    tokio::time::sleep(Duration::from_millis(cfg.retry_backoff_ms)).await;
+                }
+                Err(e) => {
+                    outcome = InstantAttempt::Refused(e);
+                    break;
+                }
+            }
+        }
+        let restore = format!(
+            "SET SESSION lock_wait_timeout = {}",
+            req.session.lock_wait_timeout
+        );
+        let _ = self.backend_query(restore.as_bytes()).await?;
+        self.release_claims();
+        Ok(outcome)
     }
 
     /// An ALTER that would be intercepted cannot be prepared: the answer.
@@ -173,77 +312,14 @@ impl Session<'_> {
         }
     }
 
-    /// The session's current database (`SELECT DATABASE()` on its backend).
-    async fn current_database(&mut self) -> Result<Option<String>> {
-        let packets = match self.backend_query("SELECT DATABASE()").await? {
-            Ok(p) => p,
-            Err(_) => return Ok(None),
-        };
-        // Count, column definition, [EOF,] row, EOF/OK: the row is next to last.
-        let Some(row) = packets.len().checked_sub(2).map(|i| &packets[i]) else {
-            return Ok(None);
-        };
-        if row.first() == Some(&0xFB) {
-            return Ok(None);
-        }
-        Ok(crate::protocol::read_lenenc(row)
-            .and_then(|(n, used)| row.get(used..used + n as usize))
-            .map(|b| String::from_utf8_lossy(b).into_owned()))
-    }
-
-    /// Runs `sql` on the client's backend connection. Ok(packets) on
-    /// success, Err(server's ERR packet payload) when the server refused.
-    async fn backend_query(
-        &mut self,
-        sql: &str,
-    ) -> Result<std::result::Result<Vec<Vec<u8>>, Vec<u8>>> {
-        let mut payload = vec![Command::COM_QUERY as u8];
-        payload.extend_from_slice(sql.as_bytes());
-        let mut frame = Vec::new();
-        write_packet(&mut frame, &mut 0, &payload);
-        let packets = self.backend_roundtrip(&frame).await?;
-        match packets.last() {
-            Some(p) if p.first() == Some(&ERR_HEADER) => Ok(Err(p.clone())),
-            _ => Ok(Ok(packets)),
-        }
-    }
-
-    /// Sends one command frame and collects the payloads of its response.
-    async fn backend_roundtrip(&mut self, frame: &[u8]) -> Result<Vec<Vec<u8>>> {
-        if let Err(e) = self.backend.write(frame).await {
-            return Err(self.backend_failed(e).await);
-        }
-        self.tracker.start(Expect::for_command(frame[HEADER_LEN]));
-        let mut bytes = Vec::new();
-        loop {
-            let (n, event) = self.tracker.feed(&self.backend.buf);
-            bytes.extend_from_slice(&self.backend.take(n));
-            if let Some(Event::Done) = event {
-                break;
-            }
-            if n == 0 {
-                if let Err(e) = self.backend.read_more().await {
-                    return Err(super::backend_err(e));
-                }
-            }
-        }
-        let mut packets = Vec::new();
-        let mut rest = &bytes[..];
-        while let Some((len, _)) = parse_header(rest) {
-            let end = (HEADER_LEN + len).min(rest.len());
-            let p = &rest[HEADER_LEN..end];
-            // MariaDB progress reports are ERR-shaped: not part of the answer.
-            if !(p.first() == Some(&ERR_HEADER) && p.get(1..3) == Some(&[0xFF, 0xFF])) {
-                packets.push(p.to_vec());
-            }
-            rest = &rest[end..];
-        }
-        Ok(packets)
-    }
-
     async fn answer_error(&mut self, len: usize, err: ErrPacket) -> Result<Decision> {
         self.client.discard(HEADER_LEN + len);
         self.reply_err(err).await
+    }
+
+    async fn answer_raw_error(&mut self, len: usize, payload: Vec<u8>) -> Result<Decision> {
+        self.client.discard(HEADER_LEN + len);
+        self.reply_raw_err(payload).await
     }
 
     async fn reply_err(&mut self, err: ErrPacket) -> Result<Decision> {
@@ -273,4 +349,38 @@ impl Session<'_> {
             Err(e) => Some(ErrPacket::new(1231, "42000", e.to_string())),
         }
     }
+}
+
+fn unreadable_name() -> ErrPacket {
+    ErrPacket::new(
+        1105,
+        "HY000",
+        "ghostwire: cannot read the table name in this session's character set; \
+         run the ALTER with /* ghostwire: direct */ or SET NAMES utf8mb4",
+    )
+}
+
+/// Reads the client's ALTER (names as its bytes).
+fn read_alter(text: &[u8], charset_client: &str) -> std::result::Result<Parsed, ErrPacket> {
+    let refuse = |e: statement::StatementError| ErrPacket::new(1105, "HY000", e.to_string());
+    let Some(sql) = std::str::from_utf8(text)
+        .ok()
+        .filter(|_| charset::decode(text, charset_client).is_some())
+    else {
+        return Err(ErrPacket::new(
+            1105,
+            "HY000",
+            "ghostwire: this ALTER's text is not in a character set ghostwire reads \
+             (utf8mb4, utf8mb3, latin1, ascii); run it with /* ghostwire: direct */",
+        ));
+    };
+    let stmt = statement::parse(sql).map_err(refuse)?;
+    let encode = |s: &str| charset::encode(s, charset_client).ok_or_else(unreadable_name);
+    Ok(Parsed {
+        schema: stmt.schema.as_deref().map(encode).transpose()?,
+        table: encode(&stmt.table)?,
+        ignore: stmt.ignore,
+        body: stmt.body.as_bytes().to_vec(),
+        stmt,
+    })
 }

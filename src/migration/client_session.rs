@@ -1,0 +1,190 @@
+//! The client's session as it was when it sent the ALTER: what decides the
+//! ALTER's meaning natively (SQL mode, time zone, character set, the
+//! DDL-relevant variables of the flavour) and who the server says the
+//! client is. Captured on the client's own connection by the session; the
+//! engine replays it where the ALTER's semantics are decided.
+
+use mysql_async::Value;
+
+use crate::flavour::ServerInfo;
+
+/// Captured values; every one comes from the server, none from client text.
+#[derive(Clone, Debug, Default)]
+pub struct ClientSession {
+    pub server: Option<ServerInfo>,
+    /// `CURRENT_USER()`: the account the server checks privileges for.
+    pub current_user: String,
+    pub database: Option<String>,
+    pub sql_mode: String,
+    pub time_zone: String,
+    pub charset_client: String,
+    pub collation_connection: String,
+    pub lock_wait_timeout: u64,
+    /// The flavour's DDL variables (`ServerInfo::ddl_variables`), by name.
+    pub vars: Vec<(&'static str, Option<String>)>,
+}
+
+/// Columns the capture reads before the flavour's variables.
+const FIXED: [&str; 7] = [
+    "CURRENT_USER()",
+    "DATABASE()",
+    "@@session.sql_mode",
+    "@@session.time_zone",
+    "@@session.character_set_client",
+    "@@session.collation_connection",
+    "@@session.lock_wait_timeout",
+];
+
+impl ClientSession {
+    /// The query that captures a session on its own connection.
+    pub fn capture_sql(server: ServerInfo) -> String {
+        let vars = server
+            .ddl_variables()
+            .iter()
+            .map(|v| format!("@@session.{v}"));
+        let cols: Vec<String> = FIXED.iter().map(|c| c.to_string()).chain(vars).collect();
+        format!("SELECT {}", cols.join(", "))
+    }
+
+    /// Reads the capture query's one row.
+    pub fn from_row(server: ServerInfo, row: Vec<Option<Vec<u8>>>) -> Option<ClientSession> {
+        let text = |i: usize| -> Option<String> {
+            row.get(i)?
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        };
+        if row.len() != FIXED.len() + server.ddl_variables().len() {
+            return None;
+        }
+        let vars = server
+            .ddl_variables()
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (*name, text(FIXED.len() + i)))
+            .collect();
+        Some(ClientSession {
+            server: Some(server),
+            current_user: text(0)?,
+            database: text(1),
+            sql_mode: text(2).unwrap_or_default(),
+            time_zone: text(3)?,
+            charset_client: text(4)?,
+            collation_connection: text(5)?,
+            lock_wait_timeout: text(6)?.parse().ok()?,
+            vars,
+        })
+    }
+
+    /// `SET SESSION …` with parameters that puts an engine connection into
+    /// this session's state for DDL: the shadow table is created and altered
+    /// exactly as the client's own ALTER would be read and applied.
+    pub fn ddl_setup(&self) -> (String, Vec<Value>) {
+        let mut sets = vec![
+            "sql_mode = ?",
+            "time_zone = ?",
+            "character_set_client = ?",
+            "collation_connection = ?",
+        ];
+        let mut params: Vec<Value> = vec![
+            self.sql_mode.as_str().into(),
+            self.time_zone.as_str().into(),
+            self.charset_client.as_str().into(),
+            self.collation_connection.as_str().into(),
+        ];
+        for (name, value) in &self.vars {
+            let Some(v) = value else { continue };
+            sets.push(match *name {
+                "explicit_defaults_for_timestamp" => "explicit_defaults_for_timestamp = ?",
+                "foreign_key_checks" => "foreign_key_checks = ?",
+                "unique_checks" => "unique_checks = ?",
+                "default_storage_engine" => "default_storage_engine = ?",
+                "default_tmp_storage_engine" => "default_tmp_storage_engine = ?",
+                "innodb_strict_mode" => "innodb_strict_mode = ?",
+                "check_constraint_checks" => "check_constraint_checks = ?",
+                "old_mode" => "old_mode = ?",
+                "div_precision_increment" => "div_precision_increment = ?",
+                "default_collation_for_utf8mb4" => "default_collation_for_utf8mb4 = ?",
+                "sql_require_primary_key" => "sql_require_primary_key = ?",
+                _ => continue,
+            });
+            // Numeric variables (booleans included) must be set as numbers.
+            params.push(match v.parse::<i64>() {
+                Ok(n) => Value::Int(n),
+                Err(_) => v.as_str().into(),
+            });
+        }
+        (format!("SET SESSION {}", sets.join(", ")), params)
+    }
+
+    /// The SQL mode for copying rows: the client's modes that decide how a
+    /// value is converted (so a conversion is as strict, or as lenient, as
+    /// its native ALTER's), without the ones that only change how the
+    /// engine's own statements would be parsed (ANSI_QUOTES, ORACLE, …),
+    /// and without what a native ALTER's row copy ignores: zero dates
+    /// already stored are copied as they are, and a stored 0 in an
+    /// AUTO_INCREMENT column stays 0.
+    pub fn copy_sql_mode(&self) -> String {
+        const CONVERSION: [&str; 8] = [
+            "STRICT_TRANS_TABLES",
+            "STRICT_ALL_TABLES",
+            "ERROR_FOR_DIVISION_BY_ZERO",
+            "ALLOW_INVALID_DATES",
+            "TIME_ROUND_FRACTIONAL",
+            "TIME_TRUNCATE_FRACTIONAL",
+            "PAD_CHAR_TO_FULL_LENGTH",
+            "NO_UNSIGNED_SUBTRACTION",
+        ];
+        let mut modes: Vec<&str> = self
+            .sql_mode
+            .split(',')
+            .filter(|m| CONVERSION.contains(m))
+            .collect();
+        modes.push("NO_AUTO_VALUE_ON_ZERO");
+        modes.join(",")
+    }
+
+    /// Setup statements for the migration's copy, replay and checksum
+    /// connections: the client's time zone (conversions between DATETIME
+    /// and TIMESTAMP happen in it natively) and the copy SQL mode. Values
+    /// come from the server; they are checked for a plain shape anyway
+    /// because they are written into SQL text.
+    pub fn copy_setup(&self) -> Option<Vec<String>> {
+        let plain = |s: &str, extra: &str| {
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_,".contains(c) || extra.contains(c))
+        };
+        let mode = self.copy_sql_mode();
+        if !plain(&mode, "") || !plain(&self.time_zone, "/+-:") {
+            return None;
+        }
+        Some(vec![
+            format!("SET SESSION time_zone = '{}'", self.time_zone),
+            format!("SET SESSION sql_mode = '{mode}'"),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_mode_keeps_strictness_and_drops_zero_date_checks() {
+        let s = ClientSession {
+            sql_mode: "STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ANSI_QUOTES".into(),
+            time_zone: "Europe/Berlin".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.copy_sql_mode(),
+            "STRICT_TRANS_TABLES,NO_AUTO_VALUE_ON_ZERO"
+        );
+        let setup = s.copy_setup().unwrap();
+        assert_eq!(setup[0], "SET SESSION time_zone = 'Europe/Berlin'");
+        let bad = ClientSession {
+            time_zone: "x'; DROP".into(),
+            ..Default::default()
+        };
+        assert!(bad.copy_setup().is_none());
+    }
+}

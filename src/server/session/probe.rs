@@ -1,0 +1,234 @@
+//! Questions the proxy asks the server on the client's own backend
+//! connection, so that the server (not ghostwire) decides what the client's
+//! text means and what the client may do: who the client is and how its
+//! session is set, whether the server accepts its statement as one
+//! statement, whether a name is a temporary table of the session, whether
+//! the client may ALTER a table, and which tables it may see.
+
+use std::collections::HashSet;
+
+use super::{Result, Session};
+use crate::flavour::ServerInfo;
+use crate::migration::client_session::ClientSession;
+use crate::protocol::packets::{err_code, ErrPacket, ERR_HEADER};
+use crate::protocol::response::{Event, Expect};
+use crate::protocol::resultset::{read_text_rows, TextRow};
+use crate::protocol::{parse_header, write_packet, Command, HEADER_LEN};
+
+/// The server's answer: the response's packets, or its ERR payload.
+pub(super) type Answer<T> = std::result::Result<T, Vec<u8>>;
+
+/// `` `name` `` as bytes: backquotes doubled. Safe for every character set
+/// the session lets through (ASCII bytes are always ASCII characters there).
+pub(super) fn quote(name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 2);
+    out.push(b'`');
+    for b in name {
+        if *b == b'`' {
+            out.push(b'`');
+        }
+        out.push(*b);
+    }
+    out.push(b'`');
+    out
+}
+
+/// `` `schema`.`table` `` as bytes.
+pub(super) fn qualify(schema: &[u8], table: &[u8]) -> Vec<u8> {
+    let mut q = quote(schema);
+    q.push(b'.');
+    q.extend_from_slice(&quote(table));
+    q
+}
+
+/// A string literal the server reads the same way in any character set and
+/// SQL mode: hex bytes converted from utf8mb4.
+fn utf8_literal(s: &str) -> String {
+    let hex: String = s.bytes().map(|b| format!("{b:02X}")).collect();
+    format!("CONVERT(X'{hex}' USING utf8mb4)")
+}
+
+impl Session<'_> {
+    /// Captures the session's settings and `CURRENT_USER()`.
+    pub(super) async fn capture(&mut self, server: ServerInfo) -> Result<Answer<ClientSession>> {
+        let sql = ClientSession::capture_sql(server);
+        let rows = match self.query_rows(sql.as_bytes()).await? {
+            Ok(rows) => rows,
+            Err(e) => return Ok(Err(e)),
+        };
+        let captured = rows
+            .into_iter()
+            .next()
+            .and_then(|row| ClientSession::from_row(server, row));
+        Ok(captured.ok_or_else(|| {
+            ErrPacket::new(
+                1105,
+                "HY000",
+                "ghostwire: could not read the session's settings",
+            )
+            .payload()
+        }))
+    }
+
+    /// Whether the server reads `text` as exactly one statement it can
+    /// parse: it is prepared (never executed) on the client's connection
+    /// and closed again. A syntax error comes back exactly as the server
+    /// words it for the text the client sent.
+    pub(super) async fn server_accepts(&mut self, text: &[u8]) -> Result<Answer<()>> {
+        let mut payload = vec![Command::COM_STMT_PREPARE as u8];
+        payload.extend_from_slice(text);
+        let packets = self.command_roundtrip(&payload).await?;
+        let first = packets.first().cloned().unwrap_or_default();
+        if first.first() == Some(&ERR_HEADER) {
+            return Ok(Err(first));
+        }
+        if let Some(id) = first.get(1..5) {
+            let mut close = vec![Command::COM_STMT_CLOSE as u8];
+            close.extend_from_slice(id);
+            let mut frame = Vec::new();
+            write_packet(&mut frame, &mut 0, &close);
+            if let Err(e) = self.backend.write(&frame).await {
+                return Err(self.backend_failed(e).await);
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Whether `qualified` names a temporary table of this session (which
+    /// is what a native ALTER of that name changes).
+    pub(super) async fn is_temporary(&mut self, qualified: &[u8]) -> Result<bool> {
+        let mut sql = b"SHOW CREATE TABLE ".to_vec();
+        sql.extend_from_slice(qualified);
+        Ok(match self.query_rows(&sql).await? {
+            Ok(rows) => rows
+                .first()
+                .and_then(|r| r.get(1))
+                .and_then(|c| c.as_ref())
+                .is_some_and(|c| {
+                    c.get(..22)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(b"CREATE TEMPORARY TABLE"))
+                }),
+            Err(_) => false,
+        })
+    }
+
+    /// Whether the client may ALTER the base table `qualified`: the server
+    /// runs a bare `ALTER TABLE` (a no-op) for it on its own connection, so
+    /// roles and every grant level count. A temporary table of that name
+    /// would answer for itself: it is refused here. Like any ALTER, this
+    /// commits the session's open transaction.
+    pub(super) async fn may_alter(&mut self, qualified: &[u8]) -> Result<Answer<()>> {
+        if self.is_temporary(qualified).await? {
+            return Ok(Err(ErrPacket::new(
+                1105,
+                "HY000",
+                "ghostwire: this session has a temporary table of that name; drop it first",
+            )
+            .payload()));
+        }
+        let mut sql = b"ALTER TABLE ".to_vec();
+        sql.extend_from_slice(qualified);
+        let answer = self.backend_query(&sql).await?.map(|_| ());
+        self.release_claims();
+        Ok(answer)
+    }
+
+    /// Which of `tables` (schema, table) the client may see: those
+    /// `information_schema.TABLES` shows it, i.e. where it holds some right.
+    pub(super) async fn visible(
+        &mut self,
+        tables: &[(String, String)],
+    ) -> Result<HashSet<(String, String)>> {
+        if tables.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let pairs: Vec<String> = tables
+            .iter()
+            .map(|(s, t)| format!("({}, {})", utf8_literal(s), utf8_literal(t)))
+            .collect();
+        let sql = format!(
+            "SELECT CONVERT(TABLE_SCHEMA USING utf8mb4), CONVERT(TABLE_NAME USING utf8mb4) \
+             FROM information_schema.TABLES WHERE (TABLE_SCHEMA, TABLE_NAME) IN ({})",
+            pairs.join(", ")
+        );
+        let rows = self.query_rows(sql.as_bytes()).await?.unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let text =
+                    |i: usize| -> Option<String> { String::from_utf8(r.get(i)?.clone()?).ok() };
+                Some((text(0)?, text(1)?))
+            })
+            .collect())
+    }
+
+    /// Runs a query on the client's connection and reads its rows.
+    pub(super) async fn query_rows(&mut self, sql: &[u8]) -> Result<Answer<Vec<TextRow>>> {
+        Ok(match self.backend_query(sql).await? {
+            Ok(packets) => read_text_rows(&packets, self.caps).ok_or_else(|| {
+                ErrPacket::new(
+                    1105,
+                    "HY000",
+                    "ghostwire: unexpected answer from the server",
+                )
+                .payload()
+            }),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Runs `sql` on the client's backend connection. Ok(packets) on
+    /// success, Err(server's ERR packet payload) when the server refused.
+    pub(super) async fn backend_query(&mut self, sql: &[u8]) -> Result<Answer<Vec<Vec<u8>>>> {
+        let mut payload = vec![Command::COM_QUERY as u8];
+        payload.extend_from_slice(sql);
+        let packets = self.command_roundtrip(&payload).await?;
+        match packets.last() {
+            Some(p) if p.first() == Some(&ERR_HEADER) && err_code(p).is_some() => {
+                Ok(Err(p.clone()))
+            }
+            _ => Ok(Ok(packets)),
+        }
+    }
+
+    /// Sends one command and collects the payloads of its response.
+    async fn command_roundtrip(&mut self, payload: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut frame = Vec::new();
+        write_packet(&mut frame, &mut 0, payload);
+        self.backend_roundtrip(&frame).await
+    }
+
+    /// Sends one command frame and collects the payloads of its response.
+    pub(super) async fn backend_roundtrip(&mut self, frame: &[u8]) -> Result<Vec<Vec<u8>>> {
+        if let Err(e) = self.backend.write(frame).await {
+            return Err(self.backend_failed(e).await);
+        }
+        let cmd = frame.get(HEADER_LEN).copied().unwrap_or_default();
+        self.tracker.start(Expect::for_command(cmd));
+        let mut bytes = Vec::new();
+        loop {
+            let (n, event) = self.tracker.feed(&self.backend.buf);
+            bytes.extend_from_slice(&self.backend.take(n));
+            if let Some(Event::Done) = event {
+                break;
+            }
+            if n == 0 {
+                if let Err(e) = self.backend.read_more().await {
+                    return Err(super::backend_err(e));
+                }
+            }
+        }
+        let mut packets = Vec::new();
+        let mut rest = &bytes[..];
+        while let Some((len, _)) = parse_header(rest) {
+            let end = (HEADER_LEN + len).min(rest.len());
+            let p = rest.get(HEADER_LEN..end).unwrap_or_default();
+            // MariaDB progress reports are ERR-shaped: not part of the answer.
+            if !(p.first() == Some(&ERR_HEADER) && p.get(1..3) == Some(&[0xFF, 0xFF])) {
+                packets.push(p.to_vec());
+            }
+            rest = rest.get(end..).unwrap_or_default();
+        }
+        Ok(packets)
+    }
+}
