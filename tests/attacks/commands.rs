@@ -13,7 +13,12 @@ use mysql_async::Row;
 async fn leaked(c: &mut mysql_async::Conn, sql: &str, id: &str) -> Vec<String> {
     let rows: Vec<Row> = c.query(sql).await.unwrap_or_default();
     rows.iter()
-        .map(|r| (0..r.len()).map(|i| cell(r, i)).collect::<Vec<_>>().join(" | "))
+        .map(|r| {
+            (0..r.len())
+                .map(|i| cell(r, i))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
         .filter(|r| r.contains(id) || r.contains("hunter2"))
         .collect()
 }
@@ -29,7 +34,10 @@ async fn migration_commands_need_rights_on_the_table() {
     let nobody = format!("usage_{}", w.user);
     w.admin(&[
         format!("DROP USER IF EXISTS '{nobody}'@'%'"),
-        format!("CREATE USER '{nobody}'@'%' IDENTIFIED BY '{}'", crate::world::PASS),
+        format!(
+            "CREATE USER '{nobody}'@'%' IDENTIFIED BY '{}'",
+            crate::world::PASS
+        ),
     ])
     .await;
     let mut owner = w.via(Some(&w.db1)).await;
@@ -43,7 +51,10 @@ async fn migration_commands_need_rights_on_the_table() {
 
     let mut other = w.connect(w.ctx.port(), &nobody, None).await;
     let mut failures = Vec::new();
-    for sql in ["SHOW MIGRATIONS".to_string(), format!("SHOW MIGRATION '{id}'")] {
+    for sql in [
+        "SHOW MIGRATIONS".to_string(),
+        format!("SHOW MIGRATION '{id}'"),
+    ] {
         let seen = leaked(&mut other, &sql, &id).await;
         if !seen.is_empty() {
             failures.push(format!(

@@ -17,21 +17,73 @@ const GRANTS: &[&str] = &[
 /// plus a refused second statement.
 const FORMS: &[(&str, &str, &str)] = &[
     // MariaDB skips MySQL-only (5.7+) and future versions: plain comments.
-    ("/*!80000", "", "ALTER TABLE {db1}.t COMMENT='x' /*!80000 ' */ ; {S}; -- '"),
-    ("/*!99999", "", "ALTER TABLE {db1}.t COMMENT='x' /*!99999 ' */ ; {S}; -- '"),
-    ("/*!999999", "", "ALTER TABLE {db1}.t COMMENT='x' /*!999999 ' */ ; {S}; -- '"),
-    ("/*M!100000", "", "ALTER TABLE {db1}.t COMMENT='x' /*M!100000 ' */ ; {S}; -- '"),
-    ("/*M!999999", "", "ALTER TABLE {db1}.t COMMENT='x' /*M!999999 ' */ ; {S}; -- '"),
-    ("/*M! ", "", "ALTER TABLE {db1}.t COMMENT='x' /*M! ' */ ; {S}; -- '"),
-    ("/*! ", "", "ALTER TABLE {db1}.t COMMENT='x' /*! ' */ ; {S}; -- '"),
+    (
+        "/*!80000",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' /*!80000 ' */ ; {S}; -- '",
+    ),
+    (
+        "/*!99999",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' /*!99999 ' */ ; {S}; -- '",
+    ),
+    (
+        "/*!999999",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' /*!999999 ' */ ; {S}; -- '",
+    ),
+    (
+        "/*M!100000",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' /*M!100000 ' */ ; {S}; -- '",
+    ),
+    (
+        "/*M!999999",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' /*M!999999 ' */ ; {S}; -- '",
+    ),
+    (
+        "/*M! ",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' /*M! ' */ ; {S}; -- '",
+    ),
+    (
+        "/*! ",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' /*! ' */ ; {S}; -- '",
+    ),
     // The server's "-- " accepts any control character, not just spaces.
-    ("--\\x01", "", "ALTER TABLE {db1}.t COMMENT='x' --\x01 '\n; {S}; -- '"),
-    ("--\\x0b", "", "ALTER TABLE {db1}.t COMMENT='x' --\x0b '\n; {S}; -- '"),
-    ("--\\t", "", "ALTER TABLE {db1}.t COMMENT='x' --\t'\n; {S}; -- '"),
-    ("-- at end", "", "ALTER TABLE {db1}.t COMMENT='x' --\n; {S}; -- '"),
+    (
+        "--\\x01",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' --\x01 '\n; {S}; -- '",
+    ),
+    (
+        "--\\x0b",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' --\x0b '\n; {S}; -- '",
+    ),
+    (
+        "--\\t",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' --\t'\n; {S}; -- '",
+    ),
+    (
+        "-- at end",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' --\n; {S}; -- '",
+    ),
     ("#", "", "ALTER TABLE {db1}.t COMMENT='x' # '\n; {S}; -- '"),
-    ("backslash", "", "ALTER TABLE {db1}.t COMMENT 'a\\'; {S}; -- '"),
-    ("double backslash", "", "ALTER TABLE {db1}.t COMMENT 'a\\\\'; {S}; -- '"),
+    (
+        "backslash",
+        "",
+        "ALTER TABLE {db1}.t COMMENT 'a\\'; {S}; -- '",
+    ),
+    (
+        "double backslash",
+        "",
+        "ALTER TABLE {db1}.t COMMENT 'a\\\\'; {S}; -- '",
+    ),
     (
         "NO_BACKSLASH_ESCAPES",
         "SET sql_mode='NO_BACKSLASH_ESCAPES'",
@@ -47,9 +99,21 @@ const FORMS: &[(&str, &str, &str)] = &[
         "SET sql_mode='ANSI_QUOTES'",
         "ALTER TABLE {db1}.t ADD \"c'\" INT; {S}; -- '",
     ),
-    ("unterminated /*", "", "ALTER TABLE {db1}.t COMMENT='x' /* ; {S};"),
-    ("unterminated /*!99999", "", "ALTER TABLE {db1}.t COMMENT='x' /*!99999 ' ; {S}; -- '"),
-    ("unterminated string", "", "ALTER TABLE {db1}.t COMMENT='x ; {S};"),
+    (
+        "unterminated /*",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' /* ; {S};",
+    ),
+    (
+        "unterminated /*!99999",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x' /*!99999 ' ; {S}; -- '",
+    ),
+    (
+        "unterminated string",
+        "",
+        "ALTER TABLE {db1}.t COMMENT='x ; {S};",
+    ),
 ];
 
 async fn smuggle(prefix: &str, smuggled: &str) {
@@ -119,14 +183,35 @@ async fn rename_into_a_foreign_schema() {
     let forms = [
         ("plain", "ALTER TABLE {db1}.t ADD c INT, RENAME TO {db2}.x"),
         ("RENAME only", "ALTER TABLE {db1}.t RENAME TO {db2}.x"),
-        ("RENAME AS", "ALTER TABLE {db1}.t ADD c INT, RENAME AS {db2}.x"),
-        ("/*!80000", "ALTER TABLE {db1}.t ADD c INT /*!80000 ' */ , RENAME TO {db2}.x -- '"),
-        ("/*!99999", "ALTER TABLE {db1}.t ADD c INT /*!99999 ' */ , RENAME TO {db2}.x -- '"),
-        ("/*M!999999", "ALTER TABLE {db1}.t ADD c INT /*M!999999 ' */ , RENAME TO {db2}.x -- '"),
-        ("--\\x01", "ALTER TABLE {db1}.t ADD c INT --\x01 '\n, RENAME TO {db2}.x -- '"),
+        (
+            "RENAME AS",
+            "ALTER TABLE {db1}.t ADD c INT, RENAME AS {db2}.x",
+        ),
+        (
+            "/*!80000",
+            "ALTER TABLE {db1}.t ADD c INT /*!80000 ' */ , RENAME TO {db2}.x -- '",
+        ),
+        (
+            "/*!99999",
+            "ALTER TABLE {db1}.t ADD c INT /*!99999 ' */ , RENAME TO {db2}.x -- '",
+        ),
+        (
+            "/*M!999999",
+            "ALTER TABLE {db1}.t ADD c INT /*M!999999 ' */ , RENAME TO {db2}.x -- '",
+        ),
+        (
+            "--\\x01",
+            "ALTER TABLE {db1}.t ADD c INT --\x01 '\n, RENAME TO {db2}.x -- '",
+        ),
         // Not instant: the rename would apply to the shadow table.
-        ("copy path /*!99999", "ALTER TABLE {db1}.t ADD INDEX (v) /*!99999 ' */ , RENAME TO {db2}.x -- '"),
-        ("copy path --\\x01", "ALTER TABLE {db1}.t ADD INDEX (v) --\x01 '\n, RENAME {db2}.x -- '"),
+        (
+            "copy path /*!99999",
+            "ALTER TABLE {db1}.t ADD INDEX (v) /*!99999 ' */ , RENAME TO {db2}.x -- '",
+        ),
+        (
+            "copy path --\\x01",
+            "ALTER TABLE {db1}.t ADD INDEX (v) --\x01 '\n, RENAME {db2}.x -- '",
+        ),
     ];
     let texts: Vec<(String, String)> = forms
         .iter()

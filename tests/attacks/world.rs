@@ -180,7 +180,7 @@ impl World {
         let mut after_via = self.snapshot().await;
         // A completed copy migration keeps the old table as `<t>_del`: that
         // one is ghostwire's own, not a change to the user's world.
-        after_via.retain(|k, _| !(k.ends_with("_del") && !after_native.contains_key(k)));
+        after_via.retain(|k, _| !k.ends_with("_del") || after_native.contains_key(k));
 
         let refused = via.iter().any(is_refusal);
         let same_answers = codes(&native) == codes(&via);
@@ -191,15 +191,28 @@ impl World {
             &after_native
         };
         let (diff, beyond) = diff(expected, &after_via, &format!("{}.t", self.db1));
+        // Escalation: a table outside the user's own changed, a statement
+        // the server refused went through, or a foreign key check answered
+        // about rows the user may not read (ERR 1452, an existence oracle).
+        let escalated = beyond
+            || native
+                .iter()
+                .zip(&via)
+                .any(|(n, v)| n.is_err() && v.is_ok())
+            || via
+                .iter()
+                .zip(&native)
+                .any(|(v, n)| matches!(v, Err((1452, _))) && !matches!(n, Err((1452, _))));
+        let what = if escalated {
+            "ATTACK SUCCEEDED"
+        } else {
+            "ATTACK DIVERGES"
+        };
+        let shown: Vec<String> = stmts.iter().map(|s| abridged(s)).collect();
         let context = format!(
-            "statements: {stmts:?}\n  native answers:    {native:?}\n  ghostwire answers: {via:?}"
+            "statements: {shown:?}\n  native answers:    {native:?}\n  ghostwire answers: {via:?}"
         );
         if !diff.is_empty() {
-            let what = if beyond {
-                "ATTACK SUCCEEDED"
-            } else {
-                "ATTACK DIVERGES"
-            };
             return Err(format!(
                 "{what} [{label}]: through ghostwire the tables ended differently from the \
                  native run\n  {context}\n{diff}"
@@ -207,7 +220,7 @@ impl World {
         }
         if !ok_answers {
             return Err(format!(
-                "ATTACK DIVERGES [{label}]: ghostwire answered differently from the server \
+                "{what} [{label}]: ghostwire answered differently from the server \
                  (policy {policy:?})\n  {context}"
             ));
         }
@@ -268,6 +281,22 @@ pub async fn run(c: &mut Conn, sql: &str) -> Outcome {
         Ok(Err(e)) => Err((0, e.to_string())),
         Err(_) => Err((0, "no answer in 60 s".into())),
     }
+}
+
+/// Long statements (padding) cut to their ends, to keep messages readable.
+fn abridged(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 400 {
+        return s.to_string();
+    }
+    let head: String = chars[..200].iter().collect();
+    let tail: String = chars[chars.len() - 150..].iter().collect();
+    format!(
+        "{} … ({} chars) … {}",
+        head.trim_end(),
+        chars.len(),
+        tail.trim_start()
+    )
 }
 
 fn codes(v: &[Outcome]) -> Vec<Option<u16>> {
