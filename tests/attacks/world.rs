@@ -149,7 +149,12 @@ impl World {
                     .await
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|r| format!("{:?}", r.unwrap()))
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| cell(&r, i))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    })
                     .collect();
                 rows.sort();
                 let def = def.map(|d| d.1).unwrap_or_default();
@@ -190,19 +195,20 @@ impl World {
         } else {
             &after_native
         };
-        let (diff, beyond) = diff(expected, &after_via, &format!("{}.t", self.db1));
-        // Escalation: a table outside the user's own changed, a statement
-        // the server refused went through, or a foreign key check answered
-        // about rows the user may not read (ERR 1452, an existence oracle).
+        let foreign = [format!("`{}`", self.db2), format!("`{}`", self.secret)];
+        let own = format!("{}.t", self.db1);
+        let (diff, beyond) = diff(expected, &after_via, &own, &foreign);
+        // Escalation: a table outside the user's own changed, the user's
+        // table now points into a schema it has no rights on, or a foreign
+        // key check answered about tables the user may not see (ERR 1452
+        // "parent row missing" / 1005 errno 150 "no such parent"): an
+        // existence oracle.
+        let oracle = |o: &Outcome| matches!(o, Err((1452 | 1005, _)));
         let escalated = beyond
-            || native
-                .iter()
-                .zip(&via)
-                .any(|(n, v)| n.is_err() && v.is_ok())
             || via
                 .iter()
                 .zip(&native)
-                .any(|(v, n)| matches!(v, Err((1452, _))) && !matches!(n, Err((1452, _))));
+                .any(|(v, n)| oracle(v) && !oracle(n));
         let what = if escalated {
             "ATTACK SUCCEEDED"
         } else {
@@ -308,20 +314,27 @@ fn is_refusal(o: &Outcome) -> bool {
     matches!(o, Err((1105, m)) if m.starts_with("ghostwire:"))
 }
 
-/// The differences, and whether any table other than `own` is touched.
+/// The differences, and whether any table other than `own` is touched or
+/// `own` now names one of the `foreign` schemas.
 fn diff(
     want: &BTreeMap<String, String>,
     got: &BTreeMap<String, String>,
     own: &str,
+    foreign: &[String],
 ) -> (String, bool) {
     let mut out = String::new();
     let mut beyond = false;
     for (k, v) in want {
         match got.get(k) {
             None => out.push_str(&format!("  - table {k} is gone (it should be there)\n")),
-            Some(g) if g != v => out.push_str(&format!(
-                "  ~ table {k} differs:\n    expected: {v}\n    got:      {g}\n"
-            )),
+            Some(g) if g != v => {
+                out.push_str(&format!(
+                    "  ~ table {k} differs:\n    expected: {v}\n    got:      {g}\n"
+                ));
+                beyond |= foreign
+                    .iter()
+                    .any(|f| g.contains(f.as_str()) && !v.contains(f.as_str()));
+            }
             _ => continue,
         }
         beyond |= k != own;
