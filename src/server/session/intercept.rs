@@ -77,15 +77,21 @@ impl Session<'_> {
             Err(e) => return self.answer_raw_error(len, e).await,
         };
         let parsed = match read_alter(&text, &session.charset_client) {
-            Ok(p) => p,
+            Ok(Some(p)) => p,
+            // What the server reads differently from us, it runs as it reads
+            // it: natively, as this client.
+            Ok(None) => return Ok(Decision::Relay),
             Err(e) => return self.answer_error(len, e).await,
         };
         let hints = Hints::merged(self.hints, parsed.stmt.hints);
         if !self.should_intercept(hints) || parsed.body.is_empty() {
             return Ok(Decision::Relay);
         }
-        if let Err(e) = self.server_accepts(&text).await? {
-            return self.answer_raw_error(len, e).await;
+        // Not one statement the server can prepare (several statements, a
+        // syntax error): the server runs it as it is, natively, as this
+        // client; that is the native answer by definition.
+        if self.server_accepts(&text).await?.is_err() {
+            return Ok(Decision::Relay);
         }
         let schema_bytes = match (&parsed.schema, &session.database) {
             (Some(s), _) => s.clone(),
@@ -360,8 +366,10 @@ fn unreadable_name() -> ErrPacket {
     )
 }
 
-/// Reads the client's ALTER (names as its bytes).
-fn read_alter(text: &[u8], charset_client: &str) -> std::result::Result<Parsed, ErrPacket> {
+/// Reads the client's ALTER (names as its bytes). `None`: ghostwire cannot
+/// tell what the server will read (no table name it can see, several
+/// statements), so the statement goes to the server as it is.
+fn read_alter(text: &[u8], charset_client: &str) -> std::result::Result<Option<Parsed>, ErrPacket> {
     let refuse = |e: statement::StatementError| ErrPacket::new(1105, "HY000", e.to_string());
     let Some(sql) = std::str::from_utf8(text)
         .ok()
@@ -374,13 +382,19 @@ fn read_alter(text: &[u8], charset_client: &str) -> std::result::Result<Parsed, 
              (utf8mb4, utf8mb3, latin1, ascii); run it with /* ghostwire: direct */",
         ));
     };
-    let stmt = statement::parse(sql).map_err(refuse)?;
+    let stmt = match statement::parse(sql) {
+        Ok(s) => s,
+        Err(statement::StatementError::NoTable | statement::StatementError::MultiStatement) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(refuse(e)),
+    };
     let encode = |s: &str| charset::encode(s, charset_client).ok_or_else(unreadable_name);
-    Ok(Parsed {
+    Ok(Some(Parsed {
         schema: stmt.schema.as_deref().map(encode).transpose()?,
         table: encode(&stmt.table)?,
         ignore: stmt.ignore,
         body: stmt.body.as_bytes().to_vec(),
         stmt,
-    })
+    }))
 }
