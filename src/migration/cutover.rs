@@ -75,6 +75,11 @@ impl From<mysql_async::Error> for CutoverError {
 pub struct Attempt<'a> {
     /// The migration's id (a UUID), named in the sentry's comment.
     pub id: &'a str,
+    /// Give the new table the old table's AUTO_INCREMENT counter under the
+    /// lock (as a native ALTER keeps it).
+    pub carry_auto_increment: bool,
+    /// The original table's name (unquoted).
+    pub table: &'a str,
     /// The table's cut-over gate: closed and drained before LOCK TABLES,
     /// opened when the attempt ends either way.
     pub gate: &'a Gate,
@@ -265,6 +270,9 @@ async fn rename_phase(
         ))
         .await?;
     let locked_at = quiesce(a, lock, "WRITE", sentry, shadow, timeout).await?;
+    if a.carry_auto_increment {
+        carry_auto_increment(a, lock, shadow).await?;
+    }
     let rename_id = rename.id();
     let rename_sql = format!(
         "RENAME TABLE {} TO {sentry}, {shadow} TO {}",
@@ -297,6 +305,24 @@ async fn rename_phase(
         Ok(()) => Ok(locked_at.elapsed()),
         Err(e) => Err(retry("other", format!("RENAME failed: {e}"))),
     }
+}
+
+/// Under the lock: ids the old table handed out since the copy began
+/// (rows deleted or rolled back at the top) are not handed out again.
+async fn carry_auto_increment(
+    a: &Attempt<'_>,
+    lock: &mut Conn,
+    shadow: &str,
+) -> Result<(), CutoverError> {
+    let old = super::schema::auto_increment(lock, a.schema, a.table).await?;
+    let new = super::schema::auto_increment(lock, a.schema, a.shadow_name).await?;
+    if let (Some(old), Some(new)) = (old, new) {
+        if old > new {
+            lock.query_drop(format!("ALTER TABLE {shadow} AUTO_INCREMENT = {old}"))
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// True once connection `id` waits for a metadata lock.

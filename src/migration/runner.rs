@@ -158,6 +158,8 @@ pub(super) struct Migration<'a> {
     pub pool: mysql_async::Pool,
     /// Set once the shadow table exists because this migration made it.
     shadow_created: std::sync::atomic::AtomicBool,
+    /// The new table takes over the old table's AUTO_INCREMENT counter.
+    carry_auto_increment: std::sync::atomic::AtomicBool,
     /// Lock attempts so far (checksum snapshots and cut-overs), as shown
     /// in `cutover_attempts`.
     attempts: std::sync::atomic::AtomicU32,
@@ -175,6 +177,7 @@ impl<'a> Migration<'a> {
             del_name: helper_table(t, "del"),
             pool,
             shadow_created: Default::default(),
+            carry_auto_increment: Default::default(),
             attempts: Default::default(),
         }
     }
@@ -228,15 +231,22 @@ impl<'a> Migration<'a> {
         self.stage("creating shadow table").await?;
         self.create_shadow().await?;
         // CREATE … LIKE starts the counter at 1; rows copied later only move
-        // it to their highest id. Carry the original's counter over so ids of
-        // rows deleted at the top are not handed out again.
+        // it to their highest id, while a native ALTER keeps the old
+        // table's counter (ids of rows deleted at the top are not handed out
+        // again) unless the ALTER sets its own. Carried over now, and again
+        // under the cut-over lock for ids taken meanwhile.
         let shadow = qualified(schema, &self.shadow_name);
-        if let Some(next) = schema::auto_increment(&mut conn, schema, table).await? {
+        let old_next = schema::auto_increment(&mut conn, schema, table).await?;
+        let new_has = schema::auto_increment(&mut conn, schema, &self.shadow_name)
+            .await?
+            .is_some();
+        if let (Some(next), true, false) = (old_next, new_has, self.req.stmt.sets_auto_increment) {
             schema::exec(
                 &mut conn,
                 &format!("ALTER TABLE {shadow} AUTO_INCREMENT = {next}"),
             )
             .await?;
+            self.carry_auto_increment.store(true, Ordering::SeqCst);
         }
         schema::check_no_foreign_keys(&mut conn, schema, &self.shadow_name).await?;
         let old = schema::table_info(&mut conn, schema, table).await?;
@@ -351,6 +361,8 @@ impl<'a> Migration<'a> {
             }
             let attempt = Attempt {
                 id: self.id,
+                carry_auto_increment: self.carry_auto_increment.load(Ordering::SeqCst),
+                table: &self.req.stmt.table,
                 gate,
                 pool: &self.pool,
                 config: &self.inner.config.cutover,

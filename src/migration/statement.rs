@@ -39,6 +39,8 @@ pub struct AlterStatement {
     pub renames: Vec<(String, String)>,
     /// The body names its own `ALGORITHM=`: do not try INSTANT on top of it.
     pub algorithm_given: bool,
+    /// The body sets the table's `AUTO_INCREMENT` counter itself.
+    pub sets_auto_increment: bool,
 }
 
 impl AlterStatement {
@@ -250,6 +252,7 @@ pub fn parse(sql: &str) -> Result<AlterStatement, StatementError> {
     let body = sql[body_start..body_end].trim().to_string();
     let mut renames = Vec::new();
     let mut algorithm_given = false;
+    let mut sets_auto_increment = false;
     let mut depth = 0i32;
     while end < last {
         let t = &toks[end].0;
@@ -259,6 +262,12 @@ pub fn parse(sql: &str) -> Result<AlterStatement, StatementError> {
             _ if depth != 0 => {}
             Tok::Word(w) => {
                 algorithm_given |= w.eq_ignore_ascii_case("ALGORITHM");
+                sets_auto_increment |= w.eq_ignore_ascii_case("AUTO_INCREMENT")
+                    && toks[end + 1..last].first().is_some_and(|t| match &t.0 {
+                        Tok::Punct(b'=') => true,
+                        Tok::Word(n) => n.bytes().all(|b| b.is_ascii_digit()),
+                        _ => false,
+                    });
                 check_clause(w, &toks[end + 1..last], &mut renames)?
             }
             _ => {}
@@ -273,6 +282,7 @@ pub fn parse(sql: &str) -> Result<AlterStatement, StatementError> {
         hints,
         renames,
         algorithm_given,
+        sets_auto_increment,
     })
 }
 
@@ -381,6 +391,21 @@ mod tests {
         );
         assert_eq!(session_hint_value("SET @@ghostwire = 1"), None);
         assert_eq!(session_hint_value("SET @ghostwirex = 'a'"), None);
+    }
+
+    #[test]
+    fn auto_increment_option() {
+        for (sql, want) in [
+            ("ALTER TABLE t AUTO_INCREMENT = 7", true),
+            ("ALTER TABLE t ADD c INT, AUTO_INCREMENT 7", true),
+            ("ALTER TABLE t MODIFY id INT AUTO_INCREMENT", false),
+            (
+                "ALTER TABLE t MODIFY id INT AUTO_INCREMENT, ADD c INT",
+                false,
+            ),
+        ] {
+            assert_eq!(parse(sql).unwrap().sets_auto_increment, want, "{sql}");
+        }
     }
 
     #[test]
