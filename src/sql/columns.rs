@@ -116,10 +116,11 @@ pub fn column_sources(ops: &[Op<String>], old: &[String], new: &[String]) -> Vec
     };
     new.iter()
         .map(|n| {
-            // ADD IF NOT EXISTS of a column that stays is a no-op.
+            // MariaDB checks ADD IF NOT EXISTS against the original table
+            // (verified on 10.11: `DROP c, ADD IF NOT EXISTS c` adds nothing).
             let adds = added
                 .iter()
-                .any(|(a, ine)| same(a, n) && !(*ine && kept(n).is_some()));
+                .any(|(a, ine)| same(a, n) && !(*ine && old.iter().any(|o| same(o, a))));
             if adds {
                 None
             } else {
