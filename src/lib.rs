@@ -11,3 +11,4 @@ pub mod metrics;
 pub mod migration;
 pub mod protocol;
 pub mod server;
+pub mod sql;

@@ -1,0 +1,29 @@
+//! The one reader of client SQL text. It follows the server's lexer
+//! (comments, quotes, executable comments, per flavour and version), because
+//! any disagreement lets a client hide text from one side.
+//!
+//! - `lexer`: tokens and comments as the server sees them.
+//! - `classify`: the hot-path first-keywords classifier (no allocation).
+//! - `alter`: `ALTER TABLE` table name, body range, column operations.
+//! - `columns`: which original column feeds each new column; name decoding.
+//! - `hints`: ghostwire hints in comments and `@ghostwire`.
+
+pub mod alter;
+pub mod classify;
+pub mod columns;
+pub mod hints;
+pub mod lexer;
+
+#[cfg(test)]
+mod alter_tests;
+#[cfg(test)]
+mod columns_tests;
+#[cfg(test)]
+mod lexer_tests;
+
+pub use alter::{parse_alter, Alter, AlterError, Op};
+pub use columns::{column_sources, decode_name, decode_ops};
+pub use hints::{session_hint_value, Hints, UnknownHint};
+pub use lexer::{
+    lex, lex_charset, lexable_charset, Charset, Dialect, Flavour, Lexed, Token, TokenKind,
+};
