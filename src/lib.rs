@@ -3,7 +3,6 @@
 
 pub mod admin;
 pub mod app;
-pub mod classify;
 pub mod config;
 pub mod flavour;
 pub mod gate;

@@ -7,11 +7,11 @@
 //! (see `server::session::probe`): a migration is visible to whoever may
 //! see its table, and changed by its submitter or whoever may ALTER it.
 
-use crate::classify::Words;
 use crate::migration::Handle;
 use crate::protocol::packets::{ok_with_info, ErrPacket};
 use crate::protocol::resultset::{write_result_set, Column, Kind};
 use crate::protocol::Caps;
+use crate::sql::classify::Words;
 
 /// Columns of `SHOW MIGRATIONS`, in order.
 pub const MIGRATION_COLUMNS: [Column; 17] = [

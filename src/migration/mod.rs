@@ -15,7 +15,6 @@ mod cutover;
 mod runner;
 pub mod schema;
 pub mod sql;
-pub mod statement;
 pub mod store;
 
 use std::collections::HashMap;
@@ -32,52 +31,7 @@ use crate::config::Config;
 use crate::flavour::ServerInfo;
 use crate::gate::Gates;
 use crate::protocol::packets::ErrPacket;
-pub use statement::{AlterStatement, StatementError};
-
-/// Words a client can give in `/* ghostwire: … */` or `SET @ghostwire`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Hints {
-    pub online: bool,
-    pub direct: bool,
-    pub async_: bool,
-    pub postpone: bool,
-}
-
-impl Hints {
-    /// Parses hint words separated by spaces or commas.
-    pub fn parse(words: &str) -> Result<Hints, StatementError> {
-        let mut h = Hints::default();
-        for w in words
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .filter(|w| !w.is_empty())
-        {
-            match w.to_ascii_lowercase().as_str() {
-                "online" => h.online = true,
-                "direct" => h.direct = true,
-                "async" => h.async_ = true,
-                "sync" => h.async_ = false,
-                "postpone" => h.postpone = true,
-                _ => return Err(StatementError::UnknownHint(w.to_string())),
-            }
-        }
-        Ok(h)
-    }
-
-    /// The one place session hints (`SET @ghostwire`) and a statement's
-    /// comment hints come together: a word given either way counts.
-    pub fn merged(session: Hints, statement: Hints) -> Hints {
-        let mut h = session;
-        h.merge(statement);
-        h
-    }
-
-    pub fn merge(&mut self, o: Hints) {
-        self.online |= o.online;
-        self.direct |= o.direct;
-        self.async_ |= o.async_;
-        self.postpone |= o.postpone;
-    }
-}
+pub use crate::sql::Hints;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
@@ -141,7 +95,11 @@ pub fn refused(msg: impl std::fmt::Display) -> MigrationError {
 pub struct Request {
     /// Resolved schema (the statement's, or the session's current database).
     pub schema: String,
-    pub stmt: AlterStatement,
+    pub table: String,
+    /// `ALTER IGNORE`: rows colliding on a new unique key are dropped.
+    pub ignore: bool,
+    /// The body's column operations (names decoded), for the column mapping.
+    pub ops: Vec<crate::sql::Op<String>>,
     /// The ALTER's body as the client sent it: bytes in its character set.
     pub body: Vec<u8>,
     /// The statement as the client sent it (recorded, shown to those who
@@ -151,6 +109,15 @@ pub struct Request {
     pub hints: Hints,
     /// The client's session when it sent the ALTER.
     pub session: client_session::ClientSession,
+}
+
+impl Request {
+    /// The body sets the table's AUTO_INCREMENT counter itself.
+    pub fn sets_auto_increment(&self) -> bool {
+        self.ops
+            .iter()
+            .any(|o| matches!(o, crate::sql::Op::AutoIncrement(_)))
+    }
 }
 
 /// How a completed migration went.
@@ -245,6 +212,11 @@ impl Handle {
             .copied()
     }
 
+    /// The server's flavour and version if already read.
+    pub fn server_cached(&self) -> Option<ServerInfo> {
+        self.inner.server.get().copied()
+    }
+
     /// Reserves `schema.table` for one ALTER (an instant attempt or a copy
     /// migration); refused while another migration of this instance holds it.
     pub async fn reserve(&self, schema: &str, table: &str) -> Result<Ticket> {
@@ -300,7 +272,7 @@ impl Handle {
             id,
             owner: &self.inner.instance,
             schema: &req.schema,
-            table: &req.stmt.table,
+            table: &req.table,
             statement: &req.text,
             charset: &req.session.charset_client,
             submitted_by: &req.session.current_user,
@@ -312,7 +284,7 @@ impl Handle {
     pub async fn submit(&self, ticket: Ticket, req: Request) -> Result<Submitted> {
         let inner = &self.inner;
         let mut conn = inner.pool.get_conn().await?;
-        let (schema, table) = (req.schema.clone(), req.stmt.table.clone());
+        let (schema, table) = (req.schema.clone(), req.table.clone());
         if schema::table_exists(&mut conn, &schema, &table)
             .await?
             .is_none()

@@ -73,7 +73,7 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
             warn!(%id, error = %e, "migration failed");
             if let Ok(mut conn) = m.inner.pool.get_conn().await {
                 if m.shadow_created.load(Ordering::SeqCst) {
-                    drop_helpers(&mut conn, id, &req.schema, &req.stmt.table).await;
+                    drop_helpers(&mut conn, id, &req.schema, &req.table).await;
                 } else {
                     cutover::drop_sentry(&mut conn, id, &req.schema, &m.del_name).await;
                 }
@@ -167,7 +167,7 @@ pub(super) struct Migration<'a> {
 
 impl<'a> Migration<'a> {
     fn new(inner: &'a Inner, id: &'a str, req: &'a Request, pool: mysql_async::Pool) -> Self {
-        let t = &req.stmt.table;
+        let t = &req.table;
         Migration {
             inner,
             id,
@@ -205,10 +205,7 @@ impl<'a> Migration<'a> {
     async fn migrate(&self) -> Result<Summary> {
         // From now until the end, sessions mark transactions that use the
         // table, so the cut-over knows what to wait for.
-        let watched = self
-            .inner
-            .gates
-            .watch(&self.req.schema, &self.req.stmt.table);
+        let watched = self.inner.gates.watch(&self.req.schema, &self.req.table);
         self.record(&Update {
             strategy: Some("copy"),
             stage: Some("checking"),
@@ -221,7 +218,7 @@ impl<'a> Migration<'a> {
     /// Checks, then creates the shadow table with the client's ALTER applied
     /// and plans the copy. Returns the plans and the estimated row count.
     async fn prepare_shadow(&self) -> Result<(CopyPlan, Replay, Target, Compared, u64)> {
-        let (schema, table) = (&self.req.schema, &self.req.stmt.table);
+        let (schema, table) = (&self.req.schema, &self.req.table);
         let mut conn = self.inner.pool.get_conn().await?;
         schema::check_copy_preconditions(&mut conn, schema, table).await?;
         schema::check_free(&mut conn, schema, &[&self.shadow_name, &self.del_name]).await?;
@@ -240,7 +237,7 @@ impl<'a> Migration<'a> {
         let new_has = schema::auto_increment(&mut conn, schema, &self.shadow_name)
             .await?
             .is_some();
-        if let (Some(next), true, false) = (old_next, new_has, self.req.stmt.sets_auto_increment) {
+        if let (Some(next), true, false) = (old_next, new_has, self.req.sets_auto_increment()) {
             schema::exec(
                 &mut conn,
                 &format!("ALTER TABLE {shadow} AUTO_INCREMENT = {next}"),
@@ -362,7 +359,7 @@ impl<'a> Migration<'a> {
             let attempt = Attempt {
                 id: self.id,
                 carry_auto_increment: self.carry_auto_increment.load(Ordering::SeqCst),
-                table: &self.req.stmt.table,
+                table: &self.req.table,
                 gate,
                 pool: &self.pool,
                 config: &self.inner.config.cutover,
@@ -401,13 +398,18 @@ impl<'a> Migration<'a> {
         new: &TableInfo,
         shadow: &str,
     ) -> Result<(CopyPlan, Replay, Target, Compared)> {
-        let renames = &self.req.stmt.renames;
+        // Which original column feeds each new column, from the ALTER's own
+        // operations (a column dropped and added again has no source: it
+        // gets what the native ALTER gives it).
+        let names = |t: &TableInfo| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        let sources = crate::sql::column_sources(&self.req.ops, &names(old), &names(new));
         let rename = |c: &str| {
-            renames
+            new.columns
                 .iter()
-                .find(|(o, _)| o.eq_ignore_ascii_case(c))
-                .map(|(_, n)| n.clone())
-                .unwrap_or_else(|| c.to_string())
+                .zip(&sources)
+                .find(|(_, s)| s.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(c)))
+                .map(|(n, _)| n.name.clone())
+                .unwrap_or_default()
         };
         let mut old_list = Vec::new();
         let mut new_list = Vec::new();
@@ -415,16 +417,19 @@ impl<'a> Migration<'a> {
             old: Vec::new(),
             new: Vec::new(),
         };
-        for c in old.columns.iter().filter(|c| !c.generated) {
-            let mapped = rename(&c.name);
-            let Some(n) = new.column(&mapped).filter(|n| !n.generated) else {
+        for (n, source) in new.columns.iter().zip(&sources) {
+            // Generated columns are the server's to compute.
+            let Some(c) = source.as_deref().and_then(|s| old.column(s)) else {
                 continue;
             };
+            if n.generated {
+                continue;
+            }
             old_list.push(ident(&c.name));
-            new_list.push(ident(&mapped));
+            new_list.push(ident(&n.name));
             if n.column_type == c.column_type {
                 compared.old.push(ident(&c.name));
-                compared.new.push(ident(&mapped));
+                compared.new.push(ident(&n.name));
             }
         }
         let key = schema::shared_key(old, new, &rename).map_err(|m| {
@@ -464,7 +469,7 @@ impl<'a> Migration<'a> {
             kinds,
             old_cols: old_list.join(", "),
             new_cols: new_list.join(", "),
-            ignore: self.req.stmt.ignore,
+            ignore: self.req.ignore,
         };
         let replay = Replay {
             original: self.original.clone(),
@@ -476,7 +481,7 @@ impl<'a> Migration<'a> {
         };
         let target = Target {
             schema: self.req.schema.clone(),
-            table: self.req.stmt.table.clone(),
+            table: self.req.table.clone(),
             key: positions,
             sentry: self.del_name.clone(),
         };

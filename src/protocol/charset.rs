@@ -6,9 +6,12 @@
 /// caller refuses or shows the bytes escaped).
 pub fn decode(bytes: &[u8], charset: &str) -> Option<String> {
     match charset.to_ascii_lowercase().as_str() {
-        "utf8" | "utf8mb3" | "utf8mb4" | "ascii" | "binary" => {
+        "utf8" | "utf8mb3" | "utf8mb4" | "binary" => {
             std::str::from_utf8(bytes).ok().map(str::to_string)
         }
+        "ascii" => bytes
+            .is_ascii()
+            .then(|| String::from_utf8_lossy(bytes).into_owned()),
         "latin1" => Some(bytes.iter().map(|b| cp1252(*b)).collect()),
         _ => None,
     }

@@ -17,12 +17,12 @@ mod probe;
 use self::intercept::Decision;
 use super::io::{Conn, IoError};
 use super::Shared;
-use crate::classify::{classify, Class};
 use crate::metrics::{self, CommandKind, Handles};
 use crate::protocol::handshake::{mask_greeting, parse_client_hello};
 use crate::protocol::packets::{errors, ok_status, ErrPacket, ERR_HEADER, OK_HEADER};
 use crate::protocol::response::{Event, Expect, ResponseTracker};
 use crate::protocol::{parse_header, Caps, Command, HEADER_LEN, MAX_FRAME_PAYLOAD};
+use crate::sql::classify::{classify, Class};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -215,7 +215,11 @@ impl<'a> Session<'a> {
         const CHANGE_USER: u8 = Command::COM_CHANGE_USER as u8;
         let kind = match cmd {
             QUERY | PREPARE => {
-                let text = &self.client.buf[HEADER_LEN + 1..HEADER_LEN + len];
+                let text = self
+                    .client
+                    .buf
+                    .get(HEADER_LEN + 1..HEADER_LEN + len)
+                    .unwrap_or_default();
                 let whole = len < MAX_FRAME_PAYLOAD;
                 match classify(text) {
                     Class::MigrationCommand if whole => {
@@ -257,7 +261,11 @@ impl<'a> Session<'a> {
             }
             EXECUTE => CommandKind::Execute,
             INIT_DB => {
-                let name = &self.client.buf[HEADER_LEN + 1..HEADER_LEN + len];
+                let name = self
+                    .client
+                    .buf
+                    .get(HEADER_LEN + 1..HEADER_LEN + len)
+                    .unwrap_or_default();
                 self.pending_db = Some(String::from_utf8_lossy(name).into_owned());
                 CommandKind::Other
             }

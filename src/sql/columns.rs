@@ -5,31 +5,7 @@ use super::alter::Op;
 /// Decodes an identifier sent in `charset` (the connection's
 /// `character_set_client`), or None when it cannot be decoded faithfully.
 pub fn decode_name(bytes: &[u8], charset: &str) -> Option<String> {
-    match charset.to_ascii_lowercase().as_str() {
-        "utf8" | "utf8mb3" | "utf8mb4" | "binary" => String::from_utf8(bytes.to_vec()).ok(),
-        "ascii" => bytes
-            .is_ascii()
-            .then(|| String::from_utf8_lossy(bytes).into_owned()),
-        "latin1" => Some(bytes.iter().map(|&b| latin1_char(b)).collect()),
-        _ => None,
-    }
-}
-
-/// MySQL's latin1 is Windows-1252, with its five unassigned bytes mapped to
-/// the C1 controls of the same value.
-fn latin1_char(b: u8) -> char {
-    const HIGH: [u16; 32] = [
-        0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-        0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
-    ];
-    match b {
-        0x80..=0x9f => HIGH
-            .get(usize::from(b - 0x80))
-            .and_then(|&u| char::from_u32(u32::from(u)))
-            .unwrap_or(char::REPLACEMENT_CHARACTER),
-        _ => char::from(b),
-    }
+    crate::protocol::charset::decode(bytes, charset)
 }
 
 impl Op {

@@ -3,7 +3,7 @@
 
 use super::lexer::{lex, Dialect, Lexed, TokenKind};
 
-/// What a client asked for (same meaning as `migration::Hints`).
+/// Words a client can give in `/* ghostwire: … */` or `SET @ghostwire`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Hints {
     pub online: bool,
@@ -34,6 +34,14 @@ impl Hints {
             }
         }
         Ok(h)
+    }
+
+    /// The one place session hints (`SET @ghostwire`) and a statement's
+    /// comment hints come together: a word given either way counts.
+    pub fn merged(session: Hints, statement: Hints) -> Hints {
+        let mut h = session;
+        h.merge(statement);
+        h
     }
 
     pub fn merge(&mut self, o: Hints) {

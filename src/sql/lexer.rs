@@ -7,11 +7,7 @@
 
 use std::ops::Range;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavour {
-    MariaDb,
-    MySql,
-}
+pub use crate::flavour::Flavour;
 
 /// How high bytes (>= 0x80) lex in the connection's `character_set_client`.
 /// ASCII bytes lex the same in every charset `lex_charset` accepts.
@@ -40,6 +36,24 @@ pub struct Dialect {
 }
 
 impl Dialect {
+    /// The dialect of a session: the server's flavour and version, the SQL
+    /// modes that change how text is read, and its `character_set_client`
+    /// (None when ghostwire cannot lex that character set).
+    pub fn of_session(
+        server: crate::flavour::ServerInfo,
+        sql_mode: &str,
+        charset_client: &str,
+    ) -> Option<Dialect> {
+        let has = |m: &str| sql_mode.split(',').any(|x| x.eq_ignore_ascii_case(m));
+        Some(Dialect {
+            flavour: server.flavour,
+            version: server.version,
+            ansi_quotes: has("ANSI_QUOTES"),
+            no_backslash_escapes: has("NO_BACKSLASH_ESCAPES"),
+            charset: lex_charset(charset_client)?,
+        })
+    }
+
     pub fn new(flavour: Flavour, version: u32) -> Dialect {
         Dialect {
             flavour,

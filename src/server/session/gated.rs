@@ -59,7 +59,11 @@ impl Session<'_> {
     /// statement being prepared, or for COM_STMT_EXECUTE the text recorded
     /// when that statement was prepared.
     pub(super) fn gated_text(&self, cmd: u8, len: usize) -> Option<Arc<[u8]>> {
-        let payload = &self.client.buf[HEADER_LEN + 1..HEADER_LEN + len];
+        let payload = self
+            .client
+            .buf
+            .get(HEADER_LEN + 1..HEADER_LEN + len)
+            .unwrap_or_default();
         match cmd {
             QUERY | PREPARE if len < MAX_FRAME_PAYLOAD => Some(Arc::from(payload)),
             EXECUTE => {
@@ -91,7 +95,11 @@ impl Session<'_> {
     pub(super) fn forget_prepared(&mut self, cmd: u8, len: usize) {
         match cmd {
             CLOSE => {
-                let p = &self.client.buf[HEADER_LEN + 1..HEADER_LEN + len];
+                let p = self
+                    .client
+                    .buf
+                    .get(HEADER_LEN + 1..HEADER_LEN + len)
+                    .unwrap_or_default();
                 if let Some(id) = p.get(..4).and_then(|b| b.try_into().ok()) {
                     self.prepared.remove(&u32::from_le_bytes(id));
                 }
@@ -110,7 +118,7 @@ impl Session<'_> {
             }
         }
         let db = self.pending_db.take();
-        if self.backend.buf[HEADER_LEN] == 0x00 {
+        if self.backend.buf.get(HEADER_LEN) == Some(&0x00) {
             self.db = db;
         }
         Ok(())
@@ -139,9 +147,9 @@ async fn wait_closed(client: &mut crate::server::io::Conn) -> crate::server::io:
 
 /// The database a `USE db` statement switches to.
 pub(super) fn use_target(text: &[u8]) -> Option<String> {
-    let mut words = crate::classify::Words { rest: text };
+    let mut words = crate::sql::classify::Words { rest: text };
     words.next().filter(|w| w.eq_ignore_ascii_case(b"USE"))?;
-    let rest = crate::classify::skip_space_and_comments(words.rest);
+    let rest = crate::sql::classify::skip_space_and_comments(words.rest);
     let rest = String::from_utf8_lossy(rest);
     let rest = rest.trim().trim_end_matches(';').trim();
     let name = match rest.strip_prefix('`') {

@@ -10,12 +10,12 @@ use tracing::info;
 use super::probe::qualify;
 use super::{client_err, Result, Session};
 use crate::config::Intercept;
-use crate::migration::statement::{self, hints_in_comments};
 use crate::migration::{Hints, Request};
 use crate::protocol::charset;
 use crate::protocol::packets::{err_code, ok_with_info, ErrPacket};
 use crate::protocol::resultset::{write_result_set, Column, Kind};
 use crate::protocol::{write_packet, Command, HEADER_LEN};
+use crate::sql::{self, AlterError, Dialect};
 
 const LOCK_WAIT_TIMEOUT: u16 = 1205;
 
@@ -34,10 +34,8 @@ pub enum Decision {
 
 /// What the session read of an ALTER: names as the client's bytes.
 struct Parsed {
-    stmt: statement::AlterStatement,
-    schema: Option<Vec<u8>>,
-    table: Vec<u8>,
-    ignore: bool,
+    alter: sql::Alter,
+    ops: Vec<sql::Op<String>>,
     body: Vec<u8>,
 }
 
@@ -76,14 +74,20 @@ impl Session<'_> {
             Ok(s) => s,
             Err(e) => return self.answer_raw_error(len, e).await,
         };
-        let parsed = match read_alter(&text, &session.charset_client) {
+        let Some(dialect) = Dialect::of_session(server, &session.sql_mode, &session.charset_client)
+        else {
+            return self
+                .answer_error(len, unreadable_charset(&session.charset_client))
+                .await;
+        };
+        let parsed = match read_alter(&text, &dialect, &session.charset_client) {
             Ok(Some(p)) => p,
             // What the server reads differently from us, it runs as it reads
             // it: natively, as this client.
             Ok(None) => return Ok(Decision::Relay),
             Err(e) => return self.answer_error(len, e).await,
         };
-        let hints = Hints::merged(self.hints, parsed.stmt.hints);
+        let hints = Hints::merged(self.hints, parsed.alter.hints);
         if !self.should_intercept(hints) || parsed.body.is_empty() {
             return Ok(Decision::Relay);
         }
@@ -93,7 +97,7 @@ impl Session<'_> {
         if self.server_accepts(&text).await?.is_err() {
             return Ok(Decision::Relay);
         }
-        let schema_bytes = match (&parsed.schema, &session.database) {
+        let schema_bytes = match (&parsed.alter.schema, &session.database) {
             (Some(s), _) => s.clone(),
             (None, Some(db)) => match charset::encode(db, &session.charset_client) {
                 Some(b) => b,
@@ -105,13 +109,13 @@ impl Session<'_> {
                     .await
             }
         };
-        let qualified = qualify(&schema_bytes, &parsed.table);
+        let qualified = qualify(&schema_bytes, &parsed.alter.table);
         if self.is_temporary(&qualified).await? {
             return Ok(Decision::Relay);
         }
         let (Some(schema), Some(table)) = (
             charset::decode(&schema_bytes, &session.charset_client),
-            charset::decode(&parsed.table, &session.charset_client),
+            charset::decode(&parsed.alter.table, &session.charset_client),
         ) else {
             return self.answer_error(len, unreadable_name()).await;
         };
@@ -120,22 +124,24 @@ impl Session<'_> {
             Ok(t) => t,
             Err(e) => return self.reply_err(e.to_packet()).await,
         };
-        let mut stmt = parsed.stmt;
-        stmt.schema = Some(schema.clone());
-        stmt.table = table.clone();
         let request = Request {
             schema,
-            stmt,
+            table,
+            ignore: parsed.alter.ignore,
+            ops: parsed.ops,
             body: parsed.body,
             text,
             hints,
             session,
         };
-        let mut probe = if parsed.ignore {
-            b"ALTER IGNORE TABLE ".to_vec()
-        } else {
-            b"ALTER TABLE ".to_vec()
-        };
+        let mut probe = b"ALTER ".to_vec();
+        if parsed.alter.online {
+            probe.extend_from_slice(b"ONLINE ");
+        }
+        if parsed.alter.ignore {
+            probe.extend_from_slice(b"IGNORE ");
+        }
+        probe.extend_from_slice(b"TABLE ");
         probe.extend_from_slice(&qualified);
         probe.push(b' ');
         probe.extend_from_slice(&request.body);
@@ -196,7 +202,7 @@ impl Session<'_> {
         if let Err(e) = self.backend_query(set.as_bytes()).await? {
             return Ok(InstantAttempt::Refused(e));
         }
-        let watched = engine.gates().watch(&req.schema, &req.stmt.table);
+        let watched = engine.gates().watch(&req.schema, &req.table);
         let gate = &watched.gate;
         let mut outcome = InstantAttempt::Refused(
             ErrPacket::new(
@@ -256,22 +262,32 @@ impl Session<'_> {
 
     /// An ALTER that would be intercepted cannot be prepared: the answer.
     pub(super) fn refuse_prepared_alter(&self, len: usize) -> Option<ErrPacket> {
-        let text = String::from_utf8_lossy(&self.client.buf[HEADER_LEN + 1..HEADER_LEN + len])
-            .into_owned();
-        let mut hints = self.hints;
-        if let Ok(h) =
-            statement::comments(&text).and_then(|c| hints_in_comments(c.iter().map(String::as_str)))
-        {
-            hints.merge(h);
-        }
-        self.should_intercept(hints).then(|| {
-            ErrPacket::new(
-                1295,
-                "HY000",
-                "ghostwire: ALTER TABLE cannot be prepared when it runs as an online migration; \
-                 send it as a plain query (or add /* ghostwire: direct */ to run it on the server)",
-            )
-        })
+        let text = self.client.buf.get(HEADER_LEN + 1..HEADER_LEN + len)?;
+        let statement = sql::hints::hints_in_statement(text, &self.plain_dialect()).ok()?;
+        self.should_intercept(Hints::merged(self.hints, statement))
+            .then(|| {
+                ErrPacket::new(
+                    1295,
+                    "HY000",
+                    "ghostwire: ALTER TABLE cannot be prepared when it runs as an online migration; \
+                     send it as a plain query (or add /* ghostwire: direct */ to run it on the server)",
+                )
+            })
+    }
+
+    /// The dialect hint words are read in outside an ALTER (no session
+    /// capture for a `SET`): hints are ASCII words in comments or a
+    /// string, which every mode and lexable character set reads alike.
+    fn plain_dialect(&self) -> Dialect {
+        let server = self
+            .shared
+            .migrations
+            .server_cached()
+            .unwrap_or(crate::flavour::ServerInfo {
+                flavour: crate::flavour::Flavour::MariaDb,
+                version: 0,
+            });
+        Dialect::new(server.flavour, server.version)
     }
 
     fn should_intercept(&self, hints: Hints) -> bool {
@@ -344,10 +360,9 @@ impl Session<'_> {
     /// Notes `SET @ghostwire = '…'` (the statement still goes to the server).
     /// Returns an error to answer instead when the words are unknown.
     pub(super) fn note_session_hints(&mut self, len: usize) -> Option<ErrPacket> {
-        let text = String::from_utf8_lossy(&self.client.buf[HEADER_LEN + 1..HEADER_LEN + len])
-            .into_owned();
-        let value = statement::session_hint_value(&text)?;
-        match Hints::parse(&value) {
+        let text = self.client.buf.get(HEADER_LEN + 1..HEADER_LEN + len)?;
+        let value = sql::session_hint_value(text, &self.plain_dialect())?;
+        match Hints::parse(&String::from_utf8_lossy(&value)) {
             Ok(h) => {
                 self.hints = h;
                 None
@@ -366,35 +381,38 @@ fn unreadable_name() -> ErrPacket {
     )
 }
 
-/// Reads the client's ALTER (names as its bytes). `None`: ghostwire cannot
-/// tell what the server will read (no table name it can see, several
-/// statements), so the statement goes to the server as it is.
-fn read_alter(text: &[u8], charset_client: &str) -> std::result::Result<Option<Parsed>, ErrPacket> {
-    let refuse = |e: statement::StatementError| ErrPacket::new(1105, "HY000", e.to_string());
-    let Some(sql) = std::str::from_utf8(text)
-        .ok()
-        .filter(|_| charset::decode(text, charset_client).is_some())
-    else {
-        return Err(ErrPacket::new(
-            1105,
-            "HY000",
-            "ghostwire: this ALTER's text is not in a character set ghostwire reads \
-             (utf8mb4, utf8mb3, latin1, ascii); run it with /* ghostwire: direct */",
-        ));
+fn unreadable_charset(charset: &str) -> ErrPacket {
+    ErrPacket::new(
+        1105,
+        "HY000",
+        format!(
+            "ghostwire: cannot read statements sent in character set {charset} (it reads \
+             utf8mb4, utf8mb3, latin1, ascii); SET NAMES utf8mb4, or send the ALTER with \
+             SET @ghostwire = 'direct' to run it on the server as is"
+        ),
+    )
+}
+
+/// Reads the client's ALTER. `None`: ghostwire cannot tell what the server
+/// will read (several statements, a start it cannot read, an unterminated
+/// or malformed text), so the statement goes to the server as it is.
+fn read_alter(
+    text: &[u8],
+    dialect: &Dialect,
+    charset_client: &str,
+) -> std::result::Result<Option<Parsed>, ErrPacket> {
+    let alter = match sql::parse_alter(text, dialect) {
+        Ok(a) => a,
+        Err(
+            AlterError::MultiStatement
+            | AlterError::NoTable
+            | AlterError::UnclearPrefix
+            | AlterError::Unterminated
+            | AlterError::Malformed,
+        ) => return Ok(None),
+        Err(e) => return Err(ErrPacket::new(1105, "HY000", e.to_string())),
     };
-    let stmt = match statement::parse(sql) {
-        Ok(s) => s,
-        Err(statement::StatementError::NoTable | statement::StatementError::MultiStatement) => {
-            return Ok(None)
-        }
-        Err(e) => return Err(refuse(e)),
-    };
-    let encode = |s: &str| charset::encode(s, charset_client).ok_or_else(unreadable_name);
-    Ok(Some(Parsed {
-        schema: stmt.schema.as_deref().map(encode).transpose()?,
-        table: encode(&stmt.table)?,
-        ignore: stmt.ignore,
-        body: stmt.body.as_bytes().to_vec(),
-        stmt,
-    }))
+    let ops = sql::decode_ops(&alter.ops, charset_client).ok_or_else(unreadable_name)?;
+    let body = text.get(alter.body.clone()).unwrap_or_default().to_vec();
+    Ok(Some(Parsed { alter, ops, body }))
 }
