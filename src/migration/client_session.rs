@@ -144,24 +144,50 @@ impl ClientSession {
     }
 
     /// Setup statements for the migration's copy, replay and checksum
-    /// connections: the client's time zone (conversions between DATETIME
-    /// and TIMESTAMP happen in it natively) and the copy SQL mode. Values
-    /// come from the server; they are checked for a plain shape anyway
-    /// because they are written into SQL text.
+    /// connections: the conversion SQL mode, in UTC. UTC because TIMESTAMP
+    /// values then read and compare exactly (a zone with DST has an hour
+    /// that reads twice); conversions that depend on the client's zone are
+    /// spelled out per column instead (see `zone_conversion`). `None` when
+    /// the captured values are not of a plain shape (they are written into
+    /// SQL text, though they come from the server).
     pub fn copy_setup(&self) -> Option<Vec<String>> {
-        let plain = |s: &str, extra: &str| {
-            s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_,".contains(c) || extra.contains(c))
-        };
         let mode = self.copy_sql_mode();
-        if !plain(&mode, "") || !plain(&self.time_zone, "/+-:") {
+        if !plain(&mode, "") || self.zone_literal().is_none() {
             return None;
         }
         Some(vec![
-            format!("SET SESSION time_zone = '{}'", self.time_zone),
+            "SET SESSION time_zone = '+00:00'".to_string(),
             format!("SET SESSION sql_mode = '{mode}'"),
         ])
     }
+
+    /// The client's time zone as an SQL string literal.
+    fn zone_literal(&self) -> Option<String> {
+        plain(&self.time_zone, "/+-:").then(|| format!("'{}'", self.time_zone))
+    }
+
+    /// The expression that converts original column `col` (quoted) of type
+    /// `from` into a column of type `to` as the client's native ALTER would
+    /// in its time zone, on a connection in UTC. Only conversions into or
+    /// out of TIMESTAMP depend on the zone; zero dates stay as they are.
+    pub fn zone_conversion(&self, col: &str, from: &str, to: &str) -> String {
+        let utc = matches!(self.time_zone.as_str(), "+00:00" | "UTC" | "+0:00");
+        let zone = match self.zone_literal() {
+            Some(z) if !utc => z,
+            _ => return col.to_string(),
+        };
+        let (a, b) = match (from == "timestamp", to == "timestamp") {
+            (true, false) => ("'+00:00'".to_string(), zone),
+            (false, true) => (zone, "'+00:00'".to_string()),
+            _ => return col.to_string(),
+        };
+        format!("IF({col} IS NULL OR {col} = 0, {col}, CONVERT_TZ({col}, {a}, {b}))")
+    }
+}
+
+fn plain(s: &str, extra: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_,".contains(c) || extra.contains(c))
 }
 
 #[cfg(test)]
@@ -180,7 +206,12 @@ mod tests {
             "STRICT_TRANS_TABLES,NO_AUTO_VALUE_ON_ZERO"
         );
         let setup = s.copy_setup().unwrap();
-        assert_eq!(setup[0], "SET SESSION time_zone = 'Europe/Berlin'");
+        assert_eq!(setup[0], "SET SESSION time_zone = '+00:00'");
+        assert_eq!(
+            s.zone_conversion("`d`", "datetime", "timestamp"),
+            "IF(`d` IS NULL OR `d` = 0, `d`, CONVERT_TZ(`d`, 'Europe/Berlin', '+00:00'))"
+        );
+        assert_eq!(s.zone_conversion("`d`", "timestamp", "timestamp"), "`d`");
         let bad = ClientSession {
             time_zone: "x'; DROP".into(),
             ..Default::default()

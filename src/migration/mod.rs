@@ -471,7 +471,7 @@ fn engine_setup(extra: &[String]) -> Vec<String> {
 }
 
 /// Options for one migration's copy, replay and checksum connections: the
-/// engine's, in the client's time zone and conversion SQL mode (see
+/// engine's, in UTC with the conversion SQL mode (see
 /// `ClientSession::copy_setup`). `None` when the captured values are not of
 /// a plain shape.
 pub(crate) fn migration_opts(base: &Opts, session: &client_session::ClientSession) -> Option<Opts> {

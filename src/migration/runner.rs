@@ -425,7 +425,11 @@ impl<'a> Migration<'a> {
             if n.generated {
                 continue;
             }
-            old_list.push(ident(&c.name));
+            old_list.push(self.req.session.zone_conversion(
+                &ident(&c.name),
+                &c.data_type,
+                &n.data_type,
+            ));
             new_list.push(ident(&n.name));
             if n.column_type == c.column_type {
                 compared.old.push(ident(&c.name));
