@@ -28,6 +28,7 @@ use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::copier::insert_checked;
 use super::sql::{key_in, KeyKind};
 use super::{Failure, MigrationError, Result};
 
@@ -314,6 +315,8 @@ pub struct Replay {
     /// Copied columns as named in the original / the shadow (quoted, joined).
     pub old_cols: String,
     pub new_cols: String,
+    /// See `CopyPlan::warnings_fail`.
+    pub warnings_fail: bool,
 }
 
 impl Replay {
@@ -352,14 +355,15 @@ impl Replay {
         let r = async {
             conn.query_drop("START TRANSACTION").await?;
             conn.query_drop(&del).await?;
-            conn.query_drop(&ins).await?;
-            conn.query_drop("COMMIT").await
+            insert_checked(conn, &ins, self.warnings_fail).await?;
+            conn.query_drop("COMMIT").await?;
+            Ok::<(), MigrationError>(())
         }
         .await;
         if let Err(e) = r {
             let _ = conn.query_drop("ROLLBACK").await;
             delta.restore(keys);
-            return Err(e.into());
+            return Err(e);
         }
         metrics::counter!(crate::metrics::MIGRATION_KEYS_REPLAYED).increment(n as u64);
         Ok(n)
@@ -377,9 +381,9 @@ impl Replay {
             total += keys.len();
             metrics::counter!(crate::metrics::MIGRATION_KEYS_REPLAYED).increment(keys.len() as u64);
             tracing::trace!(?keys, "replaying under the lock");
-            for sql in self.statements(&keys) {
-                conn.query_drop(sql).await?;
-            }
+            let [del, ins] = self.statements(&keys);
+            conn.query_drop(del).await?;
+            insert_checked(conn, &ins, self.warnings_fail).await?;
         }
     }
 }

@@ -117,41 +117,55 @@ impl ClientSession {
     }
 
     /// The SQL mode for copying rows: the client's modes that decide how a
-    /// value is converted (so a conversion is as strict, or as lenient, as
-    /// its native ALTER's), without the ones that only change how the
-    /// engine's own statements would be parsed (ANSI_QUOTES, ORACLE, …),
-    /// and without what a native ALTER's row copy ignores: zero dates
-    /// already stored are copied as they are, and a stored 0 in an
-    /// AUTO_INCREMENT column stays 0.
-    pub fn copy_sql_mode(&self) -> String {
-        const CONVERSION: [&str; 8] = [
+    /// value is converted or checked (so the copy is as strict, or as
+    /// lenient, as its native ALTER: a native ALTER refuses stored zero dates
+    /// under NO_ZERO_DATE even in columns it leaves alone), without the ones
+    /// that only change how the engine's own statements are parsed
+    /// (ANSI_QUOTES, ORACLE, …). `keep_zero_ids`: a stored 0 in an
+    /// AUTO_INCREMENT column stays 0, as when a native ALTER copies an
+    /// AUTO_INCREMENT column (it renumbers only a column that becomes one).
+    pub fn copy_sql_mode(&self, keep_zero_ids: bool) -> String {
+        const CONVERSION: [&str; 11] = [
             "STRICT_TRANS_TABLES",
             "STRICT_ALL_TABLES",
+            "NO_ZERO_DATE",
+            "NO_ZERO_IN_DATE",
             "ERROR_FOR_DIVISION_BY_ZERO",
             "ALLOW_INVALID_DATES",
             "TIME_ROUND_FRACTIONAL",
             "TIME_TRUNCATE_FRACTIONAL",
             "PAD_CHAR_TO_FULL_LENGTH",
             "NO_UNSIGNED_SUBTRACTION",
+            "NO_AUTO_VALUE_ON_ZERO",
         ];
         let mut modes: Vec<&str> = self
             .sql_mode
             .split(',')
             .filter(|m| CONVERSION.contains(m))
             .collect();
-        modes.push("NO_AUTO_VALUE_ON_ZERO");
+        if keep_zero_ids && !modes.contains(&"NO_AUTO_VALUE_ON_ZERO") {
+            modes.push("NO_AUTO_VALUE_ON_ZERO");
+        }
         modes.join(",")
+    }
+
+    /// Whether a native ALTER in this session fails on a conversion warning
+    /// (strict mode turns the row copy's warnings into errors).
+    pub fn strict(&self) -> bool {
+        self.sql_mode
+            .split(',')
+            .any(|m| m == "STRICT_TRANS_TABLES" || m == "STRICT_ALL_TABLES")
     }
 
     /// Setup statements for the migration's copy, replay and checksum
     /// connections: the conversion SQL mode, in UTC. UTC because TIMESTAMP
     /// values then read and compare exactly (a zone with DST has an hour
     /// that reads twice); conversions that depend on the client's zone are
-    /// spelled out per column instead (see `zone_conversion`). `None` when
+    /// spelled out per column instead (see `conversion`). `None` when
     /// the captured values are not of a plain shape (they are written into
     /// SQL text, though they come from the server).
-    pub fn copy_setup(&self) -> Option<Vec<String>> {
-        let mode = self.copy_sql_mode();
+    pub fn copy_setup(&self, keep_zero_ids: bool) -> Option<Vec<String>> {
+        let mode = self.copy_sql_mode(keep_zero_ids);
         if !plain(&mode, "") || self.zone_literal().is_none() {
             return None;
         }
@@ -166,22 +180,56 @@ impl ClientSession {
         plain(&self.time_zone, "/+-:").then(|| format!("'{}'", self.time_zone))
     }
 
-    /// The expression that converts original column `col` (quoted) of type
-    /// `from` into a column of type `to` as the client's native ALTER would
-    /// in its time zone, on a connection in UTC. Only conversions into or
-    /// out of TIMESTAMP depend on the zone; zero dates stay as they are.
-    pub fn zone_conversion(&self, col: &str, from: &str, to: &str) -> String {
+    /// The expression that feeds original column `col` (quoted) of data
+    /// type `from` into a column of data type `to`, so that the server's
+    /// assignment gives what the client's native ALTER gives, on a UTC
+    /// connection:
+    /// - into or out of TIMESTAMP, the value is moved through the client's
+    ///   zone (zero dates stay as they are); a local time that does not
+    ///   exist in that zone (a DST gap), which the native ALTER refuses in
+    ///   strict mode, is made an invalid value so the copy refuses it too;
+    /// - into a string type from a number or temporal type, the value's own
+    ///   text (a FLOAT's or YEAR's display form, not a DOUBLE's digits).
+    pub fn conversion(&self, col: &str, from: &str, to: &str) -> String {
+        const STRINGS: [&str; 10] = [
+            "char",
+            "varchar",
+            "tinytext",
+            "text",
+            "mediumtext",
+            "longtext",
+            "binary",
+            "varbinary",
+            "enum",
+            "set",
+        ];
+        let stringy = |t: &str| STRINGS.contains(&t) || t.ends_with("blob");
+        if stringy(to) && !stringy(from) && from != "bit" && from != to {
+            return format!("CAST({col} AS CHAR)");
+        }
         let utc = matches!(self.time_zone.as_str(), "+00:00" | "UTC" | "+0:00");
         let zone = match self.zone_literal() {
             Some(z) if !utc => z,
             _ => return col.to_string(),
         };
-        let (a, b) = match (from == "timestamp", to == "timestamp") {
-            (true, false) => ("'+00:00'".to_string(), zone),
-            (false, true) => (zone, "'+00:00'".to_string()),
-            _ => return col.to_string(),
-        };
-        format!("IF({col} IS NULL OR {col} = 0, {col}, CONVERT_TZ({col}, {a}, {b}))")
+        match (from == "timestamp", to == "timestamp") {
+            (true, false) => format!(
+                "IF({col} IS NULL OR {col} = 0, {col}, CONVERT_TZ({col}, '+00:00', {zone}))"
+            ),
+            (false, true) => {
+                let converted = format!("CONVERT_TZ({col}, {zone}, '+00:00')");
+                let gap = format!("CONVERT_TZ({converted}, '+00:00', {zone}) <> {col}");
+                let invalid = if self.strict() {
+                    format!("WHEN {gap} THEN 'not a time in the session zone' ")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "CASE WHEN {col} IS NULL OR {col} = 0 THEN {col} {invalid}ELSE {converted} END"
+                )
+            }
+            _ => col.to_string(),
+        }
     }
 }
 
@@ -202,20 +250,24 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            s.copy_sql_mode(),
-            "STRICT_TRANS_TABLES,NO_AUTO_VALUE_ON_ZERO"
+            s.copy_sql_mode(true),
+            "STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_AUTO_VALUE_ON_ZERO"
         );
-        let setup = s.copy_setup().unwrap();
-        assert_eq!(setup[0], "SET SESSION time_zone = '+00:00'");
         assert_eq!(
-            s.zone_conversion("`d`", "datetime", "timestamp"),
-            "IF(`d` IS NULL OR `d` = 0, `d`, CONVERT_TZ(`d`, 'Europe/Berlin', '+00:00'))"
+            s.copy_sql_mode(false),
+            "STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE"
         );
-        assert_eq!(s.zone_conversion("`d`", "timestamp", "timestamp"), "`d`");
+        let setup = s.copy_setup(true).unwrap();
+        assert_eq!(setup[0], "SET SESSION time_zone = '+00:00'");
+        assert!(s
+            .conversion("`d`", "datetime", "timestamp")
+            .contains("CONVERT_TZ(`d`, 'Europe/Berlin', '+00:00')"));
+        assert_eq!(s.conversion("`d`", "timestamp", "timestamp"), "`d`");
+        assert_eq!(s.conversion("`f`", "float", "varchar"), "CAST(`f` AS CHAR)");
         let bad = ClientSession {
             time_zone: "x'; DROP".into(),
             ..Default::default()
         };
-        assert!(bad.copy_setup().is_none());
+        assert!(bad.copy_setup(true).is_none());
     }
 }

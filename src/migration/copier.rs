@@ -33,6 +33,11 @@ pub struct CopyPlan {
     pub new_cols: String,
     /// `ALTER IGNORE`: rows colliding on a new unique key are dropped.
     pub ignore: bool,
+    /// The AUTO_INCREMENT column is copied from one (a stored 0 stays 0).
+    pub keep_zero_ids: bool,
+    /// A conversion warning fails the copy, as it fails a native ALTER in
+    /// strict mode (not under `ALTER IGNORE`).
+    pub warnings_fail: bool,
 }
 
 /// Shared progress counters, and the copy's completion watermark.
@@ -179,7 +184,9 @@ pub async fn copy(
     let mut result = Ok(());
     while let Some(r) = tasks.join_next().await {
         let r = r.map_err(|e| MigrationError::Internal(format!("copy worker: {e}")))?;
-        if result.is_ok() {
+        // The first real failure is the answer, not the cancellation it
+        // caused in the other workers.
+        if result.is_ok() || matches!(result, Err(MigrationError::Cancelled)) && r.is_err() {
             result = r;
         }
     }
@@ -250,8 +257,36 @@ async fn copy_range(conn: &mut mysql_async::Conn, plan: &CopyPlan, range: &str) 
         "{verb} INTO {} ({}) SELECT {} FROM {} {} WHERE {range}",
         plan.shadow, plan.new_cols, plan.old_cols, plan.original, plan.force_index
     );
-    conn.query_drop(&sql).await?;
-    Ok(conn.affected_rows())
+    insert_checked(conn, &sql, plan.warnings_fail).await
+}
+
+/// Runs an `INSERT … SELECT` into the shadow; with `warnings_fail`, a
+/// warning it raised (a value truncated, an invalid date, NULL into NOT
+/// NULL) fails it with that warning as the error, as strict mode makes a
+/// native ALTER's row copy fail. Returns the rows inserted.
+pub async fn insert_checked(
+    conn: &mut mysql_async::Conn,
+    sql: &str,
+    warnings_fail: bool,
+) -> Result<u64> {
+    conn.query_drop(sql).await?;
+    let rows = conn.affected_rows();
+    if warnings_fail && conn.get_warnings() > 0 {
+        let w: Option<(String, u16, String)> = conn.query_first("SHOW WARNINGS LIMIT 1").await?;
+        if let Some((_, code, message)) = w {
+            let state = match code {
+                1048 => "23000",
+                1264 => "22003",
+                1292 | 1367 => "22007",
+                1406 => "22001",
+                _ => "HY000",
+            };
+            return Err(MigrationError::Server(
+                crate::protocol::packets::ErrPacket::new(code, state, message),
+            ));
+        }
+    }
+    Ok(rows)
 }
 
 /// Next chunk size: aim at the target time, move halfway there, stay in bounds.

@@ -474,8 +474,12 @@ fn engine_setup(extra: &[String]) -> Vec<String> {
 /// engine's, in UTC with the conversion SQL mode (see
 /// `ClientSession::copy_setup`). `None` when the captured values are not of
 /// a plain shape.
-pub(crate) fn migration_opts(base: &Opts, session: &client_session::ClientSession) -> Option<Opts> {
-    let setup = engine_setup(&session.copy_setup()?);
+pub(crate) fn migration_opts(
+    base: &Opts,
+    session: &client_session::ClientSession,
+    keep_zero_ids: bool,
+) -> Option<Opts> {
+    let setup = engine_setup(&session.copy_setup(keep_zero_ids)?);
     let constraints = PoolConstraints::new(0, 64).expect("0 <= 64");
     Some(
         OptsBuilder::from_opts(base.clone())

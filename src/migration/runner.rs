@@ -25,16 +25,7 @@ use crate::gate::Gate;
 const CHECKSUM_CHUNK: u64 = 10_000;
 
 pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
-    let Some(opts) = super::migration_opts(&handle.inner.opts, &req.session) else {
-        let packet = super::refused("the session's time zone or SQL mode has an unexpected form")
-            .to_packet();
-        let m = Migration::new(&handle.inner, id, req, handle.inner.pool.clone());
-        let _ = m
-            .record(&failed_update(Status::Failed, &packet.message))
-            .await;
-        return Err(packet);
-    };
-    let m = Migration::new(&handle.inner, id, req, mysql_async::Pool::new(opts));
+    let m = Migration::new(&handle.inner, id, req);
     let result = async {
         let _permit = tokio::select! {
             p = m.inner.running.clone().acquire_owned() => p.map_err(|_| MigrationError::Cancelled)?,
@@ -88,7 +79,9 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
             Err(packet)
         }
     };
-    m.pool.clone().disconnect().await.ok();
+    if let Some(pool) = m.pool.get() {
+        pool.clone().disconnect().await.ok();
+    }
     outcome
 }
 
@@ -153,9 +146,9 @@ pub(super) struct Migration<'a> {
     pub original: String,
     pub shadow_name: String,
     pub del_name: String,
-    /// This migration's copy, replay and checksum connections (in the
-    /// client's time zone and conversion SQL mode).
-    pub pool: mysql_async::Pool,
+    /// This migration's copy, replay and checksum connections (UTC, the
+    /// client's conversion SQL mode), made once the plan is known.
+    pool: std::sync::OnceLock<mysql_async::Pool>,
     /// Set once the shadow table exists because this migration made it.
     shadow_created: std::sync::atomic::AtomicBool,
     /// The new table takes over the old table's AUTO_INCREMENT counter.
@@ -166,7 +159,7 @@ pub(super) struct Migration<'a> {
 }
 
 impl<'a> Migration<'a> {
-    fn new(inner: &'a Inner, id: &'a str, req: &'a Request, pool: mysql_async::Pool) -> Self {
+    fn new(inner: &'a Inner, id: &'a str, req: &'a Request) -> Self {
         let t = &req.table;
         Migration {
             inner,
@@ -175,11 +168,18 @@ impl<'a> Migration<'a> {
             original: qualified(&req.schema, t),
             shadow_name: helper_table(t, "gho"),
             del_name: helper_table(t, "del"),
-            pool,
+            pool: Default::default(),
             shadow_created: Default::default(),
             carry_auto_increment: Default::default(),
             attempts: Default::default(),
         }
+    }
+
+    /// The migration's own connections (see `pool`).
+    fn pool(&self) -> Result<&mysql_async::Pool> {
+        self.pool
+            .get()
+            .ok_or_else(|| MigrationError::Internal("the copy's connections are not set up".into()))
     }
 
     pub async fn record(&self, u: &Update<'_>) -> Result<()> {
@@ -282,6 +282,13 @@ impl<'a> Migration<'a> {
     async fn copy_migration(&self, gate: &Gate) -> Result<Summary> {
         let schema = &self.req.schema;
         let (copy_plan, replay, target, compared, rows_total) = self.prepare_shadow().await?;
+        let opts =
+            super::migration_opts(&self.inner.opts, &self.req.session, copy_plan.keep_zero_ids)
+                .ok_or_else(|| {
+                    super::refused("the session's time zone or SQL mode has an unexpected form")
+                })?;
+        let _ = self.pool.set(mysql_async::Pool::new(opts));
+        let pool = self.pool()?;
 
         self.stage("starting binlog tail").await?;
         let mut conn = self.inner.pool.get_conn().await?;
@@ -305,6 +312,7 @@ impl<'a> Migration<'a> {
         .await?;
         let pause = Arc::new(tokio::sync::Mutex::new(()));
         let applier = self.spawn_applier(
+            pool,
             replay.clone(),
             delta.clone(),
             pause.clone(),
@@ -332,7 +340,7 @@ impl<'a> Migration<'a> {
             let started = Instant::now();
             let reporter = self.report_progress(&progress, &delta, rows_total, started);
             let copy = copier::copy(
-                &self.pool,
+                pool,
                 &copy_plan,
                 self.inner.config.migrations.copy_workers,
                 Duration::from_millis(self.inner.config.migrations.chunk_target_ms),
@@ -361,7 +369,7 @@ impl<'a> Migration<'a> {
                 carry_auto_increment: self.carry_auto_increment.load(Ordering::SeqCst),
                 table: &self.req.table,
                 gate,
-                pool: &self.pool,
+                pool,
                 config: &self.inner.config.cutover,
                 original: &self.original,
                 schema,
@@ -425,11 +433,11 @@ impl<'a> Migration<'a> {
             if n.generated {
                 continue;
             }
-            old_list.push(self.req.session.zone_conversion(
-                &ident(&c.name),
-                &c.data_type,
-                &n.data_type,
-            ));
+            old_list.push(
+                self.req
+                    .session
+                    .conversion(&ident(&c.name), &c.data_type, &n.data_type),
+            );
             new_list.push(ident(&n.name));
             if n.column_type == c.column_type {
                 compared.old.push(ident(&c.name));
@@ -474,6 +482,13 @@ impl<'a> Migration<'a> {
             old_cols: old_list.join(", "),
             new_cols: new_list.join(", "),
             ignore: self.req.ignore,
+            keep_zero_ids: new.columns.iter().zip(&sources).any(|(n, s)| {
+                n.auto_increment
+                    && s.as_deref()
+                        .and_then(|s| old.column(s))
+                        .is_some_and(|c| c.auto_increment)
+            }),
+            warnings_fail: self.req.session.strict() && !self.req.ignore,
         };
         let replay = Replay {
             original: self.original.clone(),
@@ -482,6 +497,7 @@ impl<'a> Migration<'a> {
             new_key,
             old_cols: copy.old_cols.clone(),
             new_cols: copy.new_cols.clone(),
+            warnings_fail: copy.warnings_fail,
         };
         let target = Target {
             schema: self.req.schema.clone(),
@@ -495,12 +511,13 @@ impl<'a> Migration<'a> {
     /// Replays changed keys in the background until the migration ends.
     fn spawn_applier(
         &self,
+        pool: &mysql_async::Pool,
         replay: Replay,
         delta: Arc<Delta>,
         pause: Arc<tokio::sync::Mutex<()>>,
         failure: Failure,
     ) -> tokio::task::JoinHandle<()> {
-        let pool = self.pool.clone();
+        let pool = pool.clone();
         tokio::spawn(async move {
             let r = async {
                 let mut conn = pool.get_conn().await?;
@@ -608,7 +625,8 @@ impl<'a> Migration<'a> {
         let cfg = &self.inner.config.cutover;
         // Two snapshots of the same moment: the original's and the shadow's
         // digests are computed in parallel.
-        let mut snaps = vec![self.pool.get_conn().await?, self.pool.get_conn().await?];
+        let pool = self.pool()?;
+        let mut snaps = vec![pool.get_conn().await?, pool.get_conn().await?];
         for n in 1..=cfg.max_attempts {
             self.cancelled()?;
             let total = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;

@@ -21,6 +21,7 @@ pub struct ColumnInfo {
     pub charset: Option<String>,
     /// Virtual or stored generated: computed by the server, never copied.
     pub generated: bool,
+    pub auto_increment: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -79,6 +80,7 @@ pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<Ta
                 generated: ["VIRTUAL", "STORED", "PERSISTENT"]
                     .iter()
                     .any(|w| extra.contains(w)),
+                auto_increment: extra.contains("AUTO_INCREMENT"),
             },
         )
         .collect();
