@@ -10,9 +10,9 @@
 //! one: each test panics at the end with the full list.
 //! `FIDELITY_FILTER=substring` runs the cases whose name contains it.
 
-mod common;
 #[path = "fidelity/cases/mod.rs"]
 mod cases;
+mod common;
 #[path = "fidelity/compare.rs"]
 mod compare;
 
@@ -114,9 +114,10 @@ async fn run_session(session: &'static Session) {
         let ctx = ctx.clone();
         set.spawn(async move {
             let _permit = IN_FLIGHT.acquire().await.unwrap();
-            let verdict = tokio::time::timeout(Duration::from_secs(180), run_case(&ctx, session, case))
-                .await
-                .unwrap_or_else(|_| Verdict::Differs("timed out after 180 s".into()));
+            let verdict =
+                tokio::time::timeout(Duration::from_secs(180), run_case(&ctx, session, case))
+                    .await
+                    .unwrap_or_else(|_| Verdict::Differs("timed out after 180 s".into()));
             (case.name, verdict)
         });
     }
@@ -257,7 +258,8 @@ async fn try_case(ctx: &Ctx, s: &Session, case: &'static Case) -> Res<Verdict> {
                 Some(Ok(id)) => id,
                 _ => return Err(format!("async answer without an id: {row:?}")),
             };
-            let mut st = await_any(&mut d, &id, &["ready", "complete", "failed", "cancelled"]).await?;
+            let mut st =
+                await_any(&mut d, &id, &["ready", "complete", "failed", "cancelled"]).await?;
             if st.status == "ready" {
                 if burst_ok {
                     burst(&mut d, t, &seed).await?;
@@ -343,7 +345,12 @@ async fn refused_alike(
     })
 }
 
-async fn native_alter(ctx: &Ctx, s: &Session, case: &Case, table: &str) -> Result<(), (u16, String)> {
+async fn native_alter(
+    ctx: &Ctx,
+    s: &Session,
+    case: &Case,
+    table: &str,
+) -> Result<(), (u16, String)> {
     let mut n = client(ctx, s, false).await;
     let sql = alter_bytes(s, case, table, "").unwrap();
     let r = n.query_drop(sql.as_slice()).await.map_err(server_err);
@@ -367,7 +374,13 @@ async fn create_and_seed(d: &mut Conn, case: &Case) -> Res<()> {
         for off in [1000, 2000] {
             let shifted = cols
                 .iter()
-                .map(|c| if c == "`id`" { format!("id + {off}") } else { c.clone() })
+                .map(|c| {
+                    if c == "`id`" {
+                        format!("id + {off}")
+                    } else {
+                        c.clone()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
             let _ = d
@@ -474,19 +487,28 @@ async fn burst(d: &mut Conn, table: &str, seed: &str) -> Res<()> {
         .join(", ");
     let (t, s, last) = (table, seed, ids[ids.len() - 1]);
     let copy_of = |id: i64| {
-        format!("INSERT INTO `{t}` ({list}) SELECT {list} FROM `{s}` WHERE id = {}", id + SEED_OFFSET)
+        format!(
+            "INSERT INTO `{t}` ({list}) SELECT {list} FROM `{s}` WHERE id = {}",
+            id + SEED_OFFSET
+        )
     };
     let mut steps = vec![
         vec![format!("DELETE FROM `{t}` WHERE id = {}", ids[0])],
         vec![copy_of(ids[0])],
-        vec![format!("UPDATE `{t}` SET id = id + {MOVED_OFFSET} WHERE id = {}", ids[1])],
+        vec![format!(
+            "UPDATE `{t}` SET id = id + {MOVED_OFFSET} WHERE id = {}",
+            ids[1]
+        )],
         vec![
             "START TRANSACTION".into(),
             format!("DELETE FROM `{t}` WHERE id = {}", ids[3]),
             copy_of(ids[3]),
             "COMMIT".into(),
         ],
-        vec![copy_of(last), format!("DELETE FROM `{t}` WHERE id = {}", last + SEED_OFFSET)],
+        vec![
+            copy_of(last),
+            format!("DELETE FROM `{t}` WHERE id = {}", last + SEED_OFFSET),
+        ],
     ];
     if !set.is_empty() {
         steps.push(vec![format!(
@@ -506,6 +528,9 @@ async fn burst(d: &mut Conn, table: &str, seed: &str) -> Res<()> {
     Ok(())
 }
 
+/// status, strategy, message as stored.
+type StatusRow = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
 struct Status {
     status: String,
     strategy: &'static str,
@@ -516,7 +541,7 @@ struct Status {
 async fn await_any(d: &mut Conn, id: &str, statuses: &[&str]) -> Res<Status> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let row: Option<(Vec<u8>, Vec<u8>, Option<Vec<u8>>)> = d
+        let row: Option<StatusRow> = d
             .exec_first(
                 "SELECT status, strategy, message FROM _ghostwire.migrations WHERE id = ?",
                 (id,),

@@ -27,7 +27,12 @@ impl Table {
             .map_err(|e| format!("SELECT {name}: {e}"))?;
         let columns = result
             .first()
-            .map(|r| r.columns_ref().iter().map(|c| c.name_str().into_owned()).collect())
+            .map(|r| {
+                r.columns_ref()
+                    .iter()
+                    .map(|c| c.name_str().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         let mut rows: Vec<Vec<Option<Vec<u8>>>> = result
             .into_iter()
@@ -113,7 +118,12 @@ pub fn first_difference(ghostwire: &Table, native: &Table) -> Option<String> {
 }
 
 fn row_text(row: &[Option<Vec<u8>>]) -> String {
-    let mut s = row.iter().take(6).map(value_text).collect::<Vec<_>>().join(", ");
+    let mut s = row
+        .iter()
+        .take(6)
+        .map(value_text)
+        .collect::<Vec<_>>()
+        .join(", ");
     if row.len() > 6 {
         s.push_str(", …");
     }
@@ -163,8 +173,14 @@ mod tests {
 
     #[test]
     fn every_kind_of_difference_is_reported() {
-        let base = table("CREATE TABLE `T` (\n  `id` int,\n  `v` int\n)", &[&[Some(b"1"), None]]);
-        let ddl = table("CREATE TABLE `T` (\n  `id` int,\n  `v` bigint\n)", &[&[Some(b"1"), None]]);
+        let base = table(
+            "CREATE TABLE `T` (\n  `id` int,\n  `v` int\n)",
+            &[&[Some(b"1"), None]],
+        );
+        let ddl = table(
+            "CREATE TABLE `T` (\n  `id` int,\n  `v` bigint\n)",
+            &[&[Some(b"1"), None]],
+        );
         let d = first_difference(&ddl, &base).unwrap();
         assert!(d.contains("`v` bigint") && d.contains("`v` int"), "{d}");
         // One byte apart: 'é' in latin1 vs in utf8.
@@ -177,7 +193,10 @@ mod tests {
         assert!(d.contains("v: '' vs native NULL"), "{d}");
         let more = table(&base.create, &[&[Some(b"1"), None], &[Some(b"2"), None]]);
         let d = first_difference(&more, &base).unwrap();
-        assert!(d.contains("2 rows vs native 1") && d.contains("only ghostwire has ('2', NULL)"), "{d}");
+        assert!(
+            d.contains("2 rows vs native 1") && d.contains("only ghostwire has ('2', NULL)"),
+            "{d}"
+        );
     }
 
     #[test]

@@ -6,14 +6,17 @@ use super::{c, Case};
 
 const KEYS: &str = "id INT NOT NULL, i INT NOT NULL, u VARCHAR(20) NOT NULL, v INT, \
     PRIMARY KEY (id), UNIQUE KEY uq (u), KEY vi (v)";
-const KEY_ROWS: &str = "VALUES (1, 10, 'a', NULL), (2, 20, 'b', 5), (3, 30, 'c', 5), (4, 40, 'é', -1), \
-    (5, 50, '☃', 0), (6, 60, 'Malmö', 7), (7, 70, 'Malmo', 7)";
+const KEY_ROWS: &str =
+    "VALUES (1, 10, 'a', NULL), (2, 20, 'b', 5), (3, 30, 'c', 5), (4, 40, 'é', -1), \
+    (5, 50, '☃', 0), (6, 60, 'Malmö', 7), (7, 70, 'Straße', 7), (8, 80, 'Strasse', 8)";
 
 const COMP: &str = "id INT NOT NULL, i INT NOT NULL, v INT, PRIMARY KEY (id, i)";
-const COMP_ROWS: &str = "VALUES (1, 1, 1), (1, 2, 2), (2, 1, NULL), (3, -1, 4), (4, 0, 5), (5, 5, 5)";
+const COMP_ROWS: &str =
+    "VALUES (1, 1, 1), (1, 2, 2), (2, 1, NULL), (3, -1, 4), (4, 0, 5), (5, 5, 5)";
 const COMP_UNIQUE_ID: &str = "VALUES (1, 1, 1), (2, 2, 2), (3, 1, NULL), (4, -1, 4), (5, 0, 5)";
 
-const TSKEY: &str = "id INT NOT NULL, ts TIMESTAMP NOT NULL DEFAULT '2000-01-01 00:00:00', v VARCHAR(10), \
+const TSKEY: &str =
+    "id INT NOT NULL, ts TIMESTAMP NOT NULL DEFAULT '2000-01-01 00:00:00', v VARCHAR(10), \
     PRIMARY KEY (ts, id)";
 const TSKEY_ROWS: &str = "VALUES (1, '2024-03-31 00:59:59', 'a'), (2, '2024-03-31 01:00:00', 'b'), \
     (3, '2024-10-27 00:30:00', 'c'), (4, '2024-10-27 01:30:00', 'd'), (5, '2024-10-27 01:30:00', 'e'), \
@@ -23,12 +26,15 @@ const DTKEY: &str = "id INT NOT NULL, dt DATETIME(3) NOT NULL, v INT, PRIMARY KE
 const DTKEY_ROWS: &str = "VALUES (1, '2024-03-31 02:30:00.5', 1), (2, '2024-10-27 02:30:00', 2), \
     (3, '1000-01-01 00:00:00', 3), (4, '9999-12-31 23:59:59.999', NULL), (5, '2024-10-27 02:30:00', 5)";
 
-const ENUMKEY: &str = "e ENUM('x','y','z') NOT NULL, id INT NOT NULL, v VARCHAR(10), PRIMARY KEY (e, id)";
+const ENUMKEY: &str =
+    "e ENUM('x','y','z') NOT NULL, id INT NOT NULL, v VARCHAR(10), PRIMARY KEY (e, id)";
 const ENUMKEY_ROWS: &str = "VALUES ('x', 1, 'a'), ('y', 2, 'b'), ('z', 3, 'c'), ('x', 4, NULL), ('z', 5, 'é'), ('y', 6, '☃')";
 
 const VKEY: &str = "id INT NOT NULL, code VARCHAR(10) NOT NULL, v INT, PRIMARY KEY (code)";
-const VKEY_ROWS: &str = "VALUES (1, 'a', 1), (2, 'B', 2), (3, 'é', 3), (4, '☃', NULL), (5, '', 5), (6, 'Z ', 6)";
-const VKEY_BIN: &str = "id INT NOT NULL, code VARCHAR(10) COLLATE utf8mb4_bin NOT NULL, PRIMARY KEY (code)";
+const VKEY_ROWS: &str =
+    "VALUES (1, 'a', 1), (2, 'B', 2), (3, 'é', 3), (4, '☃', NULL), (5, '', 5), (6, 'Z ', 6)";
+const VKEY_BIN: &str =
+    "id INT NOT NULL, code VARCHAR(10) COLLATE utf8mb4_bin NOT NULL, PRIMARY KEY (code)";
 const VKEY_BIN_ROWS: &str = "VALUES (1, 'a'), (2, 'A'), (3, 'é'), (4, 'É'), (5, 'b')";
 
 const UK: &str = "id INT NOT NULL, v INT, UNIQUE KEY uk (id)";
@@ -40,9 +46,11 @@ const AI_ROWS: &str = "(v) VALUES ('a'), ('b'), ('c'), ('d'), ('e'), ('f'), ('g'
 const AI_GAP: &str = "DELETE FROM @T WHERE id > 5";
 const NO_AI: &str = "id INT NOT NULL PRIMARY KEY, v VARCHAR(10)";
 const ZERO_ID_ROWS: &str = "VALUES (0, 'zero'), (1, 'a'), (2, 'b'), (5, 'c'), (9, 'd')";
-const AI2: &str = "id INT NOT NULL, n BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, v INT, PRIMARY KEY (id), KEY (n)";
+const AI2: &str =
+    "id INT NOT NULL, n BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, v INT, PRIMARY KEY (id), KEY (n)";
 const AI2_ROWS: &str = "(id, v) VALUES (1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 6)";
 
+#[rustfmt::skip]
 pub const CASES: &[Case] = &[
     c("key_extend_pk", KEYS, KEY_ROWS, "DROP PRIMARY KEY, ADD PRIMARY KEY (id, i)"),
     c("key_extend_pk_varchar", KEYS, KEY_ROWS, "DROP PRIMARY KEY, ADD PRIMARY KEY (id, u)"),

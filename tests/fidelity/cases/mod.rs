@@ -82,13 +82,23 @@ fn the_corpus_is_well_formed() {
     let mut names = std::collections::BTreeSet::new();
     for case in all() {
         assert!(names.insert(case.name), "{} twice", case.name);
-        assert!(case.name.len() <= 56, "{} is too long a table name", case.name);
         assert!(
-            case.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            case.name.len() <= 56,
+            "{} is too long a table name",
+            case.name
+        );
+        assert!(
+            case.name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
             "{}",
             case.name
         );
-        assert!(case.cols.starts_with("id ") || case.cols.contains(", id "), "{}: no id column", case.name);
+        assert!(
+            case.cols.starts_with("id ") || case.cols.contains(", id "),
+            "{}: no id column",
+            case.name
+        );
     }
     assert!(names.len() >= 150, "{} cases", names.len());
 }

@@ -35,6 +35,7 @@ const NUMSTR: &str = "id INT NOT NULL PRIMARY KEY, s VARCHAR(30), n INT, u BIGIN
 const NUMSTR_ROWS: &str = "VALUES (1, '1', 1, 0), (2, '-5', -5, 18446744073709551615), (3, '007', 7, 7), \
     (4, NULL, NULL, NULL), (5, '2147483647', 2147483647, 42), (6, '0', 0, 1), (7, '1.5', -2147483648, 9)";
 
+#[rustfmt::skip]
 pub const CASES: &[Case] = &[
     c("int_add_col", INTS, INT_ROWS, "ADD COLUMN z INT NOT NULL DEFAULT 7"),
     c("int_add_col_first", INTS, INT_ROWS, "ADD COLUMN z BIGINT UNSIGNED DEFAULT 1 FIRST"),
@@ -44,6 +45,8 @@ pub const CASES: &[Case] = &[
     c("int_drop_two", INTS, INT_ROWS, "DROP COLUMN a, DROP COLUMN h"),
     c("int_drop_readd", INTS, INT_ROWS, "DROP COLUMN e, ADD COLUMN e INT"),
     c("int_drop_readd_default", INTS, INT_ROWS, "DROP COLUMN b, ADD COLUMN b TINYINT UNSIGNED NOT NULL DEFAULT 9"),
+    c("int_drop_readd_copy", INTS, INT_ROWS, "DROP COLUMN e, ADD COLUMN e INT, ALGORITHM=COPY"),
+    c("int_drop_readd_with_index", INTS, INT_ROWS, "DROP COLUMN f, ADD COLUMN f INT UNSIGNED DEFAULT 3, ADD INDEX (a)"),
     c("int_drop_readd_type", INTS, INT_ROWS, "DROP COLUMN g, ADD COLUMN g VARCHAR(10) DEFAULT 'x'"),
     c("int_widen", INTS, INT_ROWS, "MODIFY a INT"),
     c("int_widen_unsigned", INTS, INT_ROWS, "MODIFY m BIGINT UNSIGNED"),
@@ -78,6 +81,7 @@ pub const CASES: &[Case] = &[
     c("int_move_col_after", INTS, INT_ROWS, "MODIFY a TINYINT AFTER h"),
     c("dec_add_col", DEC, DEC_ROWS, "ADD COLUMN z DECIMAL(8,3) NOT NULL DEFAULT 1.5"),
     c("dec_drop_readd", DEC, DEC_ROWS, "DROP COLUMN d, ADD COLUMN d DECIMAL(10,2) DEFAULT 3.14"),
+    c("dec_drop_readd_copy", DEC, DEC_ROWS, "DROP COLUMN d, ADD COLUMN d DECIMAL(10,2), ALGORITHM=COPY"),
     c("dec_widen", DEC, DEC_ROWS, "MODIFY d DECIMAL(12,4)"),
     c("dec_round", DEC, DEC_SMALL, "MODIFY d DECIMAL(10,1)"),
     c("dec_overflow", DEC, DEC_ROWS, "MODIFY d DECIMAL(5,2)"),

@@ -4,8 +4,10 @@
 use super::{c, Case};
 
 const OPT: &str = "id INT NOT NULL PRIMARY KEY, v VARCHAR(20), n INT";
-const OPT_ROWS: &str = "VALUES (1, 'a', 1), (2, 'Malmö', NULL), (3, '', -1), (4, NULL, 0), (5, '☃', 2147483647)";
+const OPT_ROWS: &str =
+    "VALUES (1, 'a', 1), (2, 'Malmö', NULL), (3, '', -1), (4, NULL, 0), (5, '☃', 2147483647)";
 
+#[rustfmt::skip]
 pub const CASES: &[Case] = &[
     c("opt_engine_innodb", OPT, OPT_ROWS, "ENGINE=InnoDB"),
     c("opt_row_format_dynamic", OPT, OPT_ROWS, "ROW_FORMAT=DYNAMIC"),

@@ -17,7 +17,8 @@ const STR_ASCII: &str = "VALUES (1, '', '', '', X'', X'', X'', ''), (2, 'abc', '
 
 const ENUMS: &str = "id INT NOT NULL PRIMARY KEY, e ENUM('a','b','c'), s SET('x','y','z'), \
     e2 ENUM('été','hiver') CHARACTER SET utf8mb4";
-const ENUM_ROWS: &str = "VALUES (1, 'a', '', 'été'), (2, 'b', 'x,y', 'hiver'), (3, 'c', 'x,y,z', NULL), \
+const ENUM_ROWS: &str =
+    "VALUES (1, 'a', '', 'été'), (2, 'b', 'x,y', 'hiver'), (3, 'c', 'x,y,z', NULL), \
     (4, NULL, NULL, 'été'), (5, 'a', 'y', 'hiver'), (6, 'c', 'z,x', 'été')";
 
 const JSONS: &str = "id INT NOT NULL PRIMARY KEY, j JSON, k VARCHAR(20)";
@@ -26,12 +27,14 @@ const JSON_ROWS: &str = "VALUES (1, '{\"a\": 1, \"b\": [1, 2.5, null]}', 'x'), (
 
 const GEN: &str = "id INT NOT NULL PRIMARY KEY, a INT, b VARCHAR(20), \
     gv INT AS (a * 2) VIRTUAL, gs VARCHAR(40) AS (CONCAT(b, '-', a)) STORED";
-const GEN_ROWS: &str = "(id, a, b) VALUES (1, 1, 'x'), (2, NULL, 'é'), (3, -5, NULL), (4, 0, ''), (5, 1000, '☃')";
+const GEN_ROWS: &str =
+    "(id, a, b) VALUES (1, 1, 'x'), (2, NULL, 'é'), (3, -5, NULL), (4, 0, ''), (5, 1000, '☃')";
 
 const L1: &str = "id INT NOT NULL PRIMARY KEY, name VARCHAR(30), note TEXT";
 const L1_ROWS: &str = "VALUES (1, 'Malmö', 'été'), (2, '', 'saïson'), (3, NULL, 'Zürich'), (4, 'ÅÄÖ', NULL), (5, 'plain', 'x')";
 const L1_OPTS: &str = "ENGINE=InnoDB DEFAULT CHARSET=latin1";
 
+#[rustfmt::skip]
 pub const CASES: &[Case] = &[
     c("str_add_default_malmo", STR, STR_ROWS, "ADD COLUMN z VARCHAR(20) NOT NULL DEFAULT 'Malmö'"),
     c("str_add_enum_accents", STR, STR_ROWS, "ADD COLUMN season ENUM('été','hiver') NOT NULL DEFAULT 'été'"),
@@ -64,6 +67,7 @@ pub const CASES: &[Case] = &[
     c("str_default_charset", STR, STR_ROWS, "DEFAULT CHARSET=latin1"),
     c("str_drop_readd", STR, STR_ROWS, "DROP COLUMN vc, ADD COLUMN vc VARCHAR(40) DEFAULT 'été'"),
     c("str_drop_readd_blob", STR, STR_ROWS, "DROP COLUMN bl, ADD COLUMN bl BLOB"),
+    c("str_drop_readd_copy", STR, STR_ROWS, "DROP COLUMN vc, ADD COLUMN vc VARCHAR(40), ALGORITHM=COPY"),
     c("str_rename", STR, STR_ROWS, "RENAME COLUMN vc TO vc2"),
     c("str_change_not_null", STR, STR_ROWS, "CHANGE ch ch2 CHAR(20) NOT NULL DEFAULT ''"),
     c("str_not_null_empty_default", STR, STR_ROWS, "MODIFY vc VARCHAR(40) NOT NULL DEFAULT ''"),
@@ -84,6 +88,7 @@ pub const CASES: &[Case] = &[
     c("enum_extend_accented", ENUMS, ENUM_ROWS, "MODIFY e2 ENUM('été','hiver','automne') CHARACTER SET utf8mb4"),
     c("enum_accented_to_latin1", ENUMS, ENUM_ROWS, "MODIFY e2 ENUM('été','hiver') CHARACTER SET latin1"),
     c("enum_drop_readd", ENUMS, ENUM_ROWS, "DROP COLUMN e, ADD COLUMN e ENUM('a','b','c') NOT NULL DEFAULT 'a'"),
+    c("enum_drop_readd_copy", ENUMS, ENUM_ROWS, "DROP COLUMN e, ADD COLUMN e ENUM('a','b','c'), ADD INDEX (s)"),
     c("enum_add_index", ENUMS, ENUM_ROWS, "ADD INDEX (e, s)"),
     c("set_append", ENUMS, ENUM_ROWS, "MODIFY s SET('x','y','z','w')"),
     c("set_reorder", ENUMS, ENUM_ROWS, "MODIFY s SET('z','y','x')"),
@@ -99,6 +104,7 @@ pub const CASES: &[Case] = &[
     c("json_check_fails", JSONS, JSON_ROWS, "ADD CONSTRAINT k_json CHECK (JSON_VALID(k))"),
     c("json_from_varchar", JSONS, JSON_ROWS, "MODIFY k JSON"),
     c("json_drop_readd", JSONS, JSON_ROWS, "DROP COLUMN j, ADD COLUMN j JSON"),
+    c("json_drop_readd_copy", JSONS, JSON_ROWS, "DROP COLUMN j, ADD COLUMN j JSON, ALGORITHM=COPY"),
     c("json_rename", JSONS, JSON_ROWS, "RENAME COLUMN j TO doc"),
     c("gen_drop_virtual", GEN, GEN_ROWS, "DROP COLUMN gv"),
     c("gen_drop_stored", GEN, GEN_ROWS, "DROP COLUMN gs"),

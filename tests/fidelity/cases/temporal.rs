@@ -30,7 +30,8 @@ const DST_ROWS: &str = "VALUES \
 
 const ZERO: &str = "id INT NOT NULL PRIMARY KEY, d DATE NOT NULL DEFAULT '0000-00-00', \
     dt DATETIME NOT NULL DEFAULT '0000-00-00 00:00:00', ts TIMESTAMP NOT NULL DEFAULT '0000-00-00 00:00:00', v INT";
-const ZERO_ROWS: &str = "VALUES (1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', 1), \
+const ZERO_ROWS: &str =
+    "VALUES (1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', 1), \
     (2, '2024-00-00', '2024-01-00 00:00:00', '2024-01-01 00:00:00', 2), \
     (3, '2024-01-01', '2024-01-01 00:00:00', '2024-03-31 01:30:00', NULL)";
 /// A table whose definition is clean but whose rows hold zero dates.
@@ -38,6 +39,7 @@ const ZERO_DATA: &str = "id INT NOT NULL PRIMARY KEY, d DATE, dt DATETIME, v INT
 const ZERO_DATA_ROWS: &str = "VALUES (1, '0000-00-00', '0000-00-00 00:00:00', 1), (2, '2024-05-00', '2024-00-01 10:00:00', 2), \
     (3, '2024-05-01', '2024-05-01 10:00:00', 3), (4, NULL, NULL, NULL)";
 
+#[rustfmt::skip]
 pub const CASES: &[Case] = &[
     c("tw_add_date", WIDE, WIDE_ROWS, "ADD COLUMN z DATE NOT NULL DEFAULT '2024-02-29'"),
     c("tw_add_time", WIDE, WIDE_ROWS, "ADD COLUMN z TIME(2) DEFAULT '-01:02:03.45'"),
@@ -56,6 +58,7 @@ pub const CASES: &[Case] = &[
     c("tw_dt_to_varchar", WIDE, WIDE_ROWS, "MODIFY dt6 VARCHAR(30)"),
     c("tw_drop_readd", WIDE, WIDE_ROWS, "DROP COLUMN dt, ADD COLUMN dt DATETIME DEFAULT '2001-01-01 00:00:00'"),
     c("tw_drop_readd_ts", WIDE, WIDE_ROWS, "DROP COLUMN ts, ADD COLUMN ts TIMESTAMP NULL DEFAULT NULL"),
+    c("tw_drop_readd_copy", WIDE, WIDE_ROWS, "DROP COLUMN dt6, ADD COLUMN dt6 DATETIME(6), ALGORITHM=COPY"),
     c("tw_rename", WIDE, WIDE_ROWS, "RENAME COLUMN t TO t2"),
     c("tw_change", WIDE, WIDE_ROWS, "CHANGE y yr YEAR NOT NULL DEFAULT 1999"),
     c("tw_index_dt", WIDE, WIDE_ROWS, "ADD INDEX (dt6, ts6)"),
