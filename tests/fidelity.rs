@@ -110,9 +110,11 @@ async fn run_session(session: &'static Session) {
         .collect();
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
+    // A case that panics (e.g. the server went away) is still named.
+    let mut names = std::collections::HashMap::new();
     for case in cases.iter().copied() {
         let ctx = ctx.clone();
-        set.spawn(async move {
+        let task = set.spawn(async move {
             let _permit = IN_FLIGHT.acquire().await.unwrap();
             let verdict =
                 tokio::time::timeout(Duration::from_secs(180), run_case(&ctx, session, case))
@@ -120,6 +122,7 @@ async fn run_session(session: &'static Session) {
                     .unwrap_or_else(|_| Verdict::Differs("timed out after 180 s".into()));
             (case.name, verdict)
         });
+        names.insert(task.id(), case.name);
     }
     let mut differ = Vec::new();
     let (mut same, mut skipped) = (0, 0);
@@ -132,7 +135,7 @@ async fn run_session(session: &'static Session) {
             }
             Ok((_, Verdict::Skipped)) => skipped += 1,
             Ok((name, Verdict::Differs(why))) => differ.push(format!("{name}: {why}")),
-            Err(e) => differ.push(format!("(a case panicked: {e})")),
+            Err(e) => differ.push(format!("{}: panicked: {e}", names[&e.id()])),
         }
     }
     differ.sort();
@@ -237,10 +240,10 @@ async fn try_case(ctx: &Ctx, s: &Session, case: &'static Case) -> Res<Verdict> {
 
     let seed = format!("{t}_s");
     copy_table(&mut d, t, &seed).await?;
-    let burst_ok = d
-        .query_drop(format!("UPDATE `{seed}` SET id = id + {SEED_OFFSET}"))
-        .await
-        .is_ok();
+    let burst_ok = case.writes
+        && d.query_drop(format!("UPDATE `{seed}` SET id = id + {SEED_OFFSET}"))
+            .await
+            .is_ok();
 
     let mut c = client(ctx, s, true).await;
     let sql = alter_bytes(s, case, t, "/* ghostwire: async postpone */ ").unwrap();
@@ -276,7 +279,11 @@ async fn try_case(ctx: &Ctx, s: &Session, case: &'static Case) -> Res<Verdict> {
                     st.status, st.message
                 )));
             }
-            st.strategy
+            if wrote {
+                "copy with writes"
+            } else {
+                st.strategy
+            }
         }
     };
     c.disconnect().await.ok();

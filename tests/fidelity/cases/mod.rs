@@ -26,6 +26,9 @@ pub struct Case {
     pub ignore: bool,
     /// Grow the table by copying the seed under ids + 1000 and + 2000.
     pub pad: bool,
+    /// Write to the table while the migration waits. Off where the writes'
+    /// new ids would hide what the case is about (AUTO_INCREMENT = n).
+    pub writes: bool,
 }
 
 pub const fn c(
@@ -43,6 +46,7 @@ pub const fn c(
         after: "",
         ignore: false,
         pad: true,
+        writes: true,
     }
 }
 
@@ -61,6 +65,10 @@ impl Case {
     }
     pub const fn no_pad(mut self) -> Case {
         self.pad = false;
+        self
+    }
+    pub const fn no_writes(mut self) -> Case {
+        self.writes = false;
         self
     }
 }
