@@ -387,3 +387,33 @@ pub async fn fill_doubling(c: &mut mysql_async::Conn, rows: u64) {
         .unwrap();
     }
 }
+
+static TIME_ZONES: OnceLock<()> = OnceLock::new();
+
+/// Loads the named time zones (`Europe/Berlin` …) into the test server's
+/// `mysql.time_zone*` tables, once per process: `mariadb-install-db` leaves
+/// them empty, so `SET time_zone = 'Europe/Berlin'` would fail.
+pub fn load_time_zones() {
+    TIME_ZONES.get_or_init(|| {
+        let s = server();
+        let load = format!(
+            "{} /usr/share/zoneinfo 2>/dev/null | {} --protocol=TCP -h{} -P{} -u{} -p{} mysql",
+            find_binary("mariadb-tzinfo-to-sql").display(),
+            find_binary("mariadb").display(),
+            s.host,
+            s.port,
+            APP_USER.0,
+            APP_USER.1
+        );
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(load)
+            .output()
+            .expect("run mariadb-tzinfo-to-sql");
+        assert!(
+            out.status.success(),
+            "loading time zones: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}

@@ -1,0 +1,579 @@
+//! Differential fidelity corpus: every case's ALTER runs through ghostwire
+//! (async + postponed, with writes replayed from the binlog while it waits)
+//! and natively on a copy of the same pre-ALTER rows, in a session with the
+//! same settings; SHOW CREATE TABLE and every row must be equal byte for byte,
+//! and an ALTER the server refuses must be refused with the same error code.
+//!
+//! The corpus runs under three client sessions (one test each): server
+//! defaults; Europe/Berlin with a strict, no-zero-date sql_mode; a latin1
+//! client sending latin1 bytes. Mismatches are collected, not fatal one by
+//! one: each test panics at the end with the full list.
+//! `FIDELITY_FILTER=substring` runs the cases whose name contains it.
+
+#[path = "fidelity/cases/mod.rs"]
+mod cases;
+mod common;
+#[path = "fidelity/compare.rs"]
+mod compare;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cases::Case;
+use common::Ctx;
+use compare::{first_difference, Table};
+use mysql_async::prelude::*;
+use mysql_async::{Conn, Row, Value};
+use tokio::sync::Semaphore;
+
+/// How a client session under test is set up.
+pub struct Session {
+    name: &'static str,
+    schema: &'static str,
+    setup: &'static [&'static str],
+    /// The ALTER text goes to the server as latin1 bytes.
+    latin1: bool,
+}
+
+const DEFAULT: Session = Session {
+    name: "default",
+    schema: "fid_default",
+    setup: &[],
+    latin1: false,
+};
+
+const BERLIN_STRICT: Session = Session {
+    name: "berlin-strict",
+    schema: "fid_berlin",
+    setup: &[
+        "SET time_zone = 'Europe/Berlin'",
+        "SET sql_mode = 'STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,\
+         ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+    ],
+    latin1: false,
+};
+
+const LATIN1: Session = Session {
+    name: "latin1-client",
+    schema: "fid_latin1",
+    setup: &["SET NAMES latin1"],
+    latin1: true,
+};
+
+/// Cases in flight across all three tests of this binary together: they
+/// share two cores with the server, and each case is mostly waiting on it.
+static IN_FLIGHT: Semaphore = Semaphore::const_new(6);
+
+/// Offsets the writes use for new ids: far above any seeded id.
+const SEED_OFFSET: i64 = 100_000;
+const MOVED_OFFSET: i64 = 200_000;
+
+/// A case's result.
+enum Verdict {
+    Same(&'static str),
+    Differs(String),
+    Skipped,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fidelity_default_session() {
+    run_session(&DEFAULT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fidelity_berlin_strict_session() {
+    run_session(&BERLIN_STRICT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fidelity_latin1_client_session() {
+    run_session(&LATIN1).await;
+}
+
+async fn run_session(session: &'static Session) {
+    tokio::task::spawn_blocking(common::load_time_zones)
+        .await
+        .unwrap();
+    let ctx = Arc::new(
+        common::setup_with(session.schema, |c| {
+            // Postponed migrations hold their slot while they wait: as many
+            // slots as cases in flight, so none queues behind another.
+            c.migrations.max_running = 16;
+            // Several chunks even for these small tables.
+            c.migrations.chunk_rows = 7;
+        })
+        .await,
+    );
+    let filter = std::env::var("FIDELITY_FILTER").unwrap_or_default();
+    let cases: Vec<&'static Case> = cases::all()
+        .filter(|c| c.name.contains(filter.as_str()))
+        .collect();
+    let started = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    // A case that panics (e.g. the server went away) is still named.
+    let mut names = std::collections::HashMap::new();
+    for case in cases.iter().copied() {
+        let ctx = ctx.clone();
+        let task = set.spawn(async move {
+            let _permit = IN_FLIGHT.acquire().await.unwrap();
+            let verdict =
+                tokio::time::timeout(Duration::from_secs(180), run_case(&ctx, session, case))
+                    .await
+                    .unwrap_or_else(|_| Verdict::Differs("timed out after 180 s".into()));
+            (case.name, verdict)
+        });
+        names.insert(task.id(), case.name);
+    }
+    let mut differ = Vec::new();
+    let (mut same, mut skipped) = (0, 0);
+    let mut strategies = std::collections::BTreeMap::<&str, usize>::new();
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok((_, Verdict::Same(how))) => {
+                same += 1;
+                *strategies.entry(how).or_default() += 1;
+            }
+            Ok((_, Verdict::Skipped)) => skipped += 1,
+            Ok((name, Verdict::Differs(why))) => differ.push(format!("{name}: {why}")),
+            Err(e) => differ.push(format!("{}: panicked: {e}", names[&e.id()])),
+        }
+    }
+    differ.sort();
+    let total = cases.len() - skipped;
+    eprintln!(
+        "fidelity [{}]: {} cases in {:.1} s: {same} equal {strategies:?}, {} differ, {skipped} skipped",
+        session.name,
+        cases.len(),
+        started.elapsed().as_secs_f64(),
+        differ.len()
+    );
+    if let Ok(c) = Arc::try_unwrap(ctx) {
+        c.shutdown().await;
+    }
+    assert!(
+        differ.is_empty(),
+        "fidelity [{}]: {} of {total} cases differ:\n  {}",
+        session.name,
+        differ.len(),
+        differ.join("\n  ")
+    );
+}
+
+/// A connection straight to the server in a fixed session: UTC, strict but
+/// zero dates allowed, and 0 kept in AUTO_INCREMENT columns, so copies are
+/// exact; results as raw bytes.
+async fn neutral(ctx: &Ctx) -> Conn {
+    let mut d = ctx.direct().await;
+    d.query_drop(
+        "SET NAMES utf8mb4, time_zone = '+00:00', character_set_results = binary, \
+         sql_mode = 'STRICT_TRANS_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
+    )
+    .await
+    .unwrap();
+    d
+}
+
+/// A connection with the session settings under test: through ghostwire
+/// (`proxy`) or straight to the server (the native reference).
+async fn client(ctx: &Ctx, s: &Session, proxy: bool) -> Conn {
+    let mut c = if proxy {
+        ctx.conn().await
+    } else {
+        ctx.direct().await
+    };
+    for sql in s.setup {
+        c.query_drop(*sql).await.unwrap();
+    }
+    c
+}
+
+/// The ALTER as the session sends it; None when it cannot be said in latin1.
+fn alter_bytes(s: &Session, case: &Case, table: &str, hint: &str) -> Option<Vec<u8>> {
+    let ignore = if case.ignore { "IGNORE " } else { "" };
+    let sql = format!("ALTER {ignore}TABLE `{table}` {hint}{}", case.alter);
+    if !s.latin1 {
+        return Some(sql.into_bytes());
+    }
+    sql.chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect()
+}
+
+fn server_err(e: mysql_async::Error) -> (u16, String) {
+    match e {
+        mysql_async::Error::Server(e) => (e.code, e.message),
+        other => (0, other.to_string()),
+    }
+}
+
+async fn run_case(ctx: &Ctx, s: &Session, case: &'static Case) -> Verdict {
+    match try_case(ctx, s, case).await {
+        Ok(v) => v,
+        Err(e) => Verdict::Differs(format!("harness: {e}")),
+    }
+}
+
+type Res<T> = Result<T, String>;
+
+fn ctx_err(what: &str) -> impl Fn(mysql_async::Error) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+async fn try_case(ctx: &Ctx, s: &Session, case: &'static Case) -> Res<Verdict> {
+    let t = case.name;
+    let Some(_) = alter_bytes(s, case, t, "") else {
+        return Ok(Verdict::Skipped);
+    };
+    let mut d = neutral(ctx).await;
+    create_and_seed(&mut d, case).await?;
+    let pre = format!("{t}_p");
+    copy_table(&mut d, t, &pre).await?;
+
+    // Does the server itself accept this ALTER on these rows?
+    let native = format!("{t}_n");
+    copy_table(&mut d, &pre, &native).await?;
+    let probe = native_alter(ctx, s, case, &native).await;
+    drop_table(&mut d, &native).await?;
+    if let Err((code, msg)) = probe {
+        return refused_alike(ctx, s, case, &mut d, code, &msg).await;
+    }
+
+    let seed = format!("{t}_s");
+    copy_table(&mut d, t, &seed).await?;
+    let burst_ok = case.writes
+        && d.query_drop(format!("UPDATE `{seed}` SET id = id + {SEED_OFFSET}"))
+            .await
+            .is_ok();
+
+    let mut c = client(ctx, s, true).await;
+    let sql = alter_bytes(s, case, t, "/* ghostwire: async postpone */ ").unwrap();
+    let answer: Result<Option<Row>, _> = c.query_first(sql.as_slice()).await;
+    let mut wrote = false;
+    let how = match answer.map_err(server_err) {
+        Err((code, msg)) => {
+            return Ok(Verdict::Differs(format!(
+                "ghostwire refused with ERROR {code}: {msg}; natively the ALTER succeeds"
+            )))
+        }
+        Ok(None) => "ok",
+        Ok(Some(row)) => {
+            let id = match row.get_opt::<String, _>(0) {
+                Some(Ok(id)) => id,
+                _ => return Err(format!("async answer without an id: {row:?}")),
+            };
+            let mut st =
+                await_any(&mut d, &id, &["ready", "complete", "failed", "cancelled"]).await?;
+            if st.status == "ready" {
+                if burst_ok {
+                    burst(&mut d, t, &seed).await?;
+                    wrote = true;
+                }
+                c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+                    .await
+                    .map_err(ctx_err("ALTER MIGRATION COMPLETE"))?;
+                st = await_any(&mut d, &id, &["complete", "failed", "cancelled"]).await?;
+            }
+            if st.status != "complete" {
+                return Ok(Verdict::Differs(format!(
+                    "ghostwire migration {}: {}; natively the ALTER succeeds",
+                    st.status, st.message
+                )));
+            }
+            if wrote {
+                "copy with writes"
+            } else {
+                st.strategy
+            }
+        }
+    };
+    c.disconnect().await.ok();
+
+    // The native reference: the frozen old table when there is one (it holds
+    // the writes made while the migration waited), else the pre-ALTER copy
+    // with the same writes applied.
+    let del = format!("{t}_del");
+    let src = if table_exists(&mut d, &del).await? {
+        del
+    } else {
+        if wrote {
+            burst(&mut d, &pre, &seed).await?;
+        }
+        pre
+    };
+    copy_table(&mut d, &src, &native).await?;
+    if let Err((code, msg)) = native_alter(ctx, s, case, &native).await {
+        return Ok(Verdict::Differs(format!(
+            "the native ALTER on `{src}` failed with ERROR {code}: {msg}, ghostwire's succeeded"
+        )));
+    }
+    let got = Table::read(&mut d, t).await?;
+    let want = Table::read(&mut d, &native).await?;
+    Ok(match first_difference(&got, &want) {
+        None => Verdict::Same(how),
+        Some(diff) => Verdict::Differs(format!("[{how}] {diff}")),
+    })
+}
+
+/// The server refuses this ALTER: ghostwire must answer with the same code
+/// and leave the table as it was. Sent without hints, so the answer is the
+/// ERR itself (an async migration only keeps the message).
+async fn refused_alike(
+    ctx: &Ctx,
+    s: &Session,
+    case: &Case,
+    d: &mut Conn,
+    code: u16,
+    msg: &str,
+) -> Res<Verdict> {
+    let t = case.name;
+    let mut c = client(ctx, s, true).await;
+    let sql = alter_bytes(s, case, t, "").unwrap();
+    let got = c.query_drop(sql.as_slice()).await.map_err(server_err);
+    c.disconnect().await.ok();
+    let mut why = match got {
+        Ok(()) => format!("natively ERROR {code}: {msg}; ghostwire succeeded"),
+        Err((got, gmsg)) if got != code => {
+            format!("natively ERROR {code}: {msg}; ghostwire ERROR {got}: {gmsg}")
+        }
+        Err(_) => String::new(),
+    };
+    let now = Table::read(d, t).await?;
+    let before = Table::read(d, &format!("{t}_p")).await?;
+    if let Some(diff) = first_difference(&now, &before) {
+        if !why.is_empty() {
+            why.push_str("; ");
+        }
+        why.push_str(&format!("table changed by the refused ALTER: {diff}"));
+    }
+    Ok(if why.is_empty() {
+        Verdict::Same("refused")
+    } else {
+        Verdict::Differs(why)
+    })
+}
+
+async fn native_alter(
+    ctx: &Ctx,
+    s: &Session,
+    case: &Case,
+    table: &str,
+) -> Result<(), (u16, String)> {
+    let mut n = client(ctx, s, false).await;
+    let sql = alter_bytes(s, case, table, "").unwrap();
+    let r = n.query_drop(sql.as_slice()).await.map_err(server_err);
+    n.disconnect().await.ok();
+    r
+}
+
+async fn create_and_seed(d: &mut Conn, case: &Case) -> Res<()> {
+    let t = case.name;
+    d.query_drop(format!("CREATE TABLE `{t}` ({}) {}", case.cols, case.opts))
+        .await
+        .map_err(ctx_err("corpus: CREATE TABLE"))?;
+    d.query_drop(format!("INSERT INTO `{t}` {}", case.rows))
+        .await
+        .map_err(ctx_err("corpus: seed INSERT"))?;
+    if case.pad {
+        // More rows (and duplicates in every column but id) by copying the
+        // seed under new ids; a unique key or a small id type refuses it,
+        // which is fine: the seed alone remains.
+        let cols = columns(d, t).await?;
+        for off in [1000, 2000] {
+            let shifted = cols
+                .iter()
+                .map(|c| {
+                    if c == "`id`" {
+                        format!("id + {off}")
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = d
+                .query_drop(format!(
+                    "INSERT INTO `{t}` ({}) SELECT {shifted} FROM `{t}`",
+                    cols.join(", ")
+                ))
+                .await;
+        }
+    }
+    if !case.after.is_empty() {
+        d.query_drop(case.after.replace("@T", &format!("`{t}`")))
+            .await
+            .map_err(ctx_err("corpus: after-seed statements"))?;
+    }
+    Ok(())
+}
+
+/// Stored (non-generated) columns, quoted, in table order.
+async fn columns(d: &mut Conn, table: &str) -> Res<Vec<String>> {
+    let names: Vec<Vec<u8>> = d
+        .exec(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = ? AND IS_GENERATED = 'NEVER' ORDER BY ORDINAL_POSITION",
+            (table,),
+        )
+        .await
+        .map_err(ctx_err("columns"))?;
+    Ok(names
+        .into_iter()
+        .map(|n| format!("`{}`", String::from_utf8_lossy(&n)))
+        .collect())
+}
+
+/// `CREATE TABLE … LIKE` + every row + the AUTO_INCREMENT counter.
+async fn copy_table(d: &mut Conn, src: &str, dst: &str) -> Res<()> {
+    let cols = columns(d, src).await?.join(", ");
+    d.query_drop(format!(
+        "CREATE TABLE `{dst}` LIKE `{src}`; INSERT INTO `{dst}` ({cols}) SELECT {cols} FROM `{src}`"
+    ))
+    .await
+    .map_err(ctx_err(&format!("copy {src} to {dst}")))?;
+    let next: Option<Option<u64>> = d
+        .exec_first(
+            "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+            (src,),
+        )
+        .await
+        .map_err(ctx_err("read AUTO_INCREMENT"))?;
+    if let Some(Some(next)) = next {
+        d.query_drop(format!("ALTER TABLE `{dst}` AUTO_INCREMENT = {next}"))
+            .await
+            .map_err(ctx_err("carry AUTO_INCREMENT"))?;
+    }
+    Ok(())
+}
+
+async fn drop_table(d: &mut Conn, t: &str) -> Res<()> {
+    d.query_drop(format!("DROP TABLE `{t}`"))
+        .await
+        .map_err(ctx_err("drop"))
+}
+
+async fn table_exists(d: &mut Conn, t: &str) -> Res<bool> {
+    let n: Option<u64> = d
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+            (t,),
+        )
+        .await
+        .map_err(ctx_err("table exists"))?;
+    Ok(n == Some(1))
+}
+
+/// Writes on `table` while the migration waits, all derived from the seed
+/// table (same shape, ids shifted by SEED_OFFSET) so they are deterministic
+/// and can be replayed on another copy: a delete, a re-insert under a new
+/// id, a key change, an update of every column from another row, a
+/// delete + insert in one transaction, and an insert deleted again (a gap
+/// at the top of an AUTO_INCREMENT key). Statements the table refuses (a
+/// unique key, a small id type) change nothing and are skipped.
+async fn burst(d: &mut Conn, table: &str, seed: &str) -> Res<()> {
+    let ids: Vec<Value> = d
+        .query(format!("SELECT id FROM `{table}` ORDER BY id"))
+        .await
+        .map_err(ctx_err("ids"))?;
+    let ids: Vec<i64> = ids
+        .into_iter()
+        .filter_map(|v| match v {
+            Value::Bytes(b) => String::from_utf8_lossy(&b).parse().ok(),
+            _ => None,
+        })
+        .collect();
+    if ids.len() < 5 {
+        return Ok(());
+    }
+    let cols = columns(d, table).await?;
+    let list = cols.join(", ");
+    let set = cols
+        .iter()
+        .filter(|c| *c != "`id`")
+        .map(|c| format!("a.{c} = b.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (t, s, last) = (table, seed, ids[ids.len() - 1]);
+    let copy_of = |id: i64| {
+        format!(
+            "INSERT INTO `{t}` ({list}) SELECT {list} FROM `{s}` WHERE id = {}",
+            id + SEED_OFFSET
+        )
+    };
+    let mut steps = vec![
+        vec![format!("DELETE FROM `{t}` WHERE id = {}", ids[0])],
+        vec![copy_of(ids[0])],
+        vec![format!(
+            "UPDATE `{t}` SET id = id + {MOVED_OFFSET} WHERE id = {}",
+            ids[1]
+        )],
+        vec![
+            "START TRANSACTION".into(),
+            format!("DELETE FROM `{t}` WHERE id = {}", ids[3]),
+            copy_of(ids[3]),
+            "COMMIT".into(),
+        ],
+        vec![
+            copy_of(last),
+            format!("DELETE FROM `{t}` WHERE id = {}", last + SEED_OFFSET),
+        ],
+    ];
+    if !set.is_empty() {
+        steps.push(vec![format!(
+            "UPDATE `{t}` AS a JOIN `{s}` AS b ON b.id = {} SET {set} WHERE a.id = {}",
+            ids[2] + SEED_OFFSET,
+            ids[4]
+        )]);
+    }
+    for step in steps {
+        for sql in &step {
+            if d.query_drop(sql).await.is_err() {
+                let _ = d.query_drop("ROLLBACK").await;
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// status, strategy, message as stored.
+type StatusRow = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
+struct Status {
+    status: String,
+    strategy: &'static str,
+    message: String,
+}
+
+/// Polls the state table until the migration reaches one of `statuses`.
+async fn await_any(d: &mut Conn, id: &str, statuses: &[&str]) -> Res<Status> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let row: Option<StatusRow> = d
+            .exec_first(
+                "SELECT status, strategy, message FROM _ghostwire.migrations WHERE id = ?",
+                (id,),
+            )
+            .await
+            .map_err(ctx_err("migration status"))?;
+        if let Some((status, strategy, message)) = row {
+            let status = String::from_utf8_lossy(&status).into_owned();
+            if statuses.contains(&status.as_str()) {
+                let strategy = match strategy.as_slice() {
+                    b"copy" => "copy",
+                    b"instant" => "instant",
+                    _ => "other",
+                };
+                let message = String::from_utf8_lossy(&message.unwrap_or_default()).into_owned();
+                return Ok(Status {
+                    status,
+                    strategy,
+                    message,
+                });
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("migration {id} never reached {statuses:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
