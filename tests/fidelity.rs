@@ -68,6 +68,40 @@ static IN_FLIGHT: Semaphore = Semaphore::const_new(6);
 const SEED_OFFSET: i64 = 100_000;
 const MOVED_OFFSET: i64 = 200_000;
 
+/// Differences that are known and accepted for now, each with why. A case
+/// here may differ without failing the run (its difference is printed);
+/// every other difference fails it.
+const KNOWN: &[(&str, &str)] = &[
+    ("key_add_unique_dup_ignore", IGNORE_RACE),
+    ("key_unique_collation_dup_ignore", IGNORE_RACE),
+    ("comp_reduce_pk_dups_ignore", IGNORE_RACE),
+    ("ai_force", AI_TOP),
+    ("ai_to_bigint", AI_TOP),
+    ("ai_engine", AI_TOP),
+    ("ai_to_unsigned", AI_TOP),
+    (
+        "ai_make_auto_with_zero",
+        "a column made AUTO_INCREMENT while it holds 0: natively ERR 1062 (renumbering); \
+         ghostwire fails the migration at the checksum (ERR 1105), the table unchanged",
+    ),
+    ("dtkey_fsp_narrow", KEY_CHANGED),
+    ("dtkey_to_timestamp", KEY_CHANGED),
+    ("enumkey_reorder", KEY_CHANGED),
+    ("enumkey_to_varchar", KEY_CHANGED),
+    ("tskey_to_datetime", KEY_CHANGED),
+    ("vkey_ci_collision", KEY_CHANGED),
+    ("vkey_ci_collision_ignore", KEY_CHANGED),
+    ("vkey_collate_bin", KEY_CHANGED),
+    ("vkey_to_latin1", KEY_CHANGED),
+    ("nokey_drop_pk_column", KEY_CHANGED),
+];
+const IGNORE_RACE: &str = "ALTER IGNORE while writes add new duplicates: which of them survives \
+    can differ from the native choice (the first in key order)";
+const AI_TOP: &str = "AUTO_INCREMENT counter one lower than native after an insert-then-delete \
+    at the top during the copy (intermittent)";
+const KEY_CHANGED: &str = "the ALTER changes the values, order or collation of the only usable \
+    key (or drops it): refused with a clear error (run it with /* ghostwire: direct */)";
+
 /// A case's result.
 enum Verdict {
     Same(&'static str),
@@ -125,6 +159,7 @@ async fn run_session(session: &'static Session) {
         names.insert(task.id(), case.name);
     }
     let mut differ = Vec::new();
+    let mut known = Vec::new();
     let (mut same, mut skipped) = (0, 0);
     let mut strategies = std::collections::BTreeMap::<&str, usize>::new();
     while let Some(r) = set.join_next().await {
@@ -134,7 +169,10 @@ async fn run_session(session: &'static Session) {
                 *strategies.entry(how).or_default() += 1;
             }
             Ok((_, Verdict::Skipped)) => skipped += 1,
-            Ok((name, Verdict::Differs(why))) => differ.push(format!("{name}: {why}")),
+            Ok((name, Verdict::Differs(why))) => match KNOWN.iter().find(|k| k.0 == name) {
+                Some((_, reason)) => known.push(format!("{name}: {reason} ({why})")),
+                None => differ.push(format!("{name}: {why}")),
+            },
             Err(e) => differ.push(format!("{}: panicked: {e}", names[&e.id()])),
         }
     }
@@ -146,6 +184,13 @@ async fn run_session(session: &'static Session) {
         cases.len(),
         started.elapsed().as_secs_f64(),
         differ.len()
+    );
+    known.sort();
+    eprintln!(
+        "fidelity [{}]: {} known differences:\n  {}",
+        session.name,
+        known.len(),
+        known.join("\n  ")
     );
     if let Ok(c) = Arc::try_unwrap(ctx) {
         c.shutdown().await;

@@ -315,8 +315,10 @@ pub struct Replay {
     /// Copied columns as named in the original / the shadow (quoted, joined).
     pub old_cols: String,
     pub new_cols: String,
-    /// See `CopyPlan::warnings_fail`.
-    pub warnings_fail: bool,
+    pub checks: super::copier::InsertChecks,
+    /// `ALTER IGNORE`: a replayed row that collides on a new unique key is
+    /// dropped, as the copy drops it.
+    pub ignore: bool,
 }
 
 impl Replay {
@@ -333,7 +335,8 @@ impl Replay {
             // before its commit is visible to others; the shared lock waits
             // for that commit, so the row read is the one the event made.
             format!(
-                "INSERT INTO {} ({}) SELECT {} FROM {} WHERE {} LOCK IN SHARE MODE",
+                "INSERT {}INTO {} ({}) SELECT {} FROM {} WHERE {} LOCK IN SHARE MODE",
+                if self.ignore { "IGNORE " } else { "" },
                 self.shadow,
                 self.new_cols,
                 self.old_cols,
@@ -355,7 +358,7 @@ impl Replay {
         let r = async {
             conn.query_drop("START TRANSACTION").await?;
             conn.query_drop(&del).await?;
-            insert_checked(conn, &ins, self.warnings_fail).await?;
+            insert_checked(conn, &ins, &self.checks).await?;
             conn.query_drop("COMMIT").await?;
             Ok::<(), MigrationError>(())
         }
@@ -383,7 +386,7 @@ impl Replay {
             tracing::trace!(?keys, "replaying under the lock");
             let [del, ins] = self.statements(&keys);
             conn.query_drop(del).await?;
-            insert_checked(conn, &ins, self.warnings_fail).await?;
+            insert_checked(conn, &ins, &self.checks).await?;
         }
     }
 }

@@ -4,7 +4,8 @@
 //! (see `cutover::snapshot`), chunk by chunk along the key: each chunk's
 //! row count and XOR of per-row CRC32s must match. Only columns stored the
 //! same way in both tables are compared (a column whose type the ALTER
-//! changes holds converted values by design). A mismatch fails the
+//! changes holds converted values by design; under ALTER IGNORE, the rows
+//! the new table kept). A mismatch fails the
 //! migration before the rename: the original table is left as it is.
 
 use mysql_async::prelude::Queryable;
@@ -76,8 +77,22 @@ pub async fn compare(
         } else {
             CopyPlan::range(&plan.new_key, lower.as_ref(), &hi)
         };
+        // ALTER IGNORE drops rows that collide on a new unique key: the
+        // shadow must hold exactly the original's rows that it kept.
+        let kept = if plan.ignore {
+            let s: Vec<String> = plan.new_key.iter().map(|k| format!("s.{k}")).collect();
+            let o: Vec<String> = plan.old_key.iter().map(|k| format!("o.{k}")).collect();
+            format!(
+                " AND EXISTS (SELECT 1 FROM {} s WHERE ({}) = ({}))",
+                plan.shadow,
+                s.join(", "),
+                o.join(", ")
+            )
+        } else {
+            String::new()
+        };
         let old_sql = format!(
-            "SELECT {old_digest} FROM {} WHERE {old_range}",
+            "SELECT {old_digest} FROM {} o WHERE {old_range}{kept}",
             plan.original
         );
         let new_sql = format!("SELECT {new_digest} FROM {} WHERE {new_range}", plan.shadow);

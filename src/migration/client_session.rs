@@ -203,10 +203,30 @@ impl ClientSession {
             "enum",
             "set",
         ];
+        const INTEGERS: [&str; 6] = [
+            "tinyint",
+            "smallint",
+            "mediumint",
+            "int",
+            "integer",
+            "bigint",
+        ];
         let stringy = |t: &str| STRINGS.contains(&t) || t.ends_with("blob");
+        let zoned = self.zoned(col, from, to);
         if stringy(to) && !stringy(from) && from != "bit" && from != to {
-            return format!("CAST({col} AS CHAR)");
+            return format!("CAST({zoned} AS CHAR)");
         }
+        // A native ALTER reads a string as an integer (truncating '1.5' to 1
+        // with a warning); an INSERT would round it.
+        if INTEGERS.contains(&to) && stringy(from) && from != "enum" && from != "set" {
+            return format!("CAST({zoned} AS SIGNED)");
+        }
+        zoned
+    }
+
+    /// `col` moved through the client's zone when the conversion goes into or
+    /// out of TIMESTAMP (see `conversion`).
+    fn zoned(&self, col: &str, from: &str, to: &str) -> String {
         let utc = matches!(self.time_zone.as_str(), "+00:00" | "UTC" | "+0:00");
         let zone = match self.zone_literal() {
             Some(z) if !utc => z,
@@ -224,8 +244,12 @@ impl ClientSession {
                 } else {
                     String::new()
                 };
+                // A value CONVERT_TZ cannot read (a zero in a date part)
+                // goes in as it is, for the server to refuse or zero as a
+                // native ALTER would.
                 format!(
-                    "CASE WHEN {col} IS NULL OR {col} = 0 THEN {col} {invalid}ELSE {converted} END"
+                    "CASE WHEN {col} IS NULL OR {col} = 0 THEN {col} {invalid}\
+                     ELSE COALESCE({converted}, {col}) END"
                 )
             }
             _ => col.to_string(),

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::sql::{tuple_cmp, KeyKind};
 use super::{MigrationError, Result};
+use crate::protocol::packets::ErrPacket;
 
 /// What to copy.
 #[derive(Clone)]
@@ -29,15 +30,28 @@ pub struct CopyPlan {
     pub old_key: Vec<String>,
     pub new_key: Vec<String>,
     pub kinds: Vec<KeyKind>,
+    /// The old key columns as read for chunk bounds (see `KeyKind::select`).
+    pub select_key: Vec<String>,
     pub old_cols: String,
     pub new_cols: String,
     /// `ALTER IGNORE`: rows colliding on a new unique key are dropped.
     pub ignore: bool,
     /// The AUTO_INCREMENT column is copied from one (a stored 0 stays 0).
     pub keep_zero_ids: bool,
+    pub checks: InsertChecks,
+}
+
+/// How an `INSERT … SELECT` into the shadow is held to a native ALTER's
+/// row copy.
+#[derive(Clone, Debug, Default)]
+pub struct InsertChecks {
     /// A conversion warning fails the copy, as it fails a native ALTER in
     /// strict mode (not under `ALTER IGNORE`).
     pub warnings_fail: bool,
+    /// New columns of the same type as their source, made shorter: a value
+    /// too long for them is "Data truncated" natively (cut as a string of
+    /// the same type), not "Data too long".
+    pub cut: Vec<String>,
 }
 
 /// Shared progress counters, and the copy's completion watermark.
@@ -93,7 +107,7 @@ impl CopyPlan {
         let desc: Vec<String> = self.old_key.iter().map(|c| format!("{c} DESC")).collect();
         format!(
             "SELECT {} FROM {} {} ORDER BY {} LIMIT 1",
-            self.old_key.join(", "),
+            self.select_key.join(", "),
             self.original,
             self.force_index,
             desc.join(", ")
@@ -107,7 +121,8 @@ impl CopyPlan {
             .map(|lo| format!("WHERE {}", tuple_cmp(&self.old_key, lo, ">")))
             .unwrap_or_default();
         format!(
-            "SELECT {order} FROM {} {} {after} ORDER BY {order} LIMIT 1 OFFSET {}",
+            "SELECT {} FROM {} {} {after} ORDER BY {order} LIMIT 1 OFFSET {}",
+            self.select_key.join(", "),
             self.original,
             self.force_index,
             n.max(1) - 1
@@ -257,36 +272,70 @@ async fn copy_range(conn: &mut mysql_async::Conn, plan: &CopyPlan, range: &str) 
         "{verb} INTO {} ({}) SELECT {} FROM {} {} WHERE {range}",
         plan.shadow, plan.new_cols, plan.old_cols, plan.original, plan.force_index
     );
-    insert_checked(conn, &sql, plan.warnings_fail).await
+    insert_checked(conn, &sql, &plan.checks).await
 }
 
 /// Runs an `INSERT … SELECT` into the shadow; with `warnings_fail`, a
-/// warning it raised (a value truncated, an invalid date, NULL into NOT
-/// NULL) fails it with that warning as the error, as strict mode makes a
-/// native ALTER's row copy fail. Returns the rows inserted.
+/// warning it raised (a value truncated, an invalid date) fails it with that
+/// warning as the error, as strict mode makes a native ALTER's row copy fail
+/// (notes, such as a time part dropped from a date, do not). Returns the
+/// rows inserted.
 pub async fn insert_checked(
     conn: &mut mysql_async::Conn,
     sql: &str,
-    warnings_fail: bool,
+    checks: &InsertChecks,
 ) -> Result<u64> {
-    conn.query_drop(sql).await?;
+    if let Err(e) = conn.query_drop(sql).await {
+        return Err(match e {
+            mysql_async::Error::Server(s) => MigrationError::Server(as_alter_error(
+                ErrPacket::new(s.code, s.state, s.message),
+                checks,
+            )),
+            other => other.into(),
+        });
+    }
     let rows = conn.affected_rows();
-    if warnings_fail && conn.get_warnings() > 0 {
-        let w: Option<(String, u16, String)> = conn.query_first("SHOW WARNINGS LIMIT 1").await?;
-        if let Some((_, code, message)) = w {
-            let state = match code {
-                1048 => "23000",
-                1264 => "22003",
-                1292 | 1367 => "22007",
-                1406 => "22001",
-                _ => "HY000",
-            };
-            return Err(MigrationError::Server(
-                crate::protocol::packets::ErrPacket::new(code, state, message),
-            ));
+    if checks.warnings_fail && conn.get_warnings() > 0 {
+        let warnings: Vec<(String, u16, String)> = conn.query("SHOW WARNINGS LIMIT 20").await?;
+        if let Some((_, code, message)) = warnings.into_iter().find(|w| w.0 != "Note") {
+            return Err(MigrationError::Server(as_alter_error(
+                ErrPacket::new(code, "HY000", message),
+                checks,
+            )));
         }
     }
     Ok(rows)
+}
+
+/// An `INSERT … SELECT` and an ALTER's row copy word some refusals of the
+/// same value differently: the copy's error, as the native ALTER reports it
+/// (a NULL into NOT NULL, and a string cut to a shorter column of its own
+/// type, are "Data truncated").
+fn as_alter_error(e: ErrPacket, checks: &InsertChecks) -> ErrPacket {
+    let quoted = |m: &str| m.split('\'').nth(1).map(str::to_string);
+    let row = |m: &str| m.rsplit(' ').next().unwrap_or("1").to_string();
+    let cut =
+        |m: &str| quoted(m).is_some_and(|c| checks.cut.iter().any(|x| x.eq_ignore_ascii_case(&c)));
+    match e.code {
+        1048 | 1406 if e.code == 1048 || cut(&e.message) => match quoted(&e.message) {
+            Some(col) => {
+                let at = if e.code == 1406 {
+                    row(&e.message)
+                } else {
+                    "1".into()
+                };
+                ErrPacket::new(
+                    1265,
+                    "01000",
+                    format!("Data truncated for column '{col}' at row {at}"),
+                )
+            }
+            None => e,
+        },
+        1292 => ErrPacket::new(1292, "22007", e.message),
+        1264 => ErrPacket::new(1264, "22003", e.message),
+        _ => e,
+    }
 }
 
 /// Next chunk size: aim at the target time, move halfway there, stay in bounds.

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::binlog::{Delta, Horizon, Replay, Tail, Target};
 use super::checksum::{self, Compared};
-use super::copier::{self, CopyPlan, Progress};
+use super::copier::{self, CopyPlan, InsertChecks, Progress};
 use super::cutover::{self, Attempt};
 use super::schema::{self, TableInfo};
 use super::sql::{helper_table, ident, qualified, KeyKind};
@@ -421,6 +421,7 @@ impl<'a> Migration<'a> {
         };
         let mut old_list = Vec::new();
         let mut new_list = Vec::new();
+        let mut cut = Vec::new();
         let mut compared = Compared {
             old: Vec::new(),
             new: Vec::new(),
@@ -442,6 +443,8 @@ impl<'a> Migration<'a> {
             if n.column_type == c.column_type {
                 compared.old.push(ident(&c.name));
                 compared.new.push(ident(&n.name));
+            } else if n.data_type == c.data_type && n.data_type != "bit" {
+                cut.push(n.name.clone());
             }
         }
         let key = schema::shared_key(old, new, &rename).map_err(|m| {
@@ -478,6 +481,7 @@ impl<'a> Migration<'a> {
             force_index,
             old_key: old_key.clone(),
             new_key: new_key.clone(),
+            select_key: key.iter().map(|(c, k)| k.select(&ident(c))).collect(),
             kinds,
             old_cols: old_list.join(", "),
             new_cols: new_list.join(", "),
@@ -488,7 +492,10 @@ impl<'a> Migration<'a> {
                         .and_then(|s| old.column(s))
                         .is_some_and(|c| c.auto_increment)
             }),
-            warnings_fail: self.req.session.strict() && !self.req.ignore,
+            checks: InsertChecks {
+                warnings_fail: self.req.session.strict() && !self.req.ignore,
+                cut,
+            },
         };
         let replay = Replay {
             original: self.original.clone(),
@@ -497,7 +504,8 @@ impl<'a> Migration<'a> {
             new_key,
             old_cols: copy.old_cols.clone(),
             new_cols: copy.new_cols.clone(),
-            warnings_fail: copy.warnings_fail,
+            checks: copy.checks.clone(),
+            ignore: copy.ignore,
         };
         let target = Target {
             schema: self.req.schema.clone(),

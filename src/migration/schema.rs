@@ -275,22 +275,42 @@ pub async fn binlog_position(conn: &mut Conn) -> Result<(String, u64)> {
 }
 
 /// The chunking key shared by both tables: a key that identifies rows in
-/// the old table whose (renamed) columns identify rows in the new one too.
+/// the old table, whose columns keep their values in the new one (same
+/// type, or an integer widened), and which the new table can still find
+/// rows by: a unique key of the new table lies within it (the ALTER reduces
+/// the key), or the new table has an index that starts with its columns in
+/// any order (the same key, reordered or extended). gh-ost's rule, with
+/// the index the replay's lookups need.
 pub fn shared_key(
     old: &TableInfo,
     new: &TableInfo,
     rename: &dyn Fn(&str) -> String,
 ) -> std::result::Result<Vec<(String, KeyKind)>, String> {
+    use std::collections::BTreeSet;
+    let set =
+        |cols: &[String]| -> BTreeSet<String> { cols.iter().map(|c| c.to_lowercase()).collect() };
+    let mut why = None;
     for key in old.keys.iter().filter(|k| k.identifies_rows) {
         let mapped: Vec<String> = key.columns.iter().map(|c| rename(c)).collect();
-        let in_new = new.keys.iter().any(|k| {
-            k.identifies_rows
-                && k.columns.len() == mapped.len()
-                && k.columns
-                    .iter()
-                    .all(|c| mapped.iter().any(|m| m.eq_ignore_ascii_case(c)))
+        let kept =
+            key.columns
+                .iter()
+                .zip(&mapped)
+                .all(|(o, n)| match (old.column(o), new.column(n)) {
+                    (Some(o), Some(n)) => same_values(o, n),
+                    _ => false,
+                });
+        if !kept {
+            continue;
+        }
+        let want = set(&mapped);
+        let findable = new.keys.iter().any(|k| {
+            (k.identifies_rows && set(&k.columns).is_subset(&want))
+                || k.columns
+                    .get(..mapped.len())
+                    .is_some_and(|prefix| set(prefix) == want)
         });
-        if !in_new {
+        if !findable {
             continue;
         }
         let mut out = Vec::new();
@@ -298,18 +318,55 @@ pub fn shared_key(
             let info = old
                 .column(c)
                 .ok_or_else(|| format!("key column {c} not found"))?;
-            let kind = KeyKind::of(&info.data_type, info.unsigned, info.charset.as_deref())
-                .ok_or_else(|| {
-                    format!(
+            match KeyKind::of(&info.data_type, info.unsigned, info.charset.as_deref()) {
+                Some(kind) => out.push((c.clone(), kind)),
+                None => {
+                    why = Some(format!(
                         "key {} uses column {c} of type {}, which cannot serve as a chunking key",
                         key.name, info.data_type
-                    )
-                })?;
-            out.push((c.clone(), kind));
+                    ));
+                    out.clear();
+                    break;
+                }
+            }
         }
-        return Ok(out);
+        if !out.is_empty() {
+            return Ok(out);
+        }
     }
-    Err("has no PRIMARY or UNIQUE NOT NULL key that the new table keeps; an online migration needs one".into())
+    Err(why.unwrap_or_else(|| {
+        "has no PRIMARY or UNIQUE NOT NULL key whose columns the ALTER leaves as they are and \
+         the new table keeps indexed; an online migration needs one"
+            .into()
+    }))
+}
+
+/// Whether a key column's values can be found the same way from `old` to
+/// `new`: the same type, any integer to any integer, or a temporal type
+/// given more fractional digits. (An integer that does not fit fails the
+/// copy, as natively; a difference the lookups miss fails the checksum.)
+fn same_values(old: &ColumnInfo, new: &ColumnInfo) -> bool {
+    const INTS: [&str; 6] = [
+        "tinyint",
+        "smallint",
+        "mediumint",
+        "int",
+        "integer",
+        "bigint",
+    ];
+    const TEMPORAL: [&str; 3] = ["datetime", "timestamp", "time"];
+    let fsp = |c: &ColumnInfo| -> u32 {
+        c.column_type
+            .split_once('(')
+            .and_then(|(_, r)| r.split(')').next())
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0)
+    };
+    old.column_type == new.column_type
+        || INTS.contains(&old.data_type.as_str()) && INTS.contains(&new.data_type.as_str())
+        || old.data_type == new.data_type
+            && TEMPORAL.contains(&old.data_type.as_str())
+            && fsp(new) >= fsp(old)
 }
 
 /// Runs `sql`, mapping a server error to itself (relayed to the client).

@@ -59,6 +59,12 @@ pub enum KeyKind {
     },
     Date,
     DateTime,
+    /// TIMESTAMP: text in the engine's UTC sessions, epoch seconds in the
+    /// binlog.
+    Timestamp,
+    /// ENUM, YEAR: read and compared as numbers (an ENUM's index
+    /// order is its key order; its label would compare as a string).
+    Number,
 }
 
 impl KeyKind {
@@ -79,9 +85,19 @@ impl KeyKind {
             }
             "date" => return Some(KeyKind::Date),
             "datetime" => return Some(KeyKind::DateTime),
+            "timestamp" => return Some(KeyKind::Timestamp),
+            "enum" | "year" => return Some(KeyKind::Number),
             _ => return None,
         };
         Some(KeyKind::Int { bits, unsigned })
+    }
+
+    /// How a key column is read (`col` quoted): as itself, or as a number.
+    pub fn select(self, col: &str) -> String {
+        match self {
+            KeyKind::Number => format!("({col} + 0)"),
+            _ => col.to_string(),
+        }
     }
 
     /// A literal for `v`, a key value from a text result (bytes) or from a
@@ -101,6 +117,24 @@ impl KeyKind {
                 checked(b, |c| c.is_ascii_digit() || b" :.-".contains(&c)).map(|s| format!("'{s}'"))
             }
             (KeyKind::Date, Value::Date(y, m, d, ..)) => Ok(format!("'{y:04}-{m:02}-{d:02}'")),
+            // Epoch seconds from the binlog; 0 is the zero TIMESTAMP.
+            (KeyKind::Timestamp, Value::Bytes(b)) if !b.contains(&b'-') => {
+                let secs = checked(b, |c| c.is_ascii_digit() || c == b'.')?;
+                Ok(if secs.trim_start_matches('0').is_empty() {
+                    "'0000-00-00 00:00:00'".to_string()
+                } else {
+                    format!("FROM_UNIXTIME({secs})")
+                })
+            }
+            (KeyKind::Timestamp, Value::Int(0)) => Ok("'0000-00-00 00:00:00'".to_string()),
+            (KeyKind::Timestamp, Value::Int(i)) => Ok(format!("FROM_UNIXTIME({i})")),
+            (KeyKind::Timestamp, Value::Bytes(b)) => {
+                checked(b, |c| c.is_ascii_digit() || b" :.-".contains(&c)).map(|s| format!("'{s}'"))
+            }
+            (KeyKind::Number, Value::Int(i)) => Ok(i.to_string()),
+            (KeyKind::Number, Value::UInt(u)) => Ok(u.to_string()),
+            // A text result's number, or a binlog YEAR.
+            (KeyKind::Number, Value::Bytes(b)) => checked(b, |c| c.is_ascii_digit()),
             (KeyKind::DateTime, Value::Date(y, m, d, h, i, s, us)) => Ok(format!(
                 "'{y:04}-{m:02}-{d:02} {h:02}:{i:02}:{s:02}.{us:06}'"
             )),
