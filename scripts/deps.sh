@@ -5,6 +5,8 @@ set -euo pipefail
 need=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
+# Time zone data for the fidelity tests' DST session (and named zones).
+[ -d /usr/share/zoneinfo/Europe ] || need+=(tzdata)
 [ "${1:-}" = "--server-only" ] || command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

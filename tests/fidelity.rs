@@ -68,37 +68,55 @@ static IN_FLIGHT: Semaphore = Semaphore::const_new(6);
 const SEED_OFFSET: i64 = 100_000;
 const MOVED_OFFSET: i64 = 200_000;
 
-/// Differences that are known and accepted for now, each with why. A case
-/// here may differ without failing the run (its difference is printed);
-/// every other difference fails it.
-const KNOWN: &[(&str, &str)] = &[
-    ("key_add_unique_dup_ignore", IGNORE_RACE),
-    ("key_unique_collation_dup_ignore", IGNORE_RACE),
-    ("comp_reduce_pk_dups_ignore", IGNORE_RACE),
-    ("ai_force", AI_TOP),
-    ("ai_to_bigint", AI_TOP),
-    ("ai_engine", AI_TOP),
-    ("ai_to_unsigned", AI_TOP),
+/// Differences that are known and accepted for now: (case name or name
+/// prefix ending in `*`, text the difference must contain, why). A case
+/// matching one may differ without failing the run (its difference is
+/// printed); every other difference fails it.
+const KNOWN: &[(&str, &str, &str)] = &[
+    ("key_add_unique_dup_ignore", "", IGNORE_RACE),
+    ("key_unique_collation_dup_ignore", "", IGNORE_RACE),
+    ("comp_reduce_pk_dups_ignore", "", IGNORE_RACE),
+    ("ai_*", "AUTO_INCREMENT=", AI_TOP),
     (
         "ai_make_auto_with_zero",
+        "",
         "a column made AUTO_INCREMENT while it holds 0: natively ERR 1062 (renumbering); \
          ghostwire fails the migration at the checksum (ERR 1105), the table unchanged",
     ),
-    ("dtkey_fsp_narrow", KEY_CHANGED),
-    ("dtkey_to_timestamp", KEY_CHANGED),
-    ("enumkey_reorder", KEY_CHANGED),
-    ("enumkey_to_varchar", KEY_CHANGED),
-    ("tskey_to_datetime", KEY_CHANGED),
-    ("vkey_ci_collision", KEY_CHANGED),
-    ("vkey_ci_collision_ignore", KEY_CHANGED),
-    ("vkey_collate_bin", KEY_CHANGED),
-    ("vkey_to_latin1", KEY_CHANGED),
-    ("nokey_drop_pk_column", KEY_CHANGED),
+    (
+        "zero_data_date_not_null",
+        "natively ERROR 1265",
+        "several rows fail the conversion in different ways: chunks are copied in \
+         parallel, so the first error reported is not always the first row's",
+    ),
+    ("dtkey_fsp_narrow", "", KEY_CHANGED),
+    ("dtkey_to_timestamp", "", KEY_CHANGED),
+    ("enumkey_reorder", "", KEY_CHANGED),
+    ("enumkey_to_varchar", "", KEY_CHANGED),
+    ("tskey_to_datetime", "", KEY_CHANGED),
+    ("vkey_ci_collision", "", KEY_CHANGED),
+    ("vkey_ci_collision_ignore", "", KEY_CHANGED),
+    ("vkey_collate_bin", "", KEY_CHANGED),
+    ("vkey_to_latin1", "", KEY_CHANGED),
+    ("nokey_drop_pk_column", "", KEY_CHANGED),
 ];
+
+fn known(name: &str, why: &str) -> Option<&'static str> {
+    KNOWN
+        .iter()
+        .find(|(n, text, _)| {
+            let named = match n.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == *n,
+            };
+            named && why.contains(text)
+        })
+        .map(|k| k.2)
+}
 const IGNORE_RACE: &str = "ALTER IGNORE while writes add new duplicates: which of them survives \
     can differ from the native choice (the first in key order)";
-const AI_TOP: &str = "AUTO_INCREMENT counter one lower than native after an insert-then-delete \
-    at the top during the copy (intermittent)";
+const AI_TOP: &str = "AUTO_INCREMENT counter one lower than native after writes that move an \
+    id to the top and insert-then-delete there during the copy (intermittent; not yet explained)";
 const KEY_CHANGED: &str = "the ALTER changes the values, order or collation of the only usable \
     key (or drops it): refused with a clear error (run it with /* ghostwire: direct */)";
 
@@ -159,7 +177,7 @@ async fn run_session(session: &'static Session) {
         names.insert(task.id(), case.name);
     }
     let mut differ = Vec::new();
-    let mut known = Vec::new();
+    let mut known_seen = Vec::new();
     let (mut same, mut skipped) = (0, 0);
     let mut strategies = std::collections::BTreeMap::<&str, usize>::new();
     while let Some(r) = set.join_next().await {
@@ -169,8 +187,8 @@ async fn run_session(session: &'static Session) {
                 *strategies.entry(how).or_default() += 1;
             }
             Ok((_, Verdict::Skipped)) => skipped += 1,
-            Ok((name, Verdict::Differs(why))) => match KNOWN.iter().find(|k| k.0 == name) {
-                Some((_, reason)) => known.push(format!("{name}: {reason} ({why})")),
+            Ok((name, Verdict::Differs(why))) => match known(name, &why) {
+                Some(reason) => known_seen.push(format!("{name}: {reason} ({why})")),
                 None => differ.push(format!("{name}: {why}")),
             },
             Err(e) => differ.push(format!("{}: panicked: {e}", names[&e.id()])),
@@ -185,12 +203,12 @@ async fn run_session(session: &'static Session) {
         started.elapsed().as_secs_f64(),
         differ.len()
     );
-    known.sort();
+    known_seen.sort();
     eprintln!(
         "fidelity [{}]: {} known differences:\n  {}",
         session.name,
-        known.len(),
-        known.join("\n  ")
+        known_seen.len(),
+        known_seen.join("\n  ")
     );
     if let Ok(c) = Arc::try_unwrap(ctx) {
         c.shutdown().await;
