@@ -23,7 +23,9 @@ CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY '$app_pass';
 GRANT ALL ON *.* TO 'app'@'%';
 CREATE USER IF NOT EXISTS 'ghostwire'@'%' IDENTIFIED BY '$gw_pass';
 ALTER USER 'ghostwire'@'%' IDENTIFIED BY '$gw_pass';
-GRANT ALL ON *.* TO 'ghostwire'@'%';
+GRANT SELECT, INSERT, DELETE, CREATE, DROP, ALTER, LOCK TABLES ON *.* TO 'ghostwire'@'%';
+GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'ghostwire'@'%';
+GRANT ALL ON \`_ghostwire\`.* TO 'ghostwire'@'%';
 SQL
 chmod 600 "$root/init.sql"
 

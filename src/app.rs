@@ -70,6 +70,9 @@ impl Proxy {
         });
         let tasks = TaskTracker::new();
         tasks.spawn(listener::run(listener, shared.clone(), tasks.clone()));
+        // Once, in the background: what ghostwire's own account may do.
+        let engine = shared.migrations.clone();
+        tokio::spawn(async move { engine.check_own_rights().await });
         info!(%addr, backend = %shared.config.backend.addr, "ghostwire listening");
         Ok(Proxy {
             addr,

@@ -52,9 +52,26 @@ pub enum MigrationError {
 
 pub type Result<T, E = MigrationError> = std::result::Result<T, E>;
 
+/// The rights ghostwire's own account needs (README, "Grants").
+pub const GRANTS_NEEDED: &str = "SELECT, INSERT, DELETE, CREATE, DROP, ALTER, LOCK TABLES on the \
+    migrated schemas, REPLICATION SLAVE and REPLICATION CLIENT on *.*, and ALL on _ghostwire.*";
+
 impl From<mysql_async::Error> for MigrationError {
     fn from(e: mysql_async::Error) -> Self {
         match e {
+            // Access denied to ghostwire's own account: the client's rights
+            // were checked on its own connection before; this is ours.
+            mysql_async::Error::Server(s) if matches!(s.code, 1044 | 1142 | 1143 | 1227) => {
+                MigrationError::Refused(ErrPacket::new(
+                    s.code,
+                    s.state,
+                    format!(
+                        "ghostwire: its own backend account lacks a right the migration needs \
+                         ({}); it needs {GRANTS_NEEDED}",
+                        s.message
+                    ),
+                ))
+            }
             mysql_async::Error::Server(s) => {
                 MigrationError::Server(ErrPacket::new(s.code, s.state, s.message))
             }
@@ -212,6 +229,60 @@ impl Handle {
             .copied()
     }
 
+    /// Logs what ghostwire's own account lacks of the rights it needs, and
+    /// rights it has but should not (FILE, SUPER, GRANT OPTION, ALL on
+    /// *.*): a migration runs only text the server accepted from the client,
+    /// but the fewer rights the account has, the less any mistake can do.
+    /// Read from `SHOW GRANTS` (rights through roles are not seen).
+    pub async fn check_own_rights(&self) {
+        use mysql_async::prelude::Queryable;
+        let grants: Vec<String> = match self.inner.pool.get_conn().await {
+            Ok(mut c) => match c.query("SHOW GRANTS").await {
+                Ok(g) => g,
+                Err(e) => return warn!(error = %e, "could not read ghostwire's own grants"),
+            },
+            Err(e) => return warn!(error = %e, "could not connect to check ghostwire's own grants"),
+        };
+        let all = grants.join("\n").to_uppercase();
+        let everything = all.contains("GRANT ALL PRIVILEGES ON *.*");
+        let missing: Vec<&str> = [
+            "SELECT",
+            "INSERT",
+            "DELETE",
+            "CREATE",
+            "DROP",
+            "ALTER",
+            "LOCK TABLES",
+            "REPLICATION SLAVE",
+        ]
+        .into_iter()
+        .filter(|p| !everything && !all.contains(p))
+        .collect();
+        if !missing.is_empty() {
+            warn!(
+                ?missing,
+                needed = GRANTS_NEEDED,
+                "ghostwire's own account lacks rights online migrations need"
+            );
+        }
+        let excess: Vec<&str> = [
+            ("ALL PRIVILEGES ON *.*", everything),
+            ("FILE", all.contains(" FILE")),
+            ("SUPER", all.contains("SUPER")),
+            ("GRANT OPTION", all.contains("WITH GRANT OPTION")),
+        ]
+        .into_iter()
+        .filter_map(|(name, has)| has.then_some(name))
+        .collect();
+        if !excess.is_empty() {
+            warn!(
+                ?excess,
+                needed = GRANTS_NEEDED,
+                "ghostwire's own account has rights it does not need; grant only what it needs"
+            );
+        }
+    }
+
     /// The server's flavour and version if already read.
     pub fn server_cached(&self) -> Option<ServerInfo> {
         self.inner.server.get().copied()
@@ -289,10 +360,15 @@ impl Handle {
             .await?
             .is_none()
         {
-            return Err(MigrationError::Server(ErrPacket::new(
-                1146,
-                "42S02",
-                format!("Table '{schema}.{table}' doesn't exist"),
+            // The client's own connection saw the table (its ALTER got as
+            // far as the algorithm): ghostwire's account cannot.
+            return Err(MigrationError::Refused(ErrPacket::new(
+                1142,
+                "42000",
+                format!(
+                    "ghostwire: its own backend account cannot see {schema}.{table}; \
+                     it needs {GRANTS_NEEDED}"
+                ),
             )));
         }
         let id = ticket.id.clone();

@@ -263,13 +263,25 @@ impl<'a> Migration<'a> {
         let result = async {
             let (set, params) = self.req.session.ddl_setup();
             conn.exec_drop(set, params).await?;
-            let shadow = qualified(&self.req.schema, &self.shadow_name);
-            conn.query_drop(format!("CREATE TABLE {shadow} LIKE {}", self.original))
-                .await?;
+            // This connection reads text in the client's character set.
+            let cs = &self.req.session.charset_client;
+            let encode = |s: &str| {
+                crate::protocol::charset::encode(s, cs).ok_or_else(|| {
+                    super::refused("the table's name has no form in the client's character set")
+                })
+            };
+            let shadow = encode(&qualified(&self.req.schema, &self.shadow_name))?;
+            let mut create = b"CREATE TABLE ".to_vec();
+            create.extend_from_slice(&shadow);
+            create.extend_from_slice(b" LIKE ");
+            create.extend_from_slice(&encode(&self.original)?);
+            conn.query_drop(create).await?;
             self.shadow_created.store(true, Ordering::SeqCst);
             let mut store_conn = self.inner.pool.get_conn().await?;
             store::shadow_created(&mut store_conn, self.id).await?;
-            let mut alter = format!("ALTER TABLE {shadow} ").into_bytes();
+            let mut alter = b"ALTER TABLE ".to_vec();
+            alter.extend_from_slice(&shadow);
+            alter.push(b' ');
             alter.extend_from_slice(&self.req.body);
             conn.exec_drop(alter, ()).await?;
             Ok::<(), MigrationError>(())

@@ -65,6 +65,19 @@ impl Session<'_> {
             return Ok(Decision::Relay);
         };
         let text = text.to_vec();
+        // Hints first: an ALTER the client sends `direct` (or that the
+        // configuration does not intercept) goes to the server untouched.
+        let hinted = match sql::hints::hints_in_statement(&text, &self.plain_dialect()) {
+            Ok(h) => Hints::merged(self.hints, h),
+            Err(e) => {
+                return self
+                    .answer_error(len, ErrPacket::new(1105, "HY000", e.to_string()))
+                    .await
+            }
+        };
+        if !self.should_intercept(hinted) {
+            return Ok(Decision::Relay);
+        }
         let engine = self.shared.migrations.clone();
         let server = match engine.server().await {
             Ok(s) => s,
