@@ -3,7 +3,7 @@
 CREATE USER IF NOT EXISTS 'ghostwire'@'%' IDENTIFIED BY 'gw-pass';
 -- Exactly what it needs (see the README's "Grants"): no FILE, SUPER, PROCESS,
 -- GRANT OPTION. Narrow the first line to the schemas you migrate.
-GRANT SELECT, INSERT, DELETE, CREATE, DROP, ALTER, LOCK TABLES ON app.* TO 'ghostwire'@'%';
+GRANT SELECT, INSERT, DELETE, CREATE, DROP, ALTER, LOCK TABLES, CREATE TEMPORARY TABLES ON app.* TO 'ghostwire'@'%';
 GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'ghostwire'@'%';
 GRANT ALL ON `_ghostwire`.* TO 'ghostwire'@'%';
 GRANT ALL ON app.* TO 'app'@'%';

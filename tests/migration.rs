@@ -825,5 +825,32 @@ async fn checksum_catches_a_difference_before_the_cut_over() {
         .unwrap()
         .unwrap();
     assert_eq!(v, "b", "the original is untouched");
+
+    // Every column of the new table is compared: one the ALTER converts,
+    // one it adds with a default, one it drops and adds again.
+    for (body, corrupt) in [
+        (
+            "MODIFY v VARCHAR(40), FORCE",
+            "UPDATE t_gho SET v = 'corrupt' WHERE id = 2",
+        ),
+        (
+            "ADD COLUMN w INT NOT NULL DEFAULT 47, FORCE",
+            "UPDATE t_gho SET w = 48 WHERE id = 1",
+        ),
+        (
+            "DROP COLUMN v, ADD COLUMN v VARCHAR(20) DEFAULT 'x', FORCE",
+            "UPDATE t_gho SET v = 'b' WHERE id = 2",
+        ),
+    ] {
+        let id = submit_postponed(&ctx, &mut c, "t", body).await;
+        d.query_drop(corrupt).await.unwrap();
+        c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+            .await
+            .unwrap();
+        await_status(&ctx, &id, "failed").await;
+        let m = migration(&mut c, &id).await;
+        assert!(m["message"].contains("checksum mismatch"), "{body}: {m:?}");
+        assert_eq!(tables(&mut c, "mig_checksum").await, ["t"], "{body}");
+    }
     ctx.shutdown().await;
 }

@@ -2,11 +2,19 @@
 //!
 //! Run inside one consistent snapshot taken while both tables were equal
 //! (see `cutover::snapshot`), chunk by chunk along the key: each chunk's
-//! row count and XOR of per-row CRC32s must match. Only columns stored the
-//! same way in both tables are compared (a column whose type the ALTER
-//! changes holds converted values by design; under ALTER IGNORE, the rows
-//! the new table kept). A mismatch fails the
-//! migration before the rename: the original table is left as it is.
+//! row count and XOR of per-row CRC32s must match, over every column of the
+//! new table:
+//! - a column stored the same way in both tables: its values;
+//! - a column the ALTER converts: the original's values converted again by
+//!   the server, with the same assignment as the copy, into a temporary
+//!   table of the new table's column types, against the shadow's values;
+//! - a new column with no source and a constant default: that every row
+//!   holds its default (generated and AUTO_INCREMENT columns are the
+//!   server's own, and time-of-copy defaults cannot be compared).
+//!
+//! Under ALTER IGNORE the original's side is the rows the new table kept.
+//! A mismatch fails the migration before the rename: the original table is
+//! left as it is.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -14,20 +22,58 @@ use mysql_async::Conn;
 use super::copier::{bound, CopyPlan};
 use super::{refused, Result};
 
-/// Columns compared, as named in the original / the shadow (quoted).
+/// What the checksum compares (names quoted).
+#[derive(Default)]
 pub struct Compared {
-    pub old: Vec<String>,
-    pub new: Vec<String>,
+    /// Columns stored the same way: (original, shadow).
+    pub same: Vec<(String, String)>,
+    /// Columns the ALTER converts: (expression the copy feeds from the
+    /// original, shadow column).
+    pub converted: Vec<(String, String)>,
+    /// New columns that hold their constant default (shadow names).
+    pub defaulted: Vec<String>,
 }
 
 /// `CONCAT_WS` skips NULLs; a NULL flag per column keeps (NULL, 'a') and
 /// ('a', NULL) apart.
 fn row_digest(cols: &[String]) -> String {
+    if cols.is_empty() {
+        return "COUNT(*), 0".into();
+    }
     let parts: Vec<String> = cols.iter().map(|c| format!("{c}, ISNULL({c})")).collect();
     format!(
         "COUNT(*), COALESCE(BIT_XOR(CRC32(CONCAT_WS('#', {}))), 0)",
         parts.join(", ")
     )
+}
+
+/// The temporary table the original's converted rows go into, on the
+/// original's snapshot connection (made before the snapshot starts: it
+/// has the shadow's column types, so the server converts as into the
+/// shadow).
+pub fn converted_table(plan: &CopyPlan) -> String {
+    let schema = plan.shadow.split('.').next().unwrap_or_default();
+    format!("{schema}.`_gw_checksum`")
+}
+
+/// `CREATE TEMPORARY TABLE` for `converted_table`, or None when no column
+/// is converted.
+pub fn create_converted(plan: &CopyPlan, cols: &Compared) -> Option<String> {
+    if cols.converted.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = cols
+        .same
+        .iter()
+        .chain(&cols.converted)
+        .map(|(_, n)| n.as_str())
+        .collect();
+    Some(format!(
+        "CREATE TEMPORARY TABLE {} SELECT {} FROM {} LIMIT 0",
+        converted_table(plan),
+        names.join(", "),
+        plan.shadow
+    ))
 }
 
 /// Compares both tables chunk by chunk, the original on `snaps[0]` and
@@ -44,9 +90,6 @@ pub async fn compare(
             "the checksum needs two snapshots".into(),
         ));
     };
-    if cols.old.is_empty() {
-        return Ok(0);
-    }
     let Some(max) = bound(conn, plan, &plan.max_sql()).await? else {
         let n: Option<u64> = conn
             .query_first(format!("SELECT COUNT(*) FROM {}", plan.shadow))
@@ -58,8 +101,32 @@ pub async fn compare(
             ))),
         };
     };
-    let old_digest = row_digest(&cols.old);
-    let new_digest = row_digest(&cols.new);
+    let via_table = !cols.converted.is_empty();
+    let shadow_cols: Vec<String> = cols
+        .same
+        .iter()
+        .chain(&cols.converted)
+        .map(|(_, n)| n.clone())
+        .collect();
+    let mut old_cols: Vec<String> = if via_table {
+        shadow_cols.clone()
+    } else {
+        cols.same.iter().map(|(o, _)| o.clone()).collect()
+    };
+    let mut new_cols = shadow_cols.clone();
+    for c in &cols.defaulted {
+        old_cols.push("1".into());
+        new_cols.push(format!("({c} <=> DEFAULT({c}))"));
+    }
+    let old_digest = row_digest(&old_cols);
+    let new_digest = row_digest(&new_cols);
+    let fed: Vec<String> = cols
+        .same
+        .iter()
+        .map(|(o, _)| o.clone())
+        .chain(cols.converted.iter().map(|(e, _)| e.clone()))
+        .collect();
+    let table = converted_table(plan);
     let mut lower = None;
     let mut rows = 0;
     loop {
@@ -91,15 +158,29 @@ pub async fn compare(
         } else {
             String::new()
         };
-        let old_sql = format!(
-            "SELECT {old_digest} FROM {} o WHERE {old_range}{kept}",
-            plan.original
-        );
         let new_sql = format!("SELECT {new_digest} FROM {} WHERE {new_range}", plan.shadow);
-        let (a, b) = tokio::join!(
-            conn.query_first::<(u64, u64), _>(old_sql),
-            other.query_first::<(u64, u64), _>(new_sql)
-        );
+        let old_side = async {
+            if !via_table {
+                let sql = format!(
+                    "SELECT {old_digest} FROM {} o WHERE {old_range}{kept}",
+                    plan.original
+                );
+                return conn.query_first::<(u64, u64), _>(sql).await;
+            }
+            conn.query_drop(format!(
+                "INSERT INTO {table} ({}) SELECT {} FROM {} o WHERE {old_range}{kept}",
+                shadow_cols.join(", "),
+                fed.join(", "),
+                plan.original
+            ))
+            .await?;
+            let digest = conn
+                .query_first::<(u64, u64), _>(format!("SELECT {old_digest} FROM {table}"))
+                .await;
+            conn.query_drop(format!("DELETE FROM {table}")).await?;
+            digest
+        };
+        let (a, b) = tokio::join!(old_side, other.query_first::<(u64, u64), _>(new_sql));
         let (a, b) = (a?, b?);
         if a != b {
             let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());

@@ -53,7 +53,8 @@ pub enum MigrationError {
 pub type Result<T, E = MigrationError> = std::result::Result<T, E>;
 
 /// The rights ghostwire's own account needs (README, "Grants").
-pub const GRANTS_NEEDED: &str = "SELECT, INSERT, DELETE, CREATE, DROP, ALTER, LOCK TABLES on the \
+pub const GRANTS_NEEDED: &str =
+    "SELECT, INSERT, DELETE, CREATE, DROP, ALTER, LOCK TABLES, CREATE TEMPORARY TABLES on the \
     migrated schemas, REPLICATION SLAVE and REPLICATION CLIENT on *.*, and ALL on _ghostwire.*";
 
 impl From<mysql_async::Error> for MigrationError {
@@ -253,6 +254,7 @@ impl Handle {
             "DROP",
             "ALTER",
             "LOCK TABLES",
+            "CREATE TEMPORARY TABLES",
             "REPLICATION SLAVE",
         ]
         .into_iter()

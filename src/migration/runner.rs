@@ -434,29 +434,31 @@ impl<'a> Migration<'a> {
         let mut old_list = Vec::new();
         let mut new_list = Vec::new();
         let mut cut = Vec::new();
-        let mut compared = Compared {
-            old: Vec::new(),
-            new: Vec::new(),
-        };
+        let mut compared = Compared::default();
         for (n, source) in new.columns.iter().zip(&sources) {
             // Generated columns are the server's to compute.
-            let Some(c) = source.as_deref().and_then(|s| old.column(s)) else {
-                continue;
-            };
             if n.generated {
                 continue;
             }
-            old_list.push(
-                self.req
-                    .session
-                    .conversion(&ident(&c.name), &c.data_type, &n.data_type),
-            );
+            let Some(c) = source.as_deref().and_then(|s| old.column(s)) else {
+                if !n.auto_increment && n.constant_default {
+                    compared.defaulted.push(ident(&n.name));
+                }
+                continue;
+            };
+            let fed = self
+                .req
+                .session
+                .conversion(&ident(&c.name), &c.data_type, &n.data_type);
+            old_list.push(fed.clone());
             new_list.push(ident(&n.name));
             if n.column_type == c.column_type {
-                compared.old.push(ident(&c.name));
-                compared.new.push(ident(&n.name));
-            } else if n.data_type == c.data_type && n.data_type != "bit" {
-                cut.push(n.name.clone());
+                compared.same.push((ident(&c.name), ident(&n.name)));
+            } else {
+                compared.converted.push((fed, ident(&n.name)));
+                if n.data_type == c.data_type && n.data_type != "bit" {
+                    cut.push(n.name.clone());
+                }
             }
         }
         let key = schema::shared_key(old, new, &rename).map_err(|m| {
@@ -642,11 +644,33 @@ impl<'a> Migration<'a> {
     /// locked in time), then catches up with what changed meanwhile.
     async fn verify(&self, attempt: &Attempt<'_>, plan: &CopyPlan, cols: &Compared) -> Result<()> {
         self.stage("checksum").await?;
-        let cfg = &self.inner.config.cutover;
         // Two snapshots of the same moment: the original's and the shadow's
         // digests are computed in parallel.
         let pool = self.pool()?;
         let mut snaps = vec![pool.get_conn().await?, pool.get_conn().await?];
+        // Made before any snapshot starts (DDL would end it); dropped below.
+        if let Some(create) = checksum::create_converted(plan, cols) {
+            snaps[0].query_drop(create).await?;
+        }
+        let result = self.verify_in(attempt, plan, cols, &mut snaps).await;
+        if !cols.converted.is_empty() {
+            let drop = format!(
+                "DROP TEMPORARY TABLE IF EXISTS {}",
+                checksum::converted_table(plan)
+            );
+            let _ = snaps[0].query_drop(drop).await;
+        }
+        result
+    }
+
+    async fn verify_in(
+        &self,
+        attempt: &Attempt<'_>,
+        plan: &CopyPlan,
+        cols: &Compared,
+        snaps: &mut Vec<Conn>,
+    ) -> Result<()> {
+        let cfg = &self.inner.config.cutover;
         for n in 1..=cfg.max_attempts {
             self.cancelled()?;
             let total = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
@@ -655,9 +679,9 @@ impl<'a> Migration<'a> {
                 ..Default::default()
             })
             .await?;
-            match cutover::snapshot(attempt, &mut snaps).await {
+            match cutover::snapshot(attempt, snaps).await {
                 Ok(stall) => {
-                    let compared = checksum::compare(&mut snaps, plan, cols, CHECKSUM_CHUNK).await;
+                    let compared = checksum::compare(snaps, plan, cols, CHECKSUM_CHUNK).await;
                     for snap in snaps.iter_mut() {
                         let _ = snap.query_drop("COMMIT").await;
                     }

@@ -22,6 +22,9 @@ pub struct ColumnInfo {
     /// Virtual or stored generated: computed by the server, never copied.
     pub generated: bool,
     pub auto_increment: bool,
+    /// Its default is a constant (not CURRENT_TIMESTAMP or an expression):
+    /// `DEFAULT(col)` gives what a row without a value got.
+    pub constant_default: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -55,13 +58,15 @@ type ColumnRow = (
     Option<String>,
     String,
     Option<String>,
+    Option<String>,
 );
 
 pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<TableInfo> {
     let rows: Vec<ColumnRow> = conn
         .exec(
             "SELECT COLUMN_NAME, ORDINAL_POSITION, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), \
-             CHARACTER_SET_NAME, UPPER(EXTRA), COLLATION_NAME FROM information_schema.COLUMNS \
+             CHARACTER_SET_NAME, UPPER(EXTRA), COLLATION_NAME, COLUMN_DEFAULT \
+             FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
             (schema, table),
         )
@@ -69,18 +74,27 @@ pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<Ta
     let columns = rows
         .into_iter()
         .map(
-            |(name, ordinal, data_type, column_type, charset, extra, collation)| ColumnInfo {
-                name,
-                ordinal: ordinal as usize - 1,
-                data_type,
-                unsigned: column_type.contains("unsigned"),
-                column_type: format!("{column_type} {}", collation.unwrap_or_default()),
-                charset: charset.filter(|c| c != "binary"),
-                // MySQL marks DEFAULT expressions "DEFAULT_GENERATED": not generated columns.
-                generated: ["VIRTUAL", "STORED", "PERSISTENT"]
-                    .iter()
-                    .any(|w| extra.contains(w)),
-                auto_increment: extra.contains("AUTO_INCREMENT"),
+            |(name, ordinal, data_type, column_type, charset, extra, collation, default)| {
+                ColumnInfo {
+                    name,
+                    ordinal: ordinal as usize - 1,
+                    data_type,
+                    unsigned: column_type.contains("unsigned"),
+                    column_type: format!("{column_type} {}", collation.unwrap_or_default()),
+                    charset: charset.filter(|c| c != "binary"),
+                    // MySQL marks DEFAULT expressions "DEFAULT_GENERATED": not generated columns.
+                    generated: ["VIRTUAL", "STORED", "PERSISTENT"]
+                        .iter()
+                        .any(|w| extra.contains(w)),
+                    auto_increment: extra.contains("AUTO_INCREMENT"),
+                    // MariaDB writes functions with parentheses, MySQL marks
+                    // them DEFAULT_GENERATED.
+                    constant_default: !extra.contains("DEFAULT_GENERATED")
+                        && !default.as_deref().is_some_and(|d| {
+                            d.contains('(')
+                                || d.to_ascii_uppercase().starts_with("CURRENT_TIMESTAMP")
+                        }),
+                }
             },
         )
         .collect();
