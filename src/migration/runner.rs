@@ -668,7 +668,7 @@ impl<'a> Migration<'a> {
         attempt: &Attempt<'_>,
         plan: &CopyPlan,
         cols: &Compared,
-        snaps: &mut Vec<Conn>,
+        snaps: &mut [Conn],
     ) -> Result<()> {
         let cfg = &self.inner.config.cutover;
         for n in 1..=cfg.max_attempts {
