@@ -11,7 +11,7 @@ use crate::migration::Handle;
 use crate::protocol::packets::{ok_with_info, ErrPacket};
 use crate::protocol::resultset::{write_result_set, Column, Kind};
 use crate::protocol::Caps;
-use crate::sql::classify::Words;
+use crate::sql::tables::MigrationCommand;
 
 /// Columns of `SHOW MIGRATIONS`, in order.
 pub const MIGRATION_COLUMNS: [Column; 17] = [
@@ -53,41 +53,25 @@ pub enum Request {
     Invalid(Vec<u8>),
 }
 
-/// Reads a migration command.
+/// Reads a migration command (with the one SQL reader).
 pub fn parse(sql: &[u8]) -> Request {
-    let text = String::from_utf8_lossy(sql);
-    let mut words = Words { rest: sql };
-    let first = words.next().unwrap_or_default();
-    let id = quoted_id(&text);
-    if first.eq_ignore_ascii_case(b"SHOW") {
-        let one = words
-            .next()
-            .is_some_and(|w| w.eq_ignore_ascii_case(b"MIGRATION"));
-        if one && id.is_none() {
-            return Request::Invalid(usage("SHOW MIGRATION '<id>'"));
-        }
-        return Request::Show(id);
-    }
-    let action = text
-        .rsplit(|c: char| c.is_whitespace() || c == '\'' || c == '"')
-        .find(|w| !w.is_empty() && *w != ";")
-        .unwrap_or_default()
-        .trim_end_matches(';')
-        .to_ascii_uppercase();
-    match id {
-        Some(_) if !ACTIONS.contains(&action.as_str()) => Request::Invalid(
-            ErrPacket::new(
-                1235,
-                "42000",
-                format!(
-                    "ghostwire: ALTER MIGRATION … {action} is not supported yet; supported: {}",
-                    ACTIONS.join(", ")
-                ),
+    match crate::sql::tables::migration_command(sql) {
+        MigrationCommand::Show(id) => Request::Show(id),
+        MigrationCommand::Alter { action, .. } if !ACTIONS.contains(&action.as_str()) => {
+            Request::Invalid(
+                ErrPacket::new(
+                    1235,
+                    "42000",
+                    format!(
+                        "ghostwire: ALTER MIGRATION … {action} is not supported yet; supported: {}",
+                        ACTIONS.join(", ")
+                    ),
+                )
+                .frame(1),
             )
-            .frame(1),
-        ),
-        Some(id) => Request::Alter { id, action },
-        None => Request::Invalid(usage("ALTER MIGRATION '<id>' COMPLETE")),
+        }
+        MigrationCommand::Alter { id, action } => Request::Alter { id, action },
+        MigrationCommand::Invalid(form) => Request::Invalid(usage(form)),
     }
 }
 
@@ -135,15 +119,6 @@ pub fn unknown(id: &str) -> Vec<u8> {
         format!("ghostwire: no migration '{id}' (SHOW MIGRATIONS lists those you may see)"),
     )
     .frame(1)
-}
-
-/// The first quoted word: a migration id.
-fn quoted_id(text: &str) -> Option<String> {
-    let start = text.find(['\'', '"'])?;
-    let q = text[start..].chars().next()?;
-    let rest = &text[start + 1..];
-    let end = rest.find(q)?;
-    Some(rest[..end].to_string())
 }
 
 fn usage(form: &str) -> Vec<u8> {

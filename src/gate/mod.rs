@@ -128,16 +128,7 @@ impl Gate {
 
     /// Whether `sql` names this table as a whole word (any case).
     fn mentioned_in(&self, sql: &[u8]) -> bool {
-        let n = &self.needle;
-        if n.is_empty() || sql.len() < n.len() {
-            return false;
-        }
-        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
-        (0..=sql.len() - n.len()).any(|i| {
-            sql[i..i + n.len()].eq_ignore_ascii_case(n)
-                && (i == 0 || !word(sql[i - 1]))
-                && sql.get(i + n.len()).is_none_or(|b| !word(*b))
-        })
+        crate::sql::tables::mentions_word(sql, &self.needle)
     }
 }
 

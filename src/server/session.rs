@@ -252,7 +252,7 @@ impl<'a> Session<'a> {
                     }
                     Class::AlterTable => CommandKind::Alter,
                     Class::Use if cmd == QUERY => {
-                        self.pending_db = gated::use_target(text);
+                        self.pending_db = crate::sql::tables::use_target(text);
                         CommandKind::Query
                     }
                     _ if cmd == QUERY => CommandKind::Query,

@@ -3,14 +3,9 @@
 //! or wait (bounded) while its gate is closed; release the claims when the
 //! server reports the session outside a transaction.
 
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use sqlparser::dialect::MySqlDialect;
-use sqlparser::parser::Parser;
-
 use super::{client_err, Result, Session};
-use crate::gate::Gate;
 use crate::protocol::{Command, HEADER_LEN, MAX_FRAME_PAYLOAD};
 
 const QUERY: u8 = Command::COM_QUERY as u8;
@@ -34,7 +29,7 @@ impl Session<'_> {
         let conn = self.connection_id;
         let db = self.db.clone();
         let admit = gates.admit(conn, &mut self.claims, touched, |g| {
-            uses_table(&sql, db.as_deref(), g)
+            crate::sql::tables::uses_table(&sql, db.as_deref(), &g.schema, &g.table)
         });
         // A held client that disconnects frees its place at once.
         let client = &mut self.client;
@@ -142,67 +137,5 @@ async fn wait_closed(client: &mut crate::server::io::Conn) -> crate::server::io:
         if let Err(e) = client.read_more().await {
             return e;
         }
-    }
-}
-
-/// The database a `USE db` statement switches to.
-pub(super) fn use_target(text: &[u8]) -> Option<String> {
-    let mut words = crate::sql::classify::Words { rest: text };
-    words.next().filter(|w| w.eq_ignore_ascii_case(b"USE"))?;
-    let rest = crate::sql::classify::skip_space_and_comments(words.rest);
-    let rest = String::from_utf8_lossy(rest);
-    let rest = rest.trim().trim_end_matches(';').trim();
-    let name = match rest.strip_prefix('`') {
-        Some(quoted) => quoted.strip_suffix('`')?.replace("``", "`"),
-        None => rest.to_string(),
-    };
-    (!name.is_empty()).then_some(name)
-}
-
-/// Whether `sql` really reads or writes `gate`'s table: parsed only while a
-/// gate is not open. Unqualified names resolve against the session's
-/// current database (unknown: any); text that cannot be parsed counts as
-/// using it.
-fn uses_table(sql: &str, db: Option<&str>, gate: &Gate) -> bool {
-    let Ok(statements) = Parser::parse_sql(&MySqlDialect {}, sql) else {
-        return true;
-    };
-    let mut hit = false;
-    let _ = sqlparser::ast::visit_relations(&statements, |name| {
-        let parts: Vec<String> = name
-            .0
-            .iter()
-            .filter_map(|p| p.as_ident().map(|i| i.value.clone()))
-            .collect();
-        let matches = match parts.as_slice() {
-            [t] => {
-                t.eq_ignore_ascii_case(&gate.table)
-                    && db.is_none_or(|d| d.eq_ignore_ascii_case(&gate.schema))
-            }
-            [s, t] => s.eq_ignore_ascii_case(&gate.schema) && t.eq_ignore_ascii_case(&gate.table),
-            _ => false,
-        };
-        if matches {
-            hit = true;
-            return ControlFlow::Break(());
-        }
-        ControlFlow::Continue(())
-    });
-    hit
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn use_statements() {
-        assert_eq!(use_target(b"USE shop").as_deref(), Some("shop"));
-        assert_eq!(use_target(b"use `my``db` ;").as_deref(), Some("my`db"));
-        assert_eq!(
-            use_target(b"/* c */ USE /* d */ shop").as_deref(),
-            Some("shop")
-        );
-        assert_eq!(use_target(b"USE"), None);
     }
 }
