@@ -854,3 +854,49 @@ async fn checksum_catches_a_difference_before_the_cut_over() {
     }
     ctx.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latin1_client_with_a_non_ascii_table_name() {
+    let ctx = setup("mig_latin1").await;
+    let mut d = ctx.direct().await;
+    d.query_drop(
+        "CREATE TABLE `café` (id INT PRIMARY KEY, v VARCHAR(20)) DEFAULT CHARSET=utf8mb4; \
+         INSERT INTO `café` VALUES (1, 'Malmö'), (2, 'été'); \
+         CREATE TABLE `café_n` LIKE `café`; INSERT INTO `café_n` SELECT * FROM `café`",
+    )
+    .await
+    .unwrap();
+    let mut c = ctx.conn().await;
+    c.query_drop("SET NAMES latin1").await.unwrap();
+    // The statement as a latin1 client sends it: é is one byte, 0xE9.
+    let body: &[u8] = b" ADD COLUMN w VARCHAR(10) DEFAULT 'd\xe9j\xe0', FORCE";
+    let mut sql = b"ALTER TABLE caf\xe9".to_vec();
+    sql.extend_from_slice(body);
+    c.query_drop(sql.as_slice()).await.unwrap();
+    assert!(c.info().contains("(copy)"), "{}", c.info());
+    let mut native = b"ALTER TABLE caf\xe9_n".to_vec();
+    native.extend_from_slice(body);
+    let mut n = ctx.direct().await;
+    n.query_drop("SET NAMES latin1").await.unwrap();
+    n.query_drop(native.as_slice()).await.unwrap();
+    let show = |t: &'static str| {
+        let ctx = &ctx;
+        async move {
+            let mut d = ctx.direct().await;
+            let r: (String, String) = d
+                .query_first(format!("SHOW CREATE TABLE `{t}`"))
+                .await
+                .unwrap()
+                .unwrap();
+            let rows: Vec<(i32, String, String)> = d
+                .query(format!("SELECT id, v, w FROM `{t}` ORDER BY id"))
+                .await
+                .unwrap();
+            (r.1.replacen(&format!("`{t}`"), "`x`", 1), rows)
+        }
+    };
+    let (g, n) = (show("café").await, show("café_n").await);
+    assert_eq!(g, n);
+    assert!(g.0.contains("'déjà'"), "{}", g.0);
+    ctx.shutdown().await;
+}
