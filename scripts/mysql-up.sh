@@ -18,7 +18,8 @@
 #        scripts/mysql-up.sh --stop PORT      stop the server this script started on PORT
 #                                             and remove its data directory
 # Server: root@% without password, ROW binlog, FULL images, GTID on,
-# performance_schema on (the tests read the processlist), X protocol off.
+# performance_schema on (the tests read the processlist), LOCAL INFILE allowed
+# (off by default on MySQL; MariaDB allows it), X protocol off.
 # Its error log: $ROOTFS/var/lib/ghostwire-PORT/err.log.
 set -euo pipefail
 ROOT=${GHOSTWIRE_MYSQL_ROOTFS:-/var/tmp/ghostwire-mysql-rootfs}
@@ -86,7 +87,7 @@ start() {   # start mysqld on data dir $1 and port $2, wait until it answers
     --mysqlx=OFF --server-id=1 --log-bin=binlog --binlog-format=ROW --binlog-row-image=FULL \
     --gtid-mode=ON --enforce-gtid-consistency=ON --secure-file-priv='' \
     --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 --sync-binlog=0 \
-    --max-connections=1000 --max-allowed-packet=64M --skip-name-resolve \
+    --max-connections=1000 --max-allowed-packet=64M --skip-name-resolve --local-infile=ON \
     --log-error="$1/err.log" >/dev/null 2>&1 &
   for _ in $(seq 1 600); do
     answers "$2" && return 0

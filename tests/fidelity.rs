@@ -469,12 +469,14 @@ async fn create_and_seed(d: &mut Conn, case: &Case) -> Res<()> {
     Ok(())
 }
 
-/// Stored (non-generated) columns, quoted, in table order.
+/// Stored (non-generated) columns, quoted, in table order. (No expression:
+/// NULL on MariaDB, '' on MySQL, which has no IS_GENERATED column.)
 async fn columns(d: &mut Conn, table: &str) -> Res<Vec<String>> {
     let names: Vec<Vec<u8>> = d
         .exec(
             "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
-             AND TABLE_NAME = ? AND IS_GENERATED = 'NEVER' ORDER BY ORDINAL_POSITION",
+             AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') = '' \
+             ORDER BY ORDINAL_POSITION",
             (table,),
         )
         .await
