@@ -129,6 +129,20 @@ impl ServerInfo {
         }
     }
 
+    /// How a native ALTER reports a NULL copied into a NOT NULL column
+    /// (code, SQLSTATE, message); the copy's `INSERT … SELECT` says ERR
+    /// 1048 "Column 'c' cannot be null" instead.
+    pub fn null_into_not_null(self, column: &str) -> (u16, &'static str, String) {
+        match self.flavour {
+            Flavour::MariaDb => (
+                1265,
+                "01000",
+                format!("Data truncated for column '{column}' at row 1"),
+            ),
+            Flavour::MySql => (1138, "22004", "Invalid use of NULL value".to_string()),
+        }
+    }
+
     /// Whether `information_schema.TRIGGERS` shows a table's triggers only
     /// to an account with the TRIGGER privilege on it. MySQL hides them
     /// silently (an empty answer, not an error), so ghostwire's account

@@ -541,6 +541,7 @@ impl<'a> Migration<'a> {
             checks: InsertChecks {
                 warnings_fail: self.req.session.strict() && !self.req.ignore,
                 cut,
+                server: self.req.session.server,
             },
         };
         let replay = Replay {
