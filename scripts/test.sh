@@ -26,14 +26,14 @@ for flavour in ${GHOSTWIRE_TEST_FLAVOURS:-mariadb mysql}; do
   case $flavour in
     mariadb)
       echo "== tests on MariaDB"
-      GHOSTWIRE_TEST_FLAVOUR=mariadb cargo test "$@" || status=1
+      GHOSTWIRE_TEST_FLAVOUR=mariadb cargo test --no-fail-fast "$@" || status=1
       ;;
     mysql)
       port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
       scripts/mysql-up.sh --fresh "$port"
       trap 'scripts/mysql-up.sh --stop '"$port" EXIT
       echo "== tests on MySQL"
-      GHOSTWIRE_TEST_MYSQL="mysql://root@127.0.0.1:$port" cargo test "$@" || status=1
+      GHOSTWIRE_TEST_MYSQL="mysql://root@127.0.0.1:$port" cargo test --no-fail-fast "$@" || status=1
       scripts/mysql-up.sh --stop "$port"
       trap - EXIT
       ;;

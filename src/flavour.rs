@@ -129,6 +129,21 @@ impl ServerInfo {
         }
     }
 
+    /// Appended to the client's ALTER for the instant probe, on a line of
+    /// its own (a trailing `--` or `#` comment ends before it). MySQL
+    /// refuses INSTANT together with any LOCK clause (ERR 1221, after the
+    /// privilege checks, verified on 9.7.4), so a client's `LOCK=NONE` would
+    /// make the probe fail for a reason that is not the algorithm's; the
+    /// last LOCK clause wins, so `LOCK=DEFAULT` after it lets the server
+    /// answer for the algorithm (1845/1846 → copy). MariaDB accepts
+    /// INSTANT with a LOCK clause.
+    pub fn instant_probe_suffix(self) -> &'static str {
+        match self.flavour {
+            Flavour::MySql => "\n, ALGORITHM=INSTANT, LOCK=DEFAULT",
+            Flavour::MariaDb => "\n, ALGORITHM=INSTANT",
+        }
+    }
+
     /// How a native ALTER reports a NULL copied into a NOT NULL column
     /// (code, SQLSTATE, message); the copy's `INSERT … SELECT` says ERR
     /// 1048 "Column 'c' cannot be null" instead.

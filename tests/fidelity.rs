@@ -142,13 +142,6 @@ const KNOWN_MYSQL: &[(&str, &str, &str)] = &[
          the table cannot add a second constraint named ck",
     ),
     (
-        "opt_algorithm_inplace",
-        "ERROR 1221",
-        "LOCK=NONE in the body: MySQL refuses ALGORITHM=INSTANT with any LOCK clause (1221) \
-         before it looks at the algorithm; not taken as \"not instant\", since that is not \
-         known to come after the privilege checks",
-    ),
-    (
         "vkey_widen",
         "no PRIMARY or UNIQUE NOT NULL key",
         "VARCHAR(10) to (20) on the only key: instant on MariaDB, a copy on MySQL, which \
