@@ -86,6 +86,88 @@ impl ServerInfo {
     }
 }
 
+/// The processlist state of a statement waiting for a table's metadata
+/// lock, as a `LIKE` pattern: "Waiting for table metadata lock" on both
+/// (MariaDB also says "Waiting for table level lock" for `LOCK TABLES`).
+pub const METADATA_LOCK_WAIT_STATE: &str = "Waiting for table%lock";
+
+// The same on both, checked on MariaDB 10.11 and MySQL 9.7, so not
+// switched here: `LOCK IN SHARE MODE` (MySQL's `FOR SHARE` is newer, and
+// MariaDB 10.11 lacks it), `CREATE TABLE … LIKE`, `RENAME TABLE` of two
+// pairs, `LOCK TABLES`, `GET_LOCK`, `CRC32`/`BIT_XOR`.
+
+impl ServerInfo {
+    /// The statement that shows the binary log's current file and position.
+    /// MySQL renamed it in 8.2 and removed `SHOW MASTER STATUS` in 8.4 (a
+    /// syntax error on 9.7); MariaDB keeps `SHOW MASTER STATUS`.
+    pub fn binlog_status_sql(self) -> &'static str {
+        match self.flavour {
+            Flavour::MySql if self.version >= 80200 => "SHOW BINARY LOG STATUS",
+            _ => "SHOW MASTER STATUS",
+        }
+    }
+
+    /// Statements a binlog-reading connection runs before it asks for the
+    /// stream. MariaDB sends events in a format mysql_async cannot read
+    /// unless the replica declares its capability; MySQL needs nothing
+    /// (its GTID and checksum settings are negotiated by mysql_async, and
+    /// GTID events are skipped as non-row events).
+    pub fn binlog_setup(self) -> &'static [&'static str] {
+        match self.flavour {
+            Flavour::MariaDb => &["SET @mariadb_slave_capability = 4"],
+            Flavour::MySql => &[],
+        }
+    }
+
+    /// Run before reading `information_schema.TABLES.AUTO_INCREMENT`: MySQL
+    /// 8+ serves it from cached statistics (a day old by default), MariaDB
+    /// reads it live and has no such variable.
+    pub fn fresh_table_stats_sql(self) -> Option<&'static str> {
+        match self.flavour {
+            Flavour::MySql => Some("SET SESSION information_schema_stats_expiry = 0"),
+            Flavour::MariaDb => None,
+        }
+    }
+
+    /// Appended to the client's ALTER for the instant probe, on a line of
+    /// its own (a trailing `--` or `#` comment ends before it). MySQL
+    /// refuses INSTANT together with any LOCK clause (ERR 1221, after the
+    /// privilege checks, verified on 9.7.4), so a client's `LOCK=NONE` would
+    /// make the probe fail for a reason that is not the algorithm's; the
+    /// last LOCK clause wins, so `LOCK=DEFAULT` after it lets the server
+    /// answer for the algorithm (1845/1846 → copy). MariaDB accepts
+    /// INSTANT with a LOCK clause.
+    pub fn instant_probe_suffix(self) -> &'static str {
+        match self.flavour {
+            Flavour::MySql => "\n, ALGORITHM=INSTANT, LOCK=DEFAULT",
+            Flavour::MariaDb => "\n, ALGORITHM=INSTANT",
+        }
+    }
+
+    /// How a native ALTER reports a NULL copied into a NOT NULL column
+    /// (code, SQLSTATE, message); the copy's `INSERT … SELECT` says ERR
+    /// 1048 "Column 'c' cannot be null" instead.
+    pub fn null_into_not_null(self, column: &str) -> (u16, &'static str, String) {
+        match self.flavour {
+            Flavour::MariaDb => (
+                1265,
+                "01000",
+                format!("Data truncated for column '{column}' at row 1"),
+            ),
+            Flavour::MySql => (1138, "22004", "Invalid use of NULL value".to_string()),
+        }
+    }
+
+    /// Whether `information_schema.TRIGGERS` shows a table's triggers only
+    /// to an account with the TRIGGER privilege on it. MySQL hides them
+    /// silently (an empty answer, not an error), so ghostwire's account
+    /// needs TRIGGER there to refuse tables that have triggers; MariaDB
+    /// shows them to any account with a privilege on the table.
+    pub fn triggers_need_trigger_privilege(self) -> bool {
+        self.flavour == Flavour::MySql
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

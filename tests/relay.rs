@@ -202,7 +202,11 @@ async fn show_migrations_is_an_empty_synthetic_result() {
         .collect();
     let rows: Vec<Row> = r.collect().await.unwrap();
     drop(r);
-    assert!(rows.is_empty());
+    // None of this test's schema (a server shared by all test binaries,
+    // as scripts/test.sh runs MySQL, lists the others' migrations).
+    assert!(rows
+        .iter()
+        .all(|r| r.get::<String, _>(1).as_deref() != Some(ctx.schema.as_str())));
     assert_eq!(cols[0], "id");
     assert_eq!(cols.len(), ghostwire::admin::MIGRATION_COLUMNS.len());
     assert!(cols.contains(&"stall_ms".to_string()) && cols.contains(&"message".to_string()));

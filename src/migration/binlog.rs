@@ -31,6 +31,7 @@ use tracing::{debug, warn};
 use super::copier::insert_checked;
 use super::sql::{key_in, KeyKind};
 use super::{Failure, MigrationError, Result};
+use crate::flavour::ServerInfo;
 
 /// How far replay may go while the copy runs.
 ///
@@ -169,19 +170,15 @@ impl Tail {
     /// Connects and starts streaming from `file:pos`.
     pub async fn start(
         opts: Opts,
+        server: ServerInfo,
         from: (String, u64),
         target: Target,
         delta: std::sync::Arc<Delta>,
         failure: Failure,
     ) -> Result<Tail> {
         let mut conn = Conn::new(opts).await?;
-        let version: String = conn
-            .query_first("SELECT VERSION()")
-            .await?
-            .unwrap_or_default();
-        if version.contains("MariaDB") {
-            // Without it MariaDB sends events in a format the client cannot read.
-            conn.query_drop("SET @mariadb_slave_capability = 4").await?;
+        for setup in server.binlog_setup() {
+            conn.query_drop(*setup).await?;
         }
         // A replica id nobody else uses (replicas sharing an id kick each other off).
         let server_id = 0x4000_0000 | (uuid::Uuid::new_v4().as_u128() as u32 & 0x3FFF_FFFF);
@@ -238,7 +235,8 @@ fn handle(
     delta: &Delta,
     marks: &watch::Sender<u64>,
 ) -> Result<()> {
-    // MariaDB's GTID and checkpoint events are unknown types here: skip them.
+    // Only row events matter: GTID, checkpoint (MariaDB), rotate, query and
+    // the rest are skipped, whichever flavour sent them.
     let Ok(Some(EventData::RowsEvent(rows))) = event.read_data() else {
         return Ok(());
     };

@@ -4,6 +4,7 @@
 //! client is. Captured on the client's own connection by the session; the
 //! engine replays it where the ALTER's semantics are decided.
 
+use mysql_async::prelude::Queryable;
 use mysql_async::Value;
 
 use crate::flavour::ServerInfo;
@@ -75,10 +76,58 @@ impl ClientSession {
         })
     }
 
+    /// The flavour's DDL variables as they are on `conn` (an engine
+    /// connection), to compare with the client's (`ddl_setup`).
+    pub async fn own_ddl_vars(
+        conn: &mut mysql_async::Conn,
+        server: ServerInfo,
+    ) -> mysql_async::Result<Vec<(&'static str, Option<String>)>> {
+        let names = server.ddl_variables();
+        let cols: Vec<String> = names.iter().map(|v| format!("@@session.{v}")).collect();
+        let row: Option<mysql_async::Row> = conn
+            .query_first(format!("SELECT {}", cols.join(", ")))
+            .await?;
+        let row = row.map(|r| r.unwrap()).unwrap_or_default();
+        Ok(names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let v = match row.get(i) {
+                    Some(Value::NULL) | None => None,
+                    Some(Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                    Some(Value::Int(n)) => Some(n.to_string()),
+                    Some(Value::UInt(n)) => Some(n.to_string()),
+                    Some(other) => Some(other.as_sql(true).trim_matches('\'').to_string()),
+                };
+                (*name, v)
+            })
+            .collect())
+    }
+
+    /// The DDL variables whose client value differs from `own` (the engine
+    /// connection's, from `own_ddl_vars`), case-insensitively as the server
+    /// compares names and keywords.
+    pub fn differing_vars<'a>(
+        &'a self,
+        own: &'a [(&'static str, Option<String>)],
+    ) -> impl Iterator<Item = (&'static str, &'a str)> + 'a {
+        self.vars.iter().filter_map(move |(name, value)| {
+            let v = value.as_deref()?;
+            let same = own
+                .iter()
+                .any(|(n, o)| n == name && o.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(v)));
+            (!same).then_some((*name, v))
+        })
+    }
+
     /// `SET SESSION …` with parameters that puts an engine connection into
     /// this session's state for DDL: the shadow table is created and altered
-    /// exactly as the client's own ALTER would be read and applied.
-    pub fn ddl_setup(&self) -> (String, Vec<Value>) {
+    /// exactly as the client's own ALTER would be read and applied. Of the
+    /// DDL variables only those that differ from `own` are set: MySQL lets
+    /// only SESSION_VARIABLES_ADMIN set some of them even to their current
+    /// value (`ServerInfo::ddl_variables`), which ghostwire's account
+    /// should not need when the client did not change them.
+    pub fn ddl_setup(&self, own: &[(&'static str, Option<String>)]) -> (String, Vec<Value>) {
         let mut sets = vec![
             "sql_mode = ?",
             "time_zone = ?",
@@ -91,9 +140,8 @@ impl ClientSession {
             self.charset_client.as_str().into(),
             self.collation_connection.as_str().into(),
         ];
-        for (name, value) in &self.vars {
-            let Some(v) = value else { continue };
-            sets.push(match *name {
+        for (name, v) in self.differing_vars(own) {
+            sets.push(match name {
                 "explicit_defaults_for_timestamp" => "explicit_defaults_for_timestamp = ?",
                 "foreign_key_checks" => "foreign_key_checks = ?",
                 "unique_checks" => "unique_checks = ?",
@@ -110,7 +158,7 @@ impl ClientSession {
             // Numeric variables (booleans included) must be set as numbers.
             params.push(match v.parse::<i64>() {
                 Ok(n) => Value::Int(n),
-                Err(_) => v.as_str().into(),
+                Err(_) => v.into(),
             });
         }
         (format!("SET SESSION {}", sets.join(", ")), params)

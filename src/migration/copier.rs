@@ -52,6 +52,8 @@ pub struct InsertChecks {
     /// too long for them is "Data truncated" natively (cut as a string of
     /// the same type), not "Data too long".
     pub cut: Vec<String>,
+    /// The server, whose native ALTER's wording the copy's errors take.
+    pub server: Option<crate::flavour::ServerInfo>,
 }
 
 /// Shared progress counters, and the copy's completion watermark.
@@ -318,12 +320,16 @@ fn as_alter_error(e: ErrPacket, checks: &InsertChecks) -> ErrPacket {
         |m: &str| quoted(m).is_some_and(|c| checks.cut.iter().any(|x| x.eq_ignore_ascii_case(&c)));
     match e.code {
         1048 | 1406 if e.code == 1048 || cut(&e.message) => match quoted(&e.message) {
+            Some(col) if e.code == 1048 => {
+                let server = checks.server.unwrap_or(crate::flavour::ServerInfo {
+                    flavour: crate::flavour::Flavour::MariaDb,
+                    version: 0,
+                });
+                let (code, state, message) = server.null_into_not_null(&col);
+                ErrPacket::new(code, state, message)
+            }
             Some(col) => {
-                let at = if e.code == 1406 {
-                    row(&e.message)
-                } else {
-                    "1".into()
-                };
+                let at = row(&e.message);
                 ErrPacket::new(
                     1265,
                     "01000",

@@ -94,6 +94,7 @@ pub struct Attempt<'a> {
     pub marks: watch::Receiver<u64>,
     pub pause: &'a tokio::sync::Mutex<()>,
     pub failure: &'a Failure,
+    pub server: crate::flavour::ServerInfo,
 }
 
 /// The message for a drain that timed out, naming the sessions in the way.
@@ -314,8 +315,8 @@ async fn carry_auto_increment(
     lock: &mut Conn,
     shadow: &str,
 ) -> Result<(), CutoverError> {
-    let old = super::schema::auto_increment(lock, a.schema, a.table).await?;
-    let new = super::schema::auto_increment(lock, a.schema, a.shadow_name).await?;
+    let old = super::schema::auto_increment(lock, a.server, a.schema, a.table).await?;
+    let new = super::schema::auto_increment(lock, a.server, a.schema, a.shadow_name).await?;
     if let (Some(old), Some(new)) = (old, new) {
         if old > new {
             lock.query_drop(format!("ALTER TABLE {shadow} AUTO_INCREMENT = {old}"))
@@ -337,8 +338,8 @@ async fn wait_rename_blocked(
         let n: Option<u64> = conn
             .exec_first(
                 "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                 WHERE ID = ? AND STATE LIKE 'Waiting for table%lock'",
-                (id,),
+                 WHERE ID = ? AND STATE LIKE ?",
+                (id, crate::flavour::METADATA_LOCK_WAIT_STATE),
             )
             .await?;
         if n.unwrap_or(0) > 0 {

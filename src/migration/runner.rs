@@ -159,6 +159,15 @@ pub(super) struct Migration<'a> {
 }
 
 impl<'a> Migration<'a> {
+    /// The server's flavour and version, as captured with the client's
+    /// session (always there for a submitted migration).
+    fn server(&self) -> Result<crate::flavour::ServerInfo> {
+        self.req
+            .session
+            .server
+            .ok_or_else(|| MigrationError::Internal("the server's version is unknown".into()))
+    }
+
     fn new(inner: &'a Inner, id: &'a str, req: &'a Request) -> Self {
         let t = &req.table;
         Migration {
@@ -220,7 +229,8 @@ impl<'a> Migration<'a> {
     async fn prepare_shadow(&self) -> Result<(CopyPlan, Replay, Target, Compared, u64)> {
         let (schema, table) = (&self.req.schema, &self.req.table);
         let mut conn = self.inner.pool.get_conn().await?;
-        schema::check_copy_preconditions(&mut conn, schema, table).await?;
+        let server = self.server()?;
+        schema::check_copy_preconditions(&mut conn, server, schema, table).await?;
         schema::check_free(&mut conn, schema, &[&self.shadow_name, &self.del_name]).await?;
         let rows_total = schema::table_exists(&mut conn, schema, table)
             .await?
@@ -233,8 +243,8 @@ impl<'a> Migration<'a> {
         // again) unless the ALTER sets its own. Carried over now, and again
         // under the cut-over lock for ids taken meanwhile.
         let shadow = qualified(schema, &self.shadow_name);
-        let old_next = schema::auto_increment(&mut conn, schema, table).await?;
-        let new_has = schema::auto_increment(&mut conn, schema, &self.shadow_name)
+        let old_next = schema::auto_increment(&mut conn, server, schema, table).await?;
+        let new_has = schema::auto_increment(&mut conn, server, schema, &self.shadow_name)
             .await?
             .is_some();
         if let (Some(next), true, false) = (old_next, new_has, self.req.sets_auto_increment()) {
@@ -261,8 +271,30 @@ impl<'a> Migration<'a> {
     async fn create_shadow(&self) -> Result<()> {
         let mut conn = Conn::new(self.inner.opts.clone()).await?;
         let result = async {
-            let (set, params) = self.req.session.ddl_setup();
-            conn.exec_drop(set, params).await?;
+            let session = &self.req.session;
+            let own = match session.server {
+                Some(server) => {
+                    super::client_session::ClientSession::own_ddl_vars(&mut conn, server).await?
+                }
+                None => Vec::new(),
+            };
+            let (set, params) = session.ddl_setup(&own);
+            if let Err(e) = conn.exec_drop(set, params).await {
+                return Err(match e {
+                    mysql_async::Error::Server(e) if e.code == 1227 => super::refused(format!(
+                        "the session sets {} differently from ghostwire's own connections, \
+                             and ghostwire's account may not set it ({}); set it back or run \
+                             the ALTER with /* ghostwire: direct */",
+                        session
+                            .differing_vars(&own)
+                            .map(|(n, v)| format!("{n} = {v}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        e.message
+                    )),
+                    e => e.into(),
+                });
+            }
             // This connection reads text in the client's character set.
             let cs = &self.req.session.charset_client;
             let encode = |s: &str| {
@@ -304,7 +336,7 @@ impl<'a> Migration<'a> {
 
         self.stage("starting binlog tail").await?;
         let mut conn = self.inner.pool.get_conn().await?;
-        let from = schema::binlog_position(&mut conn).await?;
+        let from = schema::binlog_position(&mut conn, self.server()?).await?;
         drop(conn);
         self.record(&Update {
             binlog: Some((&from.0, from.1)),
@@ -316,6 +348,7 @@ impl<'a> Migration<'a> {
         let delta = Arc::new(Delta::default());
         let tail = Tail::start(
             self.inner.opts.clone(),
+            self.server()?,
             from,
             target,
             delta.clone(),
@@ -392,6 +425,7 @@ impl<'a> Migration<'a> {
                 marks: tail.marks.clone(),
                 pause: &pause,
                 failure: &failure,
+                server: self.server()?,
             };
             if self.inner.config.migrations.checksum {
                 self.verify(&attempt, &copy_plan, &compared).await?;
@@ -509,6 +543,7 @@ impl<'a> Migration<'a> {
             checks: InsertChecks {
                 warnings_fail: self.req.session.strict() && !self.req.ignore,
                 cut,
+                server: self.req.session.server,
             },
         };
         let replay = Replay {

@@ -7,6 +7,7 @@ use mysql_async::Conn;
 
 use super::sql::{ident, KeyKind};
 use super::{refused, MigrationError, Result};
+use crate::flavour::ServerInfo;
 
 #[derive(Clone, Debug)]
 pub struct ColumnInfo {
@@ -142,12 +143,15 @@ pub async fn table_exists(conn: &mut Conn, schema: &str, table: &str) -> Result<
 }
 
 /// The table's next AUTO_INCREMENT value, if it has such a column.
-pub async fn auto_increment(conn: &mut Conn, schema: &str, table: &str) -> Result<Option<u64>> {
-    // MySQL 8 caches this statistic; ask for a fresh value (MariaDB has no
-    // such cache and no such variable).
-    let _ = conn
-        .query_drop("SET SESSION information_schema_stats_expiry = 0")
-        .await;
+pub async fn auto_increment(
+    conn: &mut Conn,
+    server: ServerInfo,
+    schema: &str,
+    table: &str,
+) -> Result<Option<u64>> {
+    if let Some(fresh) = server.fresh_table_stats_sql() {
+        conn.query_drop(fresh).await?;
+    }
     let next: Option<Option<u64>> = conn
         .exec_first(
             "SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
@@ -158,7 +162,12 @@ pub async fn auto_increment(conn: &mut Conn, schema: &str, table: &str) -> Resul
 }
 
 /// The checks an online copy needs, before anything is created.
-pub async fn check_copy_preconditions(conn: &mut Conn, schema: &str, table: &str) -> Result<()> {
+pub async fn check_copy_preconditions(
+    conn: &mut Conn,
+    server: ServerInfo,
+    schema: &str,
+    table: &str,
+) -> Result<()> {
     check_binlog(conn).await?;
     let fk: Option<(String, String, String, String, String)> = conn
         .exec_first(
@@ -175,6 +184,9 @@ pub async fn check_copy_preconditions(conn: &mut Conn, schema: &str, table: &str
              an online migration cannot keep a foreign key pointing at the right table across \
              the rename. Drop the constraint first, or run the ALTER with /* ghostwire: direct */"
         )));
+    }
+    if server.triggers_need_trigger_privilege() {
+        check_sees_triggers(conn, schema, table).await?;
     }
     let trigger: Option<String> = conn
         .exec_first(
@@ -273,15 +285,39 @@ pub async fn check_free(conn: &mut Conn, schema: &str, names: &[&str]) -> Result
     Ok(())
 }
 
-/// The current binlog file and position (`SHOW BINARY LOG STATUS` on MySQL 8.4+).
-pub async fn binlog_position(conn: &mut Conn) -> Result<(String, u64)> {
-    let row: Option<mysql_async::Row> = match conn.query_first("SHOW MASTER STATUS").await {
-        Ok(r) => r,
-        Err(mysql_async::Error::Server(e)) if e.code == 1064 => {
-            conn.query_first("SHOW BINARY LOG STATUS").await?
-        }
-        Err(e) => return Err(e.into()),
-    };
+/// Refuses unless ghostwire's account holds TRIGGER on the table (on *.*,
+/// its schema or itself; a grant by pattern or through a role is not
+/// seen, and refuses too): where the server hides triggers from accounts
+/// without it, "no trigger found" would otherwise mean nothing.
+async fn check_sees_triggers(conn: &mut Conn, schema: &str, table: &str) -> Result<()> {
+    let held: Option<u8> = conn
+        .exec_first(
+            "SELECT 1 FROM (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), \
+             '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') AS g) me \
+             WHERE EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES \
+               WHERE GRANTEE = me.g AND PRIVILEGE_TYPE = 'TRIGGER') \
+             OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES \
+               WHERE GRANTEE = me.g AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = ?) \
+             OR EXISTS (SELECT 1 FROM information_schema.TABLE_PRIVILEGES \
+               WHERE GRANTEE = me.g AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = ? \
+               AND TABLE_NAME = ?)",
+            (schema, schema, table),
+        )
+        .await?;
+    if held.is_none() {
+        return Err(refused(format!(
+            "ghostwire's account cannot tell whether {schema}.{table} has triggers: this \
+             server shows triggers only to accounts with the TRIGGER privilege. Grant TRIGGER \
+             on the migrated schemas to ghostwire's account, or run the ALTER with \
+             /* ghostwire: direct */"
+        )));
+    }
+    Ok(())
+}
+
+/// The current binlog file and position.
+pub async fn binlog_position(conn: &mut Conn, server: ServerInfo) -> Result<(String, u64)> {
+    let row: Option<mysql_async::Row> = conn.query_first(server.binlog_status_sql()).await?;
     let row = row.ok_or_else(|| refused("the binary log is off: enable log_bin"))?;
     let file: String = row.get(0).unwrap_or_default();
     let pos: u64 = row.get(1).unwrap_or_default();

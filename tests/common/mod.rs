@@ -1,5 +1,11 @@
-//! Test harness: one real MariaDB per test binary (or `GHOSTWIRE_TEST_MYSQL`),
-//! one schema per test, ghostwire started in-process on port 0.
+//! Test harness: one real server per test binary, one schema per test,
+//! ghostwire started in-process on port 0.
+//!
+//! Which server: `GHOSTWIRE_TEST_MYSQL=mysql://root@host:port` uses that one
+//! (`scripts/test.sh` starts one MySQL for all binaries this way); else
+//! `GHOSTWIRE_TEST_FLAVOUR=mysql` starts a MySQL with `scripts/mysql-up.sh`
+//! for this binary; else (`mariadb`, the default) a MariaDB from Debian's
+//! packages in a temp dir.
 #![allow(dead_code)]
 
 pub mod raw;
@@ -13,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use ghostwire::app::Proxy;
 use ghostwire::config::{Config, Secret};
+use ghostwire::flavour::{Flavour, ServerInfo};
 use mysql_async::prelude::*;
 
 /// Accounts every test server has (created by `BOOTSTRAP_SQL`).
@@ -35,6 +42,11 @@ CREATE USER IF NOT EXISTS 'limited'@'%' IDENTIFIED BY 'lim-pass';
 GRANT SELECT, INSERT, UPDATE, DELETE ON *.* TO 'limited'@'%';
 ";
 
+/// MySQL only: it shows a table's triggers only to accounts with TRIGGER on
+/// it, and ghostwire must see them to refuse tables that have them
+/// (`ServerInfo::triggers_need_trigger_privilege`).
+const BOOTSTRAP_MYSQL_SQL: &str = "GRANT TRIGGER ON *.* TO 'ghostwire'@'%'";
+
 /// The MariaDB server for this test binary.
 pub struct Server {
     pub host: String,
@@ -54,31 +66,77 @@ impl Server {
 static SERVER: OnceLock<Server> = OnceLock::new();
 
 pub fn server() -> &'static Server {
-    SERVER.get_or_init(|| match std::env::var("GHOSTWIRE_TEST_MYSQL") {
-        Ok(url) => external_server(&url),
-        Err(_) => start_mariadb(),
+    SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("GHOSTWIRE_TEST_MYSQL") {
+            return external_server(&url);
+        }
+        match std::env::var("GHOSTWIRE_TEST_FLAVOUR").as_deref() {
+            Ok("mysql") => start_mysql(),
+            Ok("mariadb") | Err(_) => start_mariadb(),
+            Ok(other) => panic!("GHOSTWIRE_TEST_FLAVOUR={other}: mariadb or mysql"),
+        }
     })
+}
+
+static SERVER_INFO: OnceLock<ServerInfo> = OnceLock::new();
+
+/// The test server's flavour and version (read once).
+pub fn server_info() -> ServerInfo {
+    *SERVER_INFO.get_or_init(|| {
+        let url = format!(
+            "mysql://{}:{}@{}/?prefer_socket=false",
+            APP_USER.0,
+            APP_USER.1,
+            server().addr()
+        );
+        let version = block_on_own_thread(async move {
+            let mut c = mysql_async::Conn::from_url(url).await.unwrap();
+            let v: String = c.query_first("SELECT VERSION()").await.unwrap().unwrap();
+            c.disconnect().await.ok();
+            v
+        });
+        ServerInfo::parse(&version)
+    })
+}
+
+/// True when the tests run against MySQL (not MariaDB).
+pub fn is_mysql() -> bool {
+    server_info().flavour == Flavour::MySql
+}
+
+/// Runs `f` to completion on a runtime of its own (callers may be inside a
+/// test's runtime, which cannot be blocked on).
+fn block_on_own_thread<T: Send + 'static>(
+    f: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    })
+    .join()
+    .unwrap()
 }
 
 fn external_server(url: &str) -> Server {
     let opts = mysql_async::Opts::from_url(url).expect("GHOSTWIRE_TEST_MYSQL is a mysql:// URL");
     let (host, port) = (opts.ip_or_hostname().to_string(), opts.tcp_port());
     let url = url.to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let mut c = mysql_async::Conn::from_url(&url)
+    block_on_own_thread(async move {
+        let mut c = mysql_async::Conn::from_url(&url)
+            .await
+            .expect("connect GHOSTWIRE_TEST_MYSQL");
+        c.query_drop(BOOTSTRAP_SQL).await.expect("bootstrap users");
+        let version: String = c.query_first("SELECT VERSION()").await.unwrap().unwrap();
+        if ServerInfo::parse(&version).flavour == Flavour::MySql {
+            c.query_drop(BOOTSTRAP_MYSQL_SQL)
                 .await
-                .expect("connect GHOSTWIRE_TEST_MYSQL");
-            c.query_drop(BOOTSTRAP_SQL).await.expect("bootstrap users");
-            c.disconnect().await.ok();
-        })
-    })
-    .join()
-    .unwrap();
+                .expect("bootstrap MySQL grants");
+        }
+        c.disconnect().await.ok();
+    });
     Server {
         host,
         port,
@@ -161,6 +219,38 @@ fn start_mariadb() -> Server {
         datadir: Some(data),
         _keepalive: Some(child),
         _dir: Some(dir),
+    }
+}
+
+/// A MySQL for this test binary, by `scripts/mysql-up.sh` (its root
+/// filesystem and pristine data directory are cached, so this is a copy and
+/// a start), stopped and removed when this process exits.
+fn start_mysql() -> Server {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mysql-up.sh");
+    let port = free_port();
+    let out = Command::new(&script)
+        .args(["--fresh", &port.to_string()])
+        .output()
+        .expect("run scripts/mysql-up.sh");
+    assert!(
+        out.status.success(),
+        "scripts/mysql-up.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // As for MariaDB: the shell waits on our stdin, which closes when this
+    // process exits however it exits, then stops the server.
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("read _; '{}' --stop {port}", script.display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("keep the MySQL stopper");
+    let server = external_server(&format!("mysql://root@127.0.0.1:{port}"));
+    Server {
+        _keepalive: Some(child),
+        ..server
     }
 }
 
@@ -394,9 +484,33 @@ static TIME_ZONES: OnceLock<()> = OnceLock::new();
 
 /// Loads the named time zones (`Europe/Berlin` …) into the test server's
 /// `mysql.time_zone*` tables, once per process: `mariadb-install-db` leaves
-/// them empty, so `SET time_zone = 'Europe/Berlin'` would fail.
+/// them empty, so `SET time_zone = 'Europe/Berlin'` would fail. A MySQL from
+/// `scripts/mysql-up.sh` has them already (loaded by MySQL's own
+/// `mysql_tzinfo_to_sql` in its chroot); other servers must have them too.
 pub fn load_time_zones() {
     TIME_ZONES.get_or_init(|| {
+        if is_mysql() {
+            let url = format!(
+                "mysql://{}:{}@{}/?prefer_socket=false",
+                APP_USER.0,
+                APP_USER.1,
+                server().addr()
+            );
+            let zones = block_on_own_thread(async move {
+                let mut c = mysql_async::Conn::from_url(url).await.unwrap();
+                let n: Option<u64> = c
+                    .query_first("SELECT COUNT(*) FROM mysql.time_zone_name")
+                    .await
+                    .unwrap();
+                c.disconnect().await.ok();
+                n.unwrap_or(0)
+            });
+            assert!(
+                zones > 0,
+                "the MySQL test server has no time zones: load them with mysql_tzinfo_to_sql"
+            );
+            return;
+        }
         let s = server();
         let load = format!(
             "{} /usr/share/zoneinfo 2>/dev/null | {} --protocol=TCP -h{} -P{} -u{} -p{} mysql",

@@ -159,7 +159,7 @@ impl Session<'_> {
         probe.push(b' ');
         probe.extend_from_slice(&request.body);
         // On a line of its own: a trailing `--` or `#` comment ends there.
-        probe.extend_from_slice(b"\n, ALGORITHM=INSTANT");
+        probe.extend_from_slice(server.instant_probe_suffix().as_bytes());
         match self.try_instant(&probe, &request, server).await? {
             InstantAttempt::Done(stall_ms) => {
                 let message = engine.record_instant(ticket, &request, stall_ms).await;
