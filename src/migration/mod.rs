@@ -246,7 +246,7 @@ impl Handle {
         };
         let all = grants.join("\n").to_uppercase();
         let everything = all.contains("GRANT ALL PRIVILEGES ON *.*");
-        let missing: Vec<&str> = [
+        let mut needed = vec![
             "SELECT",
             "INSERT",
             "DELETE",
@@ -256,10 +256,18 @@ impl Handle {
             "LOCK TABLES",
             "CREATE TEMPORARY TABLES",
             "REPLICATION SLAVE",
-        ]
-        .into_iter()
-        .filter(|p| !everything && !all.contains(p))
-        .collect();
+        ];
+        if self
+            .server()
+            .await
+            .is_ok_and(|s| s.triggers_need_trigger_privilege())
+        {
+            needed.push("TRIGGER");
+        }
+        let missing: Vec<&str> = needed
+            .into_iter()
+            .filter(|p| !everything && !all.contains(p))
+            .collect();
         if !missing.is_empty() {
             warn!(
                 ?missing,
