@@ -900,3 +900,50 @@ async fn latin1_client_with_a_non_ascii_table_name() {
     assert!(g.0.contains("'déjà'"), "{}", g.0);
     ctx.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postponed_migrations_do_not_hold_migration_slots() {
+    let ctx = common::setup_with("mig_slots", |c| c.migrations.max_running = 1).await;
+    let mut c = ctx.conn().await;
+    for t in ["a", "b", "c"] {
+        c.query_drop(format!(
+            "CREATE TABLE {t} (id INT PRIMARY KEY, v INT); INSERT INTO {t} VALUES (1, 1), (2, 2)"
+        ))
+        .await
+        .unwrap();
+    }
+    // Two postponed migrations wait for COMPLETE with one slot between them.
+    let a = submit_postponed(&ctx, &mut c, "a", "ADD INDEX (v)").await;
+    let b = submit_postponed(&ctx, &mut c, "b", "ADD INDEX (v)").await;
+    // Someone else's ALTER still runs to the end.
+    let info = alter(&mut c, "ALTER TABLE c ADD INDEX (v)").await;
+    assert!(info.contains("complete (copy)"), "{info}");
+    for id in [a, b] {
+        c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+            .await
+            .unwrap();
+        await_status(&ctx, &id, "complete").await;
+    }
+    ctx.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_string_naming_the_table_does_not_hold_the_cut_over() {
+    let ctx = setup("mig_gate_string").await;
+    let mut c = small_table(&ctx).await;
+    let id = submit_postponed(&ctx, &mut c, "t", "ADD INDEX (v)").await;
+    // An open transaction whose statements only mention the name in a
+    // string and a comment: it never touched the table.
+    let mut other = ctx.conn().await;
+    other.query_drop("BEGIN").await.unwrap();
+    other
+        .query_drop("SELECT 'nothing to see in t' /* t */")
+        .await
+        .unwrap();
+    c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+        .await
+        .unwrap();
+    await_status(&ctx, &id, "complete").await;
+    other.query_drop("COMMIT").await.unwrap();
+    ctx.shutdown().await;
+}

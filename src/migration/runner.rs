@@ -27,10 +27,27 @@ const CHECKSUM_CHUNK: u64 = 10_000;
 pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
     let m = Migration::new(&handle.inner, id, req);
     let result = async {
-        let _permit = tokio::select! {
-            p = m.inner.running.clone().acquire_owned() => p.map_err(|_| MigrationError::Cancelled)?,
-            _ = m.inner.stop.cancelled() => return Err(MigrationError::Cancelled),
+        let running = m.inner.running.clone();
+        let permit = match running.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                let waiting = format!(
+                    "waiting for a free migration slot ([migrations] max_running = {} \
+                     copying now; postponed migrations that are ready do not hold one)",
+                    m.inner.config.migrations.max_running
+                );
+                m.record(&Update {
+                    message: Some(&waiting),
+                    ..Default::default()
+                })
+                .await?;
+                tokio::select! {
+                    p = running.acquire_owned() => p.map_err(|_| MigrationError::Cancelled)?,
+                    _ = m.inner.stop.cancelled() => return Err(MigrationError::Cancelled),
+                }
+            }
         };
+        *m.permit.lock().unwrap_or_else(|p| p.into_inner()) = Some(permit);
         m.record(&Update {
             status: Some(Status::Running),
             stage: Some("starting"),
@@ -153,6 +170,10 @@ pub(super) struct Migration<'a> {
     shadow_created: std::sync::atomic::AtomicBool,
     /// The new table takes over the old table's AUTO_INCREMENT counter.
     carry_auto_increment: std::sync::atomic::AtomicBool,
+    /// A `[migrations] max_running` slot, held while copying; given back
+    /// while a postponed migration waits to be completed, so waiting
+    /// migrations (anyone's) cannot stall everyone else's.
+    permit: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
     /// Lock attempts so far (checksum snapshots and cut-overs), as shown
     /// in `cutover_attempts`.
     attempts: std::sync::atomic::AtomicU32,
@@ -180,6 +201,7 @@ impl<'a> Migration<'a> {
             pool: Default::default(),
             shadow_created: Default::default(),
             carry_auto_increment: Default::default(),
+            permit: Default::default(),
             attempts: Default::default(),
         }
     }
@@ -641,6 +663,8 @@ impl<'a> Migration<'a> {
 
     /// Postponed: copied and in sync; wait until released by the operator.
     async fn wait_for_release(&self, delta: &Delta, failure: &Failure) -> Result<()> {
+        // The copy is done: its slot goes to the next migration.
+        self.permit.lock().unwrap_or_else(|p| p.into_inner()).take();
         let notify = Arc::new(Notify::new());
         self.inner
             .postponed

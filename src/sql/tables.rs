@@ -29,6 +29,24 @@ pub fn mentions_word(sql: &[u8], needle: &[u8]) -> bool {
     })
 }
 
+/// Whether `sql` names `table` as an identifier (plain or quoted), as the
+/// server's lexer reads it: a name inside a string or a comment does not
+/// count. Runs only when `mentions_word` found the name, to keep a
+/// statement such as `SELECT 'orders'` from holding up a cut-over.
+pub fn names_identifier(sql: &[u8], table: &str, d: &Dialect) -> bool {
+    let lexed = lex(sql, d);
+    if lexed.unterminated || lexed.malformed {
+        return true;
+    }
+    lexed.tokens.iter().any(|t| match &t.kind {
+        TokenKind::Word => sql
+            .get(t.span.clone())
+            .is_some_and(|w| w.eq_ignore_ascii_case(table.as_bytes())),
+        TokenKind::QuotedIdent(name) => name.eq_ignore_ascii_case(table.as_bytes()),
+        _ => false,
+    })
+}
+
 /// The database a `USE db` statement switches to.
 pub fn use_target(text: &[u8]) -> Option<String> {
     let mut words = Words { rest: text };
@@ -138,6 +156,20 @@ mod tests {
             Some("shop")
         );
         assert_eq!(use_target(b"USE"), None);
+    }
+
+    #[test]
+    fn identifiers_not_strings() {
+        let d = Dialect::new(Flavour::MariaDb, 101106);
+        assert!(names_identifier(b"SELECT * FROM orders", "orders", &d));
+        assert!(names_identifier(b"SELECT * FROM `Orders`", "orders", &d));
+        assert!(!names_identifier(b"SELECT 'orders'", "orders", &d));
+        assert!(!names_identifier(b"SELECT 1 /* orders */", "orders", &d));
+        assert!(names_identifier(
+            b"SELECT 'unterminated orders",
+            "orders",
+            &d
+        ));
     }
 
     #[test]

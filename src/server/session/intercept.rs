@@ -291,7 +291,7 @@ impl Session<'_> {
     /// The dialect hint words are read in outside an ALTER (no session
     /// capture for a `SET`): hints are ASCII words in comments or a
     /// string, which every mode and lexable character set reads alike.
-    fn plain_dialect(&self) -> Dialect {
+    pub(super) fn plain_dialect(&self) -> Dialect {
         let server = self
             .shared
             .migrations
