@@ -53,6 +53,15 @@ const BERLIN_STRICT: Session = Session {
     latin1: false,
 };
 
+/// No strictness: conversions warn and go on (NULL into NOT NULL, values
+/// cut to fit), as many older applications run.
+const LENIENT: Session = Session {
+    name: "lenient",
+    schema: "fid_lenient",
+    setup: &["SET sql_mode = ''"],
+    latin1: false,
+};
+
 const LATIN1: Session = Session {
     name: "latin1-client",
     schema: "fid_latin1",
@@ -203,6 +212,11 @@ async fn fidelity_default_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fidelity_berlin_strict_session() {
     run_session(&BERLIN_STRICT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fidelity_lenient_session() {
+    run_session(&LENIENT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,8 +30,9 @@ pub struct Compared {
     /// Columns the ALTER converts: (expression the copy feeds from the
     /// original, shadow column).
     pub converted: Vec<(String, String)>,
-    /// New columns that hold their constant default (shadow names).
-    pub defaulted: Vec<String>,
+    /// New columns that hold a value known in advance: (that value, as an
+    /// expression over the shadow row, shadow column).
+    pub defaulted: Vec<(String, String)>,
 }
 
 /// `CONCAT_WS` skips NULLs; a NULL flag per column keeps (NULL, 'a') and
@@ -57,21 +58,15 @@ pub fn converted_table(plan: &CopyPlan) -> String {
 }
 
 /// `CREATE TEMPORARY TABLE` for `converted_table`, or None when no column
-/// is converted.
+/// is converted. `LIKE` the shadow: the same types, nullability and
+/// defaults, so a value lands there exactly as it lands in the shadow.
 pub fn create_converted(plan: &CopyPlan, cols: &Compared) -> Option<String> {
     if cols.converted.is_empty() {
         return None;
     }
-    let names: Vec<&str> = cols
-        .same
-        .iter()
-        .chain(&cols.converted)
-        .map(|(_, n)| n.as_str())
-        .collect();
     Some(format!(
-        "CREATE TEMPORARY TABLE {} SELECT {} FROM {} LIMIT 0",
+        "CREATE TEMPORARY TABLE {} LIKE {}",
         converted_table(plan),
-        names.join(", "),
         plan.shadow
     ))
 }
@@ -114,9 +109,9 @@ pub async fn compare(
         cols.same.iter().map(|(o, _)| o.clone()).collect()
     };
     let mut new_cols = shadow_cols.clone();
-    for c in &cols.defaulted {
+    for (expected, c) in &cols.defaulted {
         old_cols.push("1".into());
-        new_cols.push(format!("({c} <=> DEFAULT({c}))"));
+        new_cols.push(format!("({c} <=> {expected})"));
     }
     let old_digest = row_digest(&old_cols);
     let new_digest = row_digest(&new_cols);

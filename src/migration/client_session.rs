@@ -261,7 +261,8 @@ impl ClientSession {
         ];
         let stringy = |t: &str| STRINGS.contains(&t) || t.ends_with("blob");
         let zoned = self.zoned(col, from, to);
-        if stringy(to) && !stringy(from) && from != "bit" && from != to {
+        // (Not into ENUM or SET: a number there is a member's index.)
+        if stringy(to) && !stringy(from) && !matches!(to, "enum" | "set") && from != "bit" {
             return format!("CAST({zoned} AS CHAR)");
         }
         // A native ALTER reads a string as an integer (truncating '1.5' to 1

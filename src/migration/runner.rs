@@ -497,18 +497,38 @@ impl<'a> Migration<'a> {
                 continue;
             }
             let Some(c) = source.as_deref().and_then(|s| old.column(s)) else {
-                if !n.auto_increment && n.constant_default {
-                    compared.defaulted.push(ident(&n.name));
+                let col = ident(&n.name);
+                match n.implicit_default().filter(|_| n.no_default) {
+                    // The native ALTER gives existing rows the type's
+                    // implicit default, even in strict mode; an INSERT
+                    // would refuse the row.
+                    Some(value) => {
+                        old_list.push(value.to_string());
+                        new_list.push(col.clone());
+                        compared.defaulted.push((value.to_string(), col));
+                    }
+                    None if !n.auto_increment && n.constant_default && !n.no_default => {
+                        compared.defaulted.push((format!("DEFAULT({col})"), col));
+                    }
+                    None => {}
                 }
                 continue;
             };
-            let fed = self
+            let mut fed = self
                 .req
                 .session
                 .conversion(&ident(&c.name), &c.data_type, &n.data_type);
+            // A NULL put into a column made NOT NULL becomes the field's
+            // zero natively ('' for an ENUM, a zero TIMESTAMP), not the
+            // implicit default an INSERT would give (the first member, now).
+            if !n.nullable && c.nullable && matches!(n.data_type.as_str(), "enum" | "timestamp") {
+                fed = format!("IFNULL({fed}, 0)");
+            }
             old_list.push(fed.clone());
             new_list.push(ident(&n.name));
-            if n.column_type == c.column_type {
+            // Made NOT NULL, a column's NULLs become the type's implicit
+            // default (in a lenient session): a conversion too.
+            if n.column_type == c.column_type && (n.nullable || !c.nullable) {
                 compared.same.push((ident(&c.name), ident(&n.name)));
             } else {
                 compared.converted.push((fed, ident(&n.name)));

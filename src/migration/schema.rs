@@ -26,6 +26,29 @@ pub struct ColumnInfo {
     /// Its default is a constant (not CURRENT_TIMESTAMP or an expression):
     /// `DEFAULT(col)` gives what a row without a value got.
     pub constant_default: bool,
+    pub nullable: bool,
+    /// NOT NULL with no DEFAULT: a row given no value gets the type's
+    /// implicit default (0, '', the first ENUM member, a zero date).
+    pub no_default: bool,
+}
+
+impl ColumnInfo {
+    /// The type's implicit default as a literal, for a column with no
+    /// DEFAULT that a native ALTER adds to existing rows; None for types
+    /// without one here (the copy then fails with the server's error).
+    pub fn implicit_default(&self) -> Option<&'static str> {
+        Some(match self.data_type.as_str() {
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "decimal"
+            | "numeric" | "float" | "double" | "real" | "bit" | "year" => "0",
+            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "binary"
+            | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "set" => "''",
+            "enum" => "1",
+            "date" => "'0000-00-00'",
+            "datetime" | "timestamp" => "'0000-00-00 00:00:00'",
+            "time" => "'00:00:00'",
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -60,13 +83,14 @@ type ColumnRow = (
     String,
     Option<String>,
     Option<String>,
+    String,
 );
 
 pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<TableInfo> {
     let rows: Vec<ColumnRow> = conn
         .exec(
             "SELECT COLUMN_NAME, ORDINAL_POSITION, LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), \
-             CHARACTER_SET_NAME, UPPER(EXTRA), COLLATION_NAME, COLUMN_DEFAULT \
+             CHARACTER_SET_NAME, UPPER(EXTRA), COLLATION_NAME, COLUMN_DEFAULT, IS_NULLABLE \
              FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
             (schema, table),
@@ -75,7 +99,17 @@ pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<Ta
     let columns = rows
         .into_iter()
         .map(
-            |(name, ordinal, data_type, column_type, charset, extra, collation, default)| {
+            |(
+                name,
+                ordinal,
+                data_type,
+                column_type,
+                charset,
+                extra,
+                collation,
+                default,
+                nullable,
+            )| {
                 ColumnInfo {
                     name,
                     ordinal: ordinal as usize - 1,
@@ -90,6 +124,11 @@ pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<Ta
                     auto_increment: extra.contains("AUTO_INCREMENT"),
                     // MariaDB writes functions with parentheses, MySQL marks
                     // them DEFAULT_GENERATED.
+                    nullable: nullable == "YES",
+                    no_default: nullable == "NO"
+                        && default.is_none()
+                        && !extra.contains("AUTO_INCREMENT")
+                        && !extra.contains("GENERATED"),
                     constant_default: !extra.contains("DEFAULT_GENERATED")
                         && !default.as_deref().is_some_and(|d| {
                             d.contains('(')

@@ -38,6 +38,8 @@ const NUMSTR_ROWS: &str = "VALUES (1, '1', 1, 0), (2, '-5', -5, 1844674407370955
 #[rustfmt::skip]
 pub const CASES: &[Case] = &[
     c("int_add_col", INTS, INT_ROWS, "ADD COLUMN z INT NOT NULL DEFAULT 7"),
+    // No DEFAULT: existing rows get the type's implicit default natively.
+    c("add_not_null_no_default", INTS, INT_ROWS, "ADD COLUMN z INT NOT NULL, ADD COLUMN y VARCHAR(5) NOT NULL, ADD COLUMN x ENUM('p','q') NOT NULL, ADD COLUMN w DATETIME NOT NULL, FORCE"),
     c("int_add_col_first", INTS, INT_ROWS, "ADD COLUMN z BIGINT UNSIGNED DEFAULT 1 FIRST"),
     c("int_add_col_after", INTS, INT_ROWS, "ADD COLUMN z SMALLINT AFTER s"),
     c("int_add_col_null", INTS, INT_ROWS, "ADD COLUMN z MEDIUMINT"),
