@@ -54,6 +54,9 @@ pub struct InsertChecks {
     pub cut: Vec<String>,
     /// The server, whose native ALTER's wording the copy's errors take.
     pub server: Option<crate::flavour::ServerInfo>,
+    /// (shadow, original) table names: the server's message names the
+    /// shadow; the client's native ALTER would name its own table.
+    pub names: (String, String),
 }
 
 /// Shared progress counters, and the copy's completion watermark.
@@ -313,7 +316,11 @@ pub async fn insert_checked(
 /// same value differently: the copy's error, as the native ALTER reports it
 /// (a NULL into NOT NULL, and a string cut to a shorter column of its own
 /// type, are "Data truncated").
-fn as_alter_error(e: ErrPacket, checks: &InsertChecks) -> ErrPacket {
+fn as_alter_error(mut e: ErrPacket, checks: &InsertChecks) -> ErrPacket {
+    let (shadow, table) = &checks.names;
+    if !shadow.is_empty() {
+        e.message = e.message.replace(shadow.as_str(), table);
+    }
     let quoted = |m: &str| m.split('\'').nth(1).map(str::to_string);
     let row = |m: &str| m.rsplit(' ').next().unwrap_or("1").to_string();
     let cut =

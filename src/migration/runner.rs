@@ -586,6 +586,7 @@ impl<'a> Migration<'a> {
                 warnings_fail: self.req.session.strict() && !self.req.ignore,
                 cut,
                 server: self.req.session.server,
+                names: (self.shadow_name.clone(), self.req.table.clone()),
             },
         };
         let replay = Replay {

@@ -173,6 +173,10 @@ pub async fn table_exists(conn: &mut Conn, schema: &str, table: &str) -> Result<
         .await?;
     match row {
         None => Ok(None),
+        Some((_, kind)) if kind == "SYSTEM VERSIONED" => Err(refused(format!(
+            "{schema}.{table} is system-versioned: its history rows cannot be copied online; \
+             run the ALTER with /* ghostwire: direct */"
+        ))),
         Some((_, kind)) if kind != "BASE TABLE" => Err(refused(format!(
             "{schema}.{table} is a {}, not a table; an online migration needs a base table",
             kind.to_lowercase()
@@ -304,7 +308,8 @@ async fn check_binlog(conn: &mut Conn) -> Result<()> {
 }
 
 /// Refuses when a helper table name is taken (e.g. the old table kept by a
-/// previous migration).
+/// previous migration). The client may not be allowed to see that table:
+/// its name is logged for the operator, not told to the client.
 pub async fn check_free(conn: &mut Conn, schema: &str, names: &[&str]) -> Result<()> {
     for name in names {
         if table_exists(conn, schema, name)
@@ -313,12 +318,16 @@ pub async fn check_free(conn: &mut Conn, schema: &str, names: &[&str]) -> Result
             .flatten()
             .is_some()
         {
-            return Err(refused(format!(
-                "table {schema}.{name} exists (the old table of an earlier migration, or a \
-                 leftover): drop it first with DROP TABLE {}.{}",
-                ident(schema),
-                ident(name)
-            )));
+            tracing::warn!(
+                %schema, table = %name,
+                "a migration cannot start: its helper table name is taken; drop {} when it is not needed",
+                format!("{}.{}", ident(schema), ident(name))
+            );
+            return Err(refused(
+                "a table this migration needs to create already exists (the old table of an \
+                 earlier migration, or a leftover); an administrator can see which in \
+                 ghostwire's log and drop it",
+            ));
         }
     }
     Ok(())

@@ -128,10 +128,12 @@ pub fn migration_command(sql: &[u8]) -> MigrationCommand {
     let first = word(toks.next());
     let second = word(toks.next());
     match (first.as_str(), second.as_str()) {
-        ("SHOW", "MIGRATIONS") => MigrationCommand::Show(None),
-        ("SHOW", "MIGRATION") => match string(toks.next()) {
-            Some(id) => MigrationCommand::Show(Some(id)),
-            None => MigrationCommand::Invalid("SHOW MIGRATION '<id>'"),
+        // Anything after the command is refused, not ignored (LIKE and
+        // WHERE are not supported yet).
+        ("SHOW", "MIGRATIONS") if toks.next().is_none() => MigrationCommand::Show(None),
+        ("SHOW", "MIGRATION") => match (string(toks.next()), toks.next()) {
+            (Some(id), None) => MigrationCommand::Show(Some(id)),
+            _ => MigrationCommand::Invalid("SHOW MIGRATION '<id>'"),
         },
         ("ALTER", "MIGRATION") => match (string(toks.next()), word(toks.next())) {
             (Some(id), action) if !action.is_empty() && toks.next().is_none() => {
@@ -195,6 +197,14 @@ mod tests {
             }
         );
         assert!(matches!(migration_command(b"SHOW MIGRATION"), Invalid(_)));
+        assert!(matches!(
+            migration_command(b"SHOW MIGRATION '' OR 1=1 -- '"),
+            Invalid(_)
+        ));
+        assert!(matches!(
+            migration_command(b"SHOW MIGRATIONS WHERE 1=1"),
+            Invalid(_)
+        ));
         assert!(matches!(
             migration_command(b"ALTER MIGRATION 'a' COMPLETE; DROP TABLE t"),
             Invalid(_)
