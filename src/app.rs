@@ -72,7 +72,10 @@ impl Proxy {
         tasks.spawn(listener::run(listener, shared.clone(), tasks.clone()));
         // Once, in the background: what ghostwire's own account may do.
         let engine = shared.migrations.clone();
-        tokio::spawn(async move { engine.check_own_rights().await });
+        tokio::spawn(async move {
+            let check = engine.check_own_rights();
+            let _ = tokio::time::timeout(Duration::from_secs(10), check).await;
+        });
         info!(%addr, backend = %shared.config.backend.addr, "ghostwire listening");
         Ok(Proxy {
             addr,

@@ -444,7 +444,9 @@ impl Handle {
         self.inner.stop.cancel();
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
-        let _ = self.inner.pool.clone().disconnect().await;
+        // A backend that stopped answering must not hold the shutdown.
+        let disconnect = self.inner.pool.clone().disconnect();
+        let _ = tokio::time::timeout(Duration::from_secs(5), disconnect).await;
     }
 
     /// Creates `_ghostwire.migrations` on first use, takes this instance's
