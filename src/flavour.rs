@@ -158,6 +158,20 @@ impl ServerInfo {
         }
     }
 
+    /// How a native ALTER converts a string into an integer column:
+    /// MariaDB reads it as an integer (truncating '1.5' to 1, with a
+    /// warning); MySQL stores it as a number (rounding to 2), as an INSERT
+    /// does.
+    pub fn alter_truncates_strings_into_integers(self) -> bool {
+        self.flavour == Flavour::MariaDb
+    }
+
+    /// How a native ALTER converts a number into an ENUM/SET column:
+    /// MariaDB takes it as a member's index, MySQL as the member's text.
+    pub fn alter_puts_numbers_into_enums_as_text(self) -> bool {
+        self.flavour == Flavour::MySql
+    }
+
     /// Whether `information_schema.TRIGGERS` shows a table's triggers only
     /// to an account with the TRIGGER privilege on it. MySQL hides them
     /// silently (an empty answer, not an error), so ghostwire's account

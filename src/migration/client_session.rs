@@ -261,13 +261,24 @@ impl ClientSession {
         ];
         let stringy = |t: &str| STRINGS.contains(&t) || t.ends_with("blob");
         let zoned = self.zoned(col, from, to);
-        // (Not into ENUM or SET: a number there is a member's index.)
-        if stringy(to) && !stringy(from) && !matches!(to, "enum" | "set") && from != "bit" {
+        let server = self.server.unwrap_or(ServerInfo {
+            flavour: crate::flavour::Flavour::MariaDb,
+            version: 0,
+        });
+        // (Into ENUM or SET only where a number there is not an index.)
+        let enum_text =
+            !matches!(to, "enum" | "set") || server.alter_puts_numbers_into_enums_as_text();
+        if stringy(to) && !stringy(from) && enum_text && from != "bit" {
             return format!("CAST({zoned} AS CHAR)");
         }
-        // A native ALTER reads a string as an integer (truncating '1.5' to 1
-        // with a warning); an INSERT would round it.
-        if INTEGERS.contains(&to) && stringy(from) && from != "enum" && from != "set" {
+        // A native MariaDB ALTER reads a string as an integer (truncating
+        // '1.5' to 1 with a warning); an INSERT would round it.
+        if INTEGERS.contains(&to)
+            && stringy(from)
+            && from != "enum"
+            && from != "set"
+            && server.alter_truncates_strings_into_integers()
+        {
             return format!("CAST({zoned} AS SIGNED)");
         }
         zoned

@@ -521,7 +521,12 @@ impl<'a> Migration<'a> {
             // A NULL put into a column made NOT NULL becomes the field's
             // zero natively ('' for an ENUM, a zero TIMESTAMP), not the
             // implicit default an INSERT would give (the first member, now).
-            if !n.nullable && c.nullable && matches!(n.data_type.as_str(), "enum" | "timestamp") {
+            // (In strict mode such a NULL fails the copy, as natively.)
+            if !n.nullable
+                && c.nullable
+                && !self.req.session.strict()
+                && matches!(n.data_type.as_str(), "enum" | "timestamp")
+            {
                 fed = format!("IFNULL({fed}, 0)");
             }
             old_list.push(fed.clone());
