@@ -58,6 +58,17 @@ fn id_in(info: &str) -> String {
         .to_string()
 }
 
+/// `SHOW CREATE TABLE` of `table` in the test's schema, read directly.
+async fn show_create(ctx: &Ctx, table: &str) -> String {
+    let mut d = ctx.direct().await;
+    let r: (String, String) = d
+        .query_first(format!("SHOW CREATE TABLE {table}"))
+        .await
+        .unwrap()
+        .unwrap();
+    r.1
+}
+
 async fn tables(c: &mut Conn, schema: &str) -> Vec<String> {
     c.exec(
         "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1",
@@ -392,19 +403,7 @@ async fn refusals_leave_nothing_behind() {
     .await
     .unwrap();
     let before = tables(&mut c, "mig_refuse").await;
-    let create_of = |t: &'static str| {
-        let ctx = &ctx;
-        async move {
-            let mut d = ctx.direct().await;
-            let r: (String, String) = d
-                .query_first(format!("SHOW CREATE TABLE {t}"))
-                .await
-                .unwrap()
-                .unwrap();
-            r.1
-        }
-    };
-    let nopk_before = create_of("nopk").await;
+    let nopk_before = show_create(&ctx, "nopk").await;
     let cases: &[(&str, u16, &str)] = &[
         (
             "ALTER TABLE nopk ADD INDEX (a)",
@@ -454,13 +453,13 @@ async fn refusals_leave_nothing_behind() {
             .await
             .expect("the session still works");
     }
-    assert_eq!(create_of("nopk").await, nopk_before);
+    assert_eq!(show_create(&ctx, "nopk").await, nopk_before);
     // Several statements in one query are the server's to read: they run
     // as it reads them, natively, as this client (nothing is recorded).
     c.query_drop("ALTER TABLE ok ADD INDEX multi (v); SELECT 1")
         .await
         .unwrap();
-    assert!(create_of("ok").await.contains("KEY `multi`"));
+    assert!(show_create(&ctx, "ok").await.contains("KEY `multi`"));
 
     // A user without ALTER gets exactly the server's answer; nothing is recorded.
     let limited = mysql_async::OptsBuilder::from_opts(ctx.proxy_opts())
@@ -760,19 +759,8 @@ async fn copy_keeps_the_auto_increment_counter() {
             .unwrap();
         await_status(&ctx, &id, "complete").await;
         d.query_drop(format!("ALTER TABLE n {body}")).await.unwrap();
-        let create = |t: &'static str| {
-            let ctx = &ctx;
-            async move {
-                let mut d = ctx.direct().await;
-                let r: (String, String) = d
-                    .query_first(format!("SHOW CREATE TABLE {t}"))
-                    .await
-                    .unwrap()
-                    .unwrap();
-                r.1.replacen("`g`", "`n`", 1)
-            }
-        };
-        assert_eq!(create("g").await, create("n").await, "{body}");
+        let g = show_create(&ctx, "g").await.replacen("`g`", "`n`", 1);
+        assert_eq!(g, show_create(&ctx, "n").await, "{body}");
     }
     ctx.shutdown().await;
 }

@@ -251,14 +251,6 @@ impl ClientSession {
             "enum",
             "set",
         ];
-        const INTEGERS: [&str; 6] = [
-            "tinyint",
-            "smallint",
-            "mediumint",
-            "int",
-            "integer",
-            "bigint",
-        ];
         let stringy = |t: &str| STRINGS.contains(&t) || t.ends_with("blob");
         let zoned = self.zoned(col, from, to);
         let server = self.server.unwrap_or(ServerInfo {
@@ -273,7 +265,7 @@ impl ClientSession {
         }
         // A native MariaDB ALTER reads a string as an integer (truncating
         // '1.5' to 1 with a warning); an INSERT would round it.
-        if INTEGERS.contains(&to)
+        if super::sql::integer_type(to)
             && stringy(from)
             && from != "enum"
             && from != "set"

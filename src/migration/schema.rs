@@ -444,14 +444,6 @@ pub fn shared_key(
 /// given more fractional digits. (An integer that does not fit fails the
 /// copy, as natively; a difference the lookups miss fails the checksum.)
 fn same_values(old: &ColumnInfo, new: &ColumnInfo) -> bool {
-    const INTS: [&str; 6] = [
-        "tinyint",
-        "smallint",
-        "mediumint",
-        "int",
-        "integer",
-        "bigint",
-    ];
     const TEMPORAL: [&str; 3] = ["datetime", "timestamp", "time"];
     let fsp = |c: &ColumnInfo| -> u32 {
         c.column_type
@@ -461,7 +453,7 @@ fn same_values(old: &ColumnInfo, new: &ColumnInfo) -> bool {
             .unwrap_or(0)
     };
     old.column_type == new.column_type
-        || INTS.contains(&old.data_type.as_str()) && INTS.contains(&new.data_type.as_str())
+        || super::sql::integer_type(&old.data_type) && super::sql::integer_type(&new.data_type)
         || old.data_type == new.data_type
             && TEMPORAL.contains(&old.data_type.as_str())
             && fsp(new) >= fsp(old)

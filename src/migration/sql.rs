@@ -44,6 +44,14 @@ pub fn helper_table(table: &str, suffix: &str) -> String {
     format!("{prefix}~{:08x}_{suffix}", hash as u32)
 }
 
+/// Whether an `information_schema` data type is an integer type.
+pub fn integer_type(data_type: &str) -> bool {
+    matches!(
+        data_type,
+        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint"
+    )
+}
+
 /// How a key column's values are written as SQL literals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyKind {
