@@ -935,3 +935,26 @@ async fn a_string_naming_the_table_does_not_hold_the_cut_over() {
     other.query_drop("COMMIT").await.unwrap();
     ctx.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_hint_postpone_reaches_the_runner() {
+    let ctx = setup("mig_session_hint").await;
+    let mut c = small_table(&ctx).await;
+    c.query_drop("SET @ghostwire = 'async postpone'")
+        .await
+        .unwrap();
+    let row: (String, String) = c
+        .query_first("ALTER TABLE t ADD INDEX (v)")
+        .await
+        .unwrap()
+        .expect("async: the migration id");
+    // Postponed: copied and waiting, not cut over.
+    await_status(&ctx, &row.0, "ready").await;
+    assert!(!show_create(&ctx, "t").await.contains("KEY `v`"));
+    c.query_drop(format!("ALTER MIGRATION '{}' COMPLETE", row.0))
+        .await
+        .unwrap();
+    await_status(&ctx, &row.0, "complete").await;
+    assert!(show_create(&ctx, "t").await.contains("KEY `v`"));
+    ctx.shutdown().await;
+}
