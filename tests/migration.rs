@@ -430,6 +430,11 @@ async fn refusals_leave_nothing_behind() {
             "NoSuchEngine",
         ),
         ("ALTER TABLE ok ADD INDEX (v) garbage", 1064, "syntax"),
+        (
+            "ALTER TABLE ok ADD INDEX (v), ORDER BY v",
+            1235,
+            "must stay last",
+        ),
         ("ALTER TABLE missing ADD INDEX (v)", 1146, "missing"),
         (
             "ALTER TABLE ok /* ghostwire: faster */ ADD INDEX (v)",

@@ -18,6 +18,7 @@ use crate::protocol::{write_packet, Command, HEADER_LEN};
 use crate::sql::{self, AlterError, Dialect};
 
 const LOCK_WAIT_TIMEOUT: u16 = 1205;
+const SYNTAX_ERROR: u16 = 1064;
 
 const SUBMITTED_COLUMNS: [Column; 2] = [
     Column::new("migration_id", Kind::Text),
@@ -257,6 +258,22 @@ impl Session<'_> {
                 }
                 Err(e) if err_code(&e) == Some(LOCK_WAIT_TIMEOUT) => {
                     tokio::time::sleep(Duration::from_millis(cfg.retry_backoff_ms)).await;
+                }
+                // The client's text prepared fine, so the syntax error is
+                // the appended algorithm clause's: a clause that must come
+                // last (ORDER BY) is in the way.
+                Err(e) if err_code(&e) == Some(SYNTAX_ERROR) => {
+                    outcome = InstantAttempt::Refused(
+                        ErrPacket::new(
+                            1235,
+                            "42000",
+                            "ghostwire: this ALTER ends with a clause that must stay last \
+                             (such as ORDER BY), so it cannot run as an online migration; \
+                             run it with /* ghostwire: direct */",
+                        )
+                        .payload(),
+                    );
+                    break;
                 }
                 Err(e) => {
                     outcome = InstantAttempt::Refused(e);
