@@ -258,7 +258,10 @@ fn start_mysql() -> Server {
 fn wait_ready(port: u16, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(90);
     while Instant::now() < deadline {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+        // Our own server's log must say it is ready: another process that
+        // took the port between `free_port` and the start would greet too.
+        let ours = std::fs::read_to_string(log).is_ok_and(|l| l.contains("ready for connections"));
+        if let (true, Ok(mut s)) = (ours, TcpStream::connect(("127.0.0.1", port))) {
             let mut b = [0u8; 5];
             s.set_read_timeout(Some(Duration::from_secs(5))).ok();
             if s.read_exact(&mut b).is_ok() && b[4] == 10 {
