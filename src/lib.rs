@@ -1,5 +1,5 @@
 //! ghostwire: a MySQL wire-protocol proxy that runs ALTER TABLE as an online
-//! migration. See ARCHITECTURE.md for the module map and key decisions.
+//! migration. See docs/ARCHITECTURE.md for the module map and key decisions.
 
 pub mod admin;
 pub mod app;

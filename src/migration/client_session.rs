@@ -128,33 +128,25 @@ impl ClientSession {
     /// value (`ServerInfo::ddl_variables`), which ghostwire's account
     /// should not need when the client did not change them.
     pub fn ddl_setup(&self, own: &[(&'static str, Option<String>)]) -> (String, Vec<Value>) {
-        let mut sets = vec![
-            "sql_mode = ?",
-            "time_zone = ?",
-            "character_set_client = ?",
-            "collation_connection = ?",
-        ];
+        let mut sets: Vec<String> = [
+            "sql_mode",
+            "time_zone",
+            "character_set_client",
+            "collation_connection",
+        ]
+        .iter()
+        .map(|v| format!("{v} = ?"))
+        .collect();
         let mut params: Vec<Value> = vec![
             self.sql_mode.as_str().into(),
             self.time_zone.as_str().into(),
             self.charset_client.as_str().into(),
             self.collation_connection.as_str().into(),
         ];
+        // Names come from `ServerInfo::ddl_variables`, a fixed list: safe in
+        // the statement's text; values are parameters.
         for (name, v) in self.differing_vars(own) {
-            sets.push(match name {
-                "explicit_defaults_for_timestamp" => "explicit_defaults_for_timestamp = ?",
-                "foreign_key_checks" => "foreign_key_checks = ?",
-                "unique_checks" => "unique_checks = ?",
-                "default_storage_engine" => "default_storage_engine = ?",
-                "default_tmp_storage_engine" => "default_tmp_storage_engine = ?",
-                "innodb_strict_mode" => "innodb_strict_mode = ?",
-                "check_constraint_checks" => "check_constraint_checks = ?",
-                "old_mode" => "old_mode = ?",
-                "div_precision_increment" => "div_precision_increment = ?",
-                "default_collation_for_utf8mb4" => "default_collation_for_utf8mb4 = ?",
-                "sql_require_primary_key" => "sql_require_primary_key = ?",
-                _ => continue,
-            });
+            sets.push(format!("{name} = ?"));
             // Numeric variables (booleans included) must be set as numbers.
             params.push(match v.parse::<i64>() {
                 Ok(n) => Value::Int(n),

@@ -1,11 +1,11 @@
 //! The atomic cut-over (gh-ost's protocol, with a sentry table):
 //!
-//! 1. connection A creates the sentry `_<t>_del` and takes
-//!    `LOCK TABLES t WRITE, _<t>_del WRITE, _<t>_gho WRITE`;
+//! 1. connection A creates the sentry `<t>_del` and takes
+//!    `LOCK TABLES t WRITE, <t>_del WRITE, <t>_gho WRITE`;
 //! 2. A writes a mark row into the sentry; when the binlog tail reads it,
 //!    every change made to `t` before the lock has been read;
 //! 3. A replays the last changed keys (under the lock, nothing changes);
-//! 4. connection B issues `RENAME TABLE t TO _<t>_del, _<t>_gho TO t`,
+//! 4. connection B issues `RENAME TABLE t TO <t>_del, <t>_gho TO t`,
 //!    which blocks on A's lock (seen in the processlist);
 //! 5. A drops the sentry and unlocks: B's rename runs first, atomically.
 //!
@@ -237,7 +237,7 @@ async fn quiesce(
     Ok(locked_at)
 }
 
-/// Drops `_<t>_del` only while it is the sentry (after a rename, the same
+/// Drops `<t>_del` only while it is this migration's sentry (after a rename, the same
 /// name holds the old table, which must never be dropped here).
 pub async fn drop_sentry(conn: &mut Conn, id: &str, schema: &str, name: &str) {
     let is_sentry: Option<String> = conn

@@ -1,5 +1,6 @@
-//! One migration from start to end: instant attempt, or shadow table, binlog
-//! tail, copy, catch-up, cut-over. On any failure the helper tables are
+//! One copy migration from start to end (the instant attempt runs on the
+//! client's own connection, in the session): shadow table, binlog tail,
+//! copy, catch-up, checksum, cut-over. On any failure the helper tables are
 //! dropped and the original table is left as it was.
 
 use std::sync::atomic::Ordering;

@@ -3,7 +3,7 @@
 //!
 //! Nothing here does I/O. Flag and command constants come from
 //! `mysql_common`; the byte-level work is hand-written because the relay must
-//! stay byte-for-byte faithful and must not decode rows (see ARCHITECTURE.md,
+//! stay byte-for-byte faithful and must not decode rows (see docs/ARCHITECTURE.md,
 //! decision 1).
 
 pub mod charset;
