@@ -179,6 +179,51 @@ pub struct Migrations {
     /// Compare both tables (chunked checksums in one consistent snapshot)
     /// before the cut-over; a difference fails the migration.
     pub checksum: bool,
+    /// How long the old table is kept after a cut-over before ghostwire
+    /// drops it ("0" drops it right away).
+    pub retain_old_table: Retention,
+}
+
+/// A retention: seconds, written as a number or as `"90s"`, `"30m"`,
+/// `"24h"`, `"7d"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RetentionText", into = "String")]
+pub struct Retention(pub u64);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RetentionText {
+    Seconds(u64),
+    Text(String),
+}
+
+impl TryFrom<RetentionText> for Retention {
+    type Error = String;
+    fn try_from(v: RetentionText) -> Result<Self, String> {
+        let text = match v {
+            RetentionText::Seconds(s) => return Ok(Retention(s)),
+            RetentionText::Text(t) => t,
+        };
+        let t = text.trim();
+        let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("{text:?}: expected a number of s, m, h or d (e.g. \"24h\")"))?;
+        let scale = match unit.trim() {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(format!("{text:?}: the unit must be s, m, h or d")),
+        };
+        Ok(Retention(n.saturating_mul(scale)))
+    }
+}
+
+impl From<Retention> for String {
+    fn from(r: Retention) -> String {
+        format!("{}s", r.0)
+    }
 }
 
 impl Default for Migrations {
@@ -192,6 +237,7 @@ impl Default for Migrations {
             chunk_target_ms: 250,
             keepalive_ms: 30_000,
             checksum: true,
+            retain_old_table: Retention(86_400),
         }
     }
 }
@@ -436,6 +482,15 @@ mod tests {
             e.contains("backend.password_env") && e.contains("NOPE_NOT_SET"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn retention_forms() {
+        let c = Config::parse("[migrations]\nretain_old_table = \"24h\"").unwrap();
+        assert_eq!(c.migrations.retain_old_table, Retention(86_400));
+        let c = Config::parse("[migrations]\nretain_old_table = 0").unwrap();
+        assert_eq!(c.migrations.retain_old_table, Retention(0));
+        assert!(Config::parse("[migrations]\nretain_old_table = \"1w\"").is_err());
     }
 
     #[test]

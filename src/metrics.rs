@@ -15,6 +15,9 @@
 //! | `ghostwire_cutover_attempts_total` | counter | `result` (`ok`, `retry`) | cut-over (or instant ALTER) attempts |
 //! | `ghostwire_cutover_stall_seconds` | histogram | — | time the table was locked by a successful cut-over |
 //! | `ghostwire_cutover_aborted_total` | counter | `reason` (`drain_timeout`, `lock_timeout`, `other`) | cut-over attempts given up |
+//! | `ghostwire_migration_commands_total` | counter | `action` (`complete`, `cancel`, `pause`, `resume`, `throttle`, `unthrottle`, `retry`, `cleanup`), `result` (`ok`, `refused`) | `ALTER MIGRATION` commands |
+//! | `ghostwire_old_tables_dropped_total` | counter | — | old tables dropped after their retention |
+//! | `ghostwire_old_table_drop_seconds` | histogram | — | how long one old table's `DROP TABLE` took |
 //! | `ghostwire_gate_closures_total` | counter | — | gates closed for a cut-over attempt |
 //! | `ghostwire_gate_held` | gauge | — | statements held in the proxy now |
 //! | `ghostwire_gate_hold_seconds` | histogram | — | how long a held statement waited |
@@ -45,6 +48,9 @@ pub const MIGRATION_KEYS_REPLAYED: &str = "ghostwire_migration_keys_replayed_tot
 pub const CUTOVER_ATTEMPTS: &str = "ghostwire_cutover_attempts_total";
 pub const CUTOVER_STALL: &str = "ghostwire_cutover_stall_seconds";
 pub const CUTOVER_ABORTED: &str = "ghostwire_cutover_aborted_total";
+pub const MIGRATION_COMMANDS: &str = "ghostwire_migration_commands_total";
+pub const OLD_TABLES_DROPPED: &str = "ghostwire_old_tables_dropped_total";
+pub const OLD_TABLE_DROP_SECONDS: &str = "ghostwire_old_table_drop_seconds";
 pub const GATE_CLOSURES: &str = "ghostwire_gate_closures_total";
 pub const GATE_HELD: &str = "ghostwire_gate_held";
 pub const GATE_HOLD_SECONDS: &str = "ghostwire_gate_hold_seconds";

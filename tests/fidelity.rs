@@ -436,8 +436,7 @@ async fn try_case(ctx: &Ctx, s: &Session, case: &'static Case) -> Res<Verdict> {
     // The native reference: the frozen old table when there is one (it holds
     // the writes made while the migration waited), else the pre-ALTER copy
     // with the same writes applied.
-    let del = format!("{t}_del");
-    let src = if table_exists(&mut d, &del).await? {
+    let src = if let Some(del) = common::old_table_of(&mut d, t).await {
         del
     } else {
         if wrote {
@@ -596,17 +595,6 @@ async fn drop_table(d: &mut Conn, t: &str) -> Res<()> {
     d.query_drop(format!("DROP TABLE `{t}`"))
         .await
         .map_err(ctx_err("drop"))
-}
-
-async fn table_exists(d: &mut Conn, t: &str) -> Res<bool> {
-    let n: Option<u64> = d
-        .exec_first(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-            (t,),
-        )
-        .await
-        .map_err(ctx_err("table exists"))?;
-    Ok(n == Some(1))
 }
 
 /// Writes on `table` while the migration waits, all derived from the seed

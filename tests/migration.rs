@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use common::{
-    await_status, eventually, fill_doubling, setup, setup_with, submit_postponed, Ctx, LIMITED_USER,
+    await_status, eventually, fill_doubling, old_table_of, setup, setup_with, submit_postponed,
+    Ctx, LIMITED_USER,
 };
 use ghostwire::config::Intercept;
 use mysql_async::prelude::*;
@@ -242,9 +243,13 @@ async fn copy_under_concurrent_writes_loses_and_changes_nothing() {
         .filter(|(id, v)| expected.get(id) != Some(v))
         .take(5)
         .collect();
+    let old_table = old_table_of(&mut c, "t").await.unwrap();
     for (id, _) in &missing {
         let old: Option<(i64, String)> = c
-            .exec_first("SELECT k, c FROM t_del WHERE id = ?", (**id,))
+            .exec_first(
+                format!("SELECT k, c FROM {old_table} WHERE id = ?"),
+                (**id,),
+            )
             .await
             .unwrap();
         eprintln!("id {id}: old table has {old:?}");
@@ -259,9 +264,13 @@ async fn copy_under_concurrent_writes_loses_and_changes_nothing() {
     );
     let create: (String, String) = c.query_first("SHOW CREATE TABLE t").await.unwrap().unwrap();
     assert!(create.1.contains("k_idx"), "{}", create.1);
-    assert_eq!(tables(&mut c, "mig_copy").await, ["t", "t_del"]);
-
     let m = migration(&mut c, &id_in(&info)).await;
+    let old_table = format!("t_{}_del", &id_in(&info)[..8]);
+    assert_eq!(tables(&mut c, "mig_copy").await, ["t", old_table.as_str()]);
+    assert_eq!(
+        m["old_table"], old_table,
+        "SHOW MIGRATION names the old table"
+    );
     assert_eq!(m["status"], "complete");
     assert_eq!(m["strategy"], "copy");
     assert_eq!(m["table_name"], "t");
@@ -650,7 +659,8 @@ async fn every_column_type_round_trips_through_copy_and_binlog_replay() {
             .unwrap();
         await_status(&ctx, &id, "complete").await;
         let new = rows_of(&mut d, &t, key).await;
-        let old = rows_of(&mut d, &format!("{t}_del"), key).await;
+        let old_table = old_table_of(&mut d, &t).await.unwrap();
+        let old = rows_of(&mut d, &old_table, key).await;
         assert_eq!(new.len(), 5, "{t}: 6 rows inserted, 1 deleted");
         assert_eq!(new, old, "{t}: every value equal in the new table");
     }

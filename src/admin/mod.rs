@@ -7,14 +7,14 @@
 //! (see `server::session::probe`): a migration is visible to whoever may
 //! see its table, and changed by its submitter or whoever may ALTER it.
 
-use crate::migration::Handle;
+use crate::migration::store::SHOWN;
 use crate::protocol::packets::{ok_with_info, ErrPacket};
 use crate::protocol::resultset::{write_result_set, Column, Kind};
 use crate::protocol::Caps;
-use crate::sql::tables::MigrationCommand;
+use crate::sql::commands::{migration_command, Action, MigrationCommand, ShowFilter, Target};
 
-/// Columns of `SHOW MIGRATIONS`, in order.
-pub const MIGRATION_COLUMNS: [Column; 17] = [
+/// Columns of `SHOW MIGRATIONS`, in order (the names are `store::SHOWN`'s).
+pub const MIGRATION_COLUMNS: [Column; 23] = [
     Column::new("id", Kind::Text),
     Column::new("table_schema", Kind::Text),
     Column::new("table_name", Kind::Text),
@@ -24,6 +24,7 @@ pub const MIGRATION_COLUMNS: [Column; 17] = [
     Column::new("stage", Kind::Text),
     Column::new("progress_pct", Kind::Double),
     Column::new("rows_copied", Kind::BigInt),
+    // An estimate (the server's row count statistics) until the copy ends.
     Column::new("rows_total", Kind::BigInt),
     Column::new("eta_seconds", Kind::BigInt),
     Column::new("lag_seconds", Kind::Double),
@@ -32,6 +33,12 @@ pub const MIGRATION_COLUMNS: [Column; 17] = [
     Column::new("started_at", Kind::Datetime),
     Column::new("completed_at", Kind::Datetime),
     Column::new("message", Kind::Text),
+    Column::new("paused", Kind::BigInt),
+    Column::new("throttled", Kind::BigInt),
+    Column::new("throttle_reason", Kind::Text),
+    Column::new("old_table", Kind::Text),
+    Column::new("old_table_drop_at", Kind::Datetime),
+    Column::new("last_command", Kind::Text),
 ];
 
 /// The session facts an answer depends on.
@@ -43,34 +50,42 @@ pub struct Context {
 }
 
 /// A migration command, as read from the client's text.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum Request {
-    /// `SHOW MIGRATIONS` (`None`) or `SHOW MIGRATION '<id>'`.
-    Show(Option<String>),
-    /// `ALTER MIGRATION '<id>' <action>` (action upper-cased).
-    Alter { id: String, action: String },
+    Show(ShowFilter),
+    ShowOne(String),
+    Alter {
+        target: Target,
+        action: Action,
+    },
     /// Not a form we know: the answer.
     Invalid(Vec<u8>),
 }
 
 /// Reads a migration command (with the one SQL reader).
 pub fn parse(sql: &[u8]) -> Request {
-    match crate::sql::tables::migration_command(sql) {
-        MigrationCommand::Show(id) => Request::Show(id),
-        MigrationCommand::Alter { action, .. } if !ACTIONS.contains(&action.as_str()) => {
-            Request::Invalid(
+    match migration_command(sql) {
+        MigrationCommand::Show(f) => match f
+            .equal
+            .iter()
+            .find(|(c, _)| !SHOWN.iter().any(|(n, _)| n == c))
+        {
+            // What the server says of an unknown column in a WHERE.
+            Some((c, _)) => Request::Invalid(
                 ErrPacket::new(
-                    1235,
-                    "42000",
+                    1054,
+                    "42S22",
                     format!(
-                        "ghostwire: ALTER MIGRATION … {action} is not supported yet; supported: {}",
-                        ACTIONS.join(", ")
+                        "Unknown column '{c}' in 'where clause' (SHOW MIGRATIONS has: {})",
+                        SHOWN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
                     ),
                 )
                 .frame(1),
-            )
-        }
-        MigrationCommand::Alter { id, action } => Request::Alter { id, action },
+            ),
+            None => Request::Show(f),
+        },
+        MigrationCommand::ShowOne(id) => Request::ShowOne(id),
+        MigrationCommand::Alter { target, action } => Request::Alter { target, action },
         MigrationCommand::Invalid(form) => Request::Invalid(usage(form)),
     }
 }
@@ -82,33 +97,11 @@ pub fn show(rows: &[Vec<Option<String>>], ctx: Context) -> Vec<u8> {
     out
 }
 
-/// The actions `ALTER MIGRATION` knows.
-const ACTIONS: [&str; 1] = ["COMPLETE"];
-
-/// Runs `ALTER MIGRATION '<id>' <action>` for a client allowed to.
-pub fn alter(id: &str, action: &str, ctx: Context, engine: &Handle) -> Vec<u8> {
-    match action {
-        "COMPLETE" => {
-            if engine.release_postponed(id) {
-                ok_reply(ctx, &format!("ghostwire: migration {id} cutting over"))
-            } else {
-                ErrPacket::new(
-                    1105,
-                    "HY000",
-                    format!("ghostwire: migration {id} is not waiting to complete (see SHOW MIGRATION '{id}')"),
-                )
-                .frame(1)
-            }
-        }
-        _ => ErrPacket::new(
-            1235,
-            "42000",
-            format!(
-                "ghostwire: ALTER MIGRATION … {action} is not supported yet; supported: COMPLETE"
-            ),
-        )
-        .frame(1),
-    }
+/// The OK packet of a command that worked.
+pub fn ok_reply(ctx: Context, affected: u64, info: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    crate::protocol::write_packet(&mut out, &mut 1, &ok_with_info(affected, ctx.status, info));
+    out
 }
 
 /// The answer for an id no migration has (or one the client may not see).
@@ -125,12 +118,6 @@ fn usage(form: &str) -> Vec<u8> {
     ErrPacket::new(1064, "42000", format!("ghostwire: expected {form}")).frame(1)
 }
 
-fn ok_reply(ctx: Context, info: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    crate::protocol::write_packet(&mut out, &mut 1, &ok_with_info(0, ctx.status, info));
-    out
-}
-
 /// The answer when a migration command arrives as COM_STMT_PREPARE.
 pub fn refuse_prepare() -> Vec<u8> {
     ErrPacket::new(
@@ -139,4 +126,14 @@ pub fn refuse_prepare() -> Vec<u8> {
         "ghostwire: migration commands cannot be prepared; send them as plain queries",
     )
     .frame(1)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn columns_match_the_store() {
+        let names: Vec<&str> = super::MIGRATION_COLUMNS.iter().map(|c| c.name).collect();
+        let store: Vec<&str> = super::SHOWN.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, store);
+    }
 }

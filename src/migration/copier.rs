@@ -15,6 +15,8 @@ use mysql_async::{Pool, Row};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::control::Control;
+
 use super::sql::{tuple_cmp, KeyKind};
 use super::{MigrationError, Result};
 use crate::protocol::packets::ErrPacket;
@@ -150,8 +152,9 @@ pub async fn copy(
     workers: usize,
     target: Duration,
     progress: Arc<Progress>,
-    stop: &CancellationToken,
+    control: &Arc<Control>,
 ) -> Result<()> {
+    let stop = control.token();
     let mut conn = pool.get_conn().await?;
     let max = bound(&mut conn, plan, &plan.max_sql()).await?;
     let Some(max) = max else {
@@ -163,15 +166,16 @@ pub async fn copy(
     let abort = stop.child_token();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
-        let (pool, plan, rx, progress, abort) = (
+        let (pool, plan, rx, progress, abort, control) = (
             pool.clone(),
             plan.clone(),
             rx.clone(),
             progress.clone(),
             abort.clone(),
+            control.clone(),
         );
         tasks.spawn(async move {
-            let r = worker(&pool, &plan, &rx, target, &progress, &abort).await;
+            let r = worker(&pool, &plan, &rx, target, &progress, &abort, &control).await;
             if r.is_err() {
                 abort.cancel();
             }
@@ -240,6 +244,7 @@ async fn worker(
     target: Duration,
     progress: &Progress,
     stop: &CancellationToken,
+    control: &Control,
 ) -> Result<()> {
     let mut conn = pool.get_conn().await?;
     loop {
@@ -247,8 +252,10 @@ async fn worker(
         let Some((seq, lo, hi)) = next else {
             return Ok(());
         };
-        if stop.is_cancelled() {
-            return Err(MigrationError::Cancelled);
+        // Paused or fully throttled: wait here, with the chunk in hand.
+        tokio::select! {
+            r = control.admit() => r?,
+            _ = stop.cancelled() => return Err(MigrationError::Cancelled),
         }
         let range = CopyPlan::range(&plan.old_key, lo.as_ref(), &hi);
         let started = Instant::now();
@@ -257,7 +264,9 @@ async fn worker(
         progress.rows.fetch_add(rows, Ordering::Relaxed);
         metrics::counter!(crate::metrics::MIGRATION_ROWS_COPIED).increment(rows);
         progress.chunk_done(seq, &hi);
-        resize(progress, rows, started.elapsed(), target);
+        let took = started.elapsed();
+        resize(progress, rows, took, target);
+        control.rest(took).await?;
     }
 }
 

@@ -10,8 +10,11 @@
 pub mod binlog;
 mod checksum;
 pub mod client_session;
+mod commands;
+pub mod control;
 pub mod copier;
 mod cutover;
+mod lifecycle;
 mod runner;
 pub mod schema;
 pub mod sql;
@@ -145,8 +148,8 @@ pub struct Summary {
     pub strategy: &'static str,
     pub rows_copied: u64,
     pub stall_ms: u64,
-    /// Where the old table was kept (copy strategy).
-    pub old_table: Option<String>,
+    /// Where the old table was kept (copy strategy) and for how long (s).
+    pub old_table: Option<(String, u64)>,
 }
 
 pub type Outcome = std::result::Result<Summary, ErrPacket>;
@@ -187,7 +190,10 @@ struct Inner {
     /// Tables with a migration under way → its id.
     active: Mutex<HashMap<(String, String), String>>,
     running: Arc<Semaphore>,
-    postponed: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Migrations running in this process → their control.
+    controls: Mutex<HashMap<String, Arc<control::Control>>>,
+    /// Wakes the old-table dropper (a retention just ended).
+    dropper: Notify,
     stop: CancellationToken,
     tasks: TaskTracker,
 }
@@ -209,7 +215,8 @@ impl Handle {
                 server: OnceCell::new(),
                 active: Mutex::default(),
                 running,
-                postponed: Mutex::default(),
+                controls: Mutex::default(),
+                dropper: Notify::new(),
                 stop: CancellationToken::new(),
                 tasks: TaskTracker::new(),
             }),
@@ -388,8 +395,11 @@ impl Handle {
         let (tx, done) = oneshot::channel();
         let handle = self.clone();
         let mid = id.clone();
+        let control = Arc::new(control::Control::new(&inner.stop));
+        self.controls().insert(id.clone(), control.clone());
         inner.tasks.spawn(async move {
-            let outcome = runner::run(&handle, &mid, &req).await;
+            let outcome = runner::run(&handle, &mid, &req, &control).await;
+            handle.controls().remove(&mid);
             drop(ticket);
             let _ = tx.send(outcome);
         });
@@ -403,8 +413,8 @@ impl Handle {
 
     /// Rows for `SHOW MIGRATIONS` / `SHOW MIGRATION '<id>'`, each with what
     /// deciding who may see it needs.
-    pub async fn list(&self, id: Option<&str>) -> Result<Vec<store::Listed>> {
-        store::list(&self.inner.pool, id).await
+    pub async fn list(&self, filter: store::Filter<'_>) -> Result<Vec<store::Listed>> {
+        store::list(&self.inner.pool, filter).await
     }
 
     /// Schema, table and submitter (`CURRENT_USER()`) of a migration.
@@ -422,20 +432,16 @@ impl Handle {
         &self.inner.config.cutover
     }
 
-    /// Lets a postponed migration cut over. False when no such migration waits.
-    pub fn release_postponed(&self, id: &str) -> bool {
-        let waiting = self
-            .inner
-            .postponed
+    fn controls(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<control::Control>>> {
+        self.inner
+            .controls
             .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        match waiting.get(id) {
-            Some(n) => {
-                n.notify_one();
-                true
-            }
-            None => false,
-        }
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The control of a migration running in this process.
+    pub fn control(&self, id: &str) -> Option<Arc<control::Control>> {
+        self.controls().get(id).cloned()
     }
 
     /// Cancels running migrations (their tables are left unchanged) and
@@ -466,6 +472,7 @@ impl Handle {
                         runner::drop_helpers(&mut conn, &o.id, &o.schema, &o.table).await;
                     }
                 }
+                lifecycle::spawn_dropper(self.clone());
                 Ok::<(), MigrationError>(())
             })
             .await?;

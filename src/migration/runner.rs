@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use super::binlog::{Delta, Horizon, Replay, Tail, Target};
 use super::checksum::{self, Compared};
+use super::control::Control;
 use super::copier::{self, CopyPlan, InsertChecks, Progress};
 use super::cutover::{self, Attempt};
 use super::schema::{self, TableInfo};
-use super::sql::{helper_table, ident, qualified, KeyKind};
+use super::sql::{helper_table, ident, old_table_name, qualified, KeyKind};
 use super::store::{self, Status, Update};
 use super::{Failure, Handle, Inner, MigrationError, Outcome, Request, Result, Summary};
 use crate::gate::Gate;
@@ -25,8 +25,8 @@ use crate::gate::Gate;
 /// Rows per checksum chunk.
 const CHECKSUM_CHUNK: u64 = 10_000;
 
-pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
-    let m = Migration::new(&handle.inner, id, req);
+pub async fn run(handle: &Handle, id: &str, req: &Request, control: &Arc<Control>) -> Outcome {
+    let m = Migration::new(&handle.inner, id, req, control);
     let result = async {
         let running = m.inner.running.clone();
         let permit = match running.clone().try_acquire_owned() {
@@ -44,7 +44,7 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
                 .await?;
                 tokio::select! {
                     p = running.acquire_owned() => p.map_err(|_| MigrationError::Cancelled)?,
-                    _ = m.inner.stop.cancelled() => return Err(MigrationError::Cancelled),
+                    _ = control.token().cancelled() => return Err(MigrationError::Cancelled),
                 }
             }
         };
@@ -65,6 +65,7 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
                 .record(summary.stall_ms as f64 / 1000.0);
             info!(%id, strategy = summary.strategy, rows = summary.rows_copied, stall_ms = summary.stall_ms, "migration complete");
             let message = summary.message();
+            let retain = m.inner.config.migrations.retain_old_table.0;
             let _ = m
                 .record(&Update {
                     status: Some(Status::Complete),
@@ -73,9 +74,15 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
                     eta_seconds: Some(Some(0)),
                     lag_seconds: Some(0.0),
                     message: Some(&message),
+                    paused: Some(false),
+                    throttled: Some((false, "")),
+                    old_table: Some((&m.del_name, retain)),
                     ..Default::default()
                 })
                 .await;
+            if retain == 0 {
+                handle.wake_dropper();
+            }
             Ok(summary)
         }
         Err(e) => {
@@ -87,7 +94,17 @@ pub async fn run(handle: &Handle, id: &str, req: &Request) -> Outcome {
                     cutover::drop_sentry(&mut conn, id, &req.schema, &m.del_name).await;
                 }
             }
-            let packet = e.to_packet();
+            let packet = match (&e, control.cancelled_by()) {
+                (MigrationError::Cancelled, Some(by)) => crate::protocol::packets::ErrPacket::new(
+                    1317,
+                    "70100",
+                    format!(
+                        "ghostwire: migration {id} was cancelled by {by} (ALTER MIGRATION … \
+                         CANCEL); the original table is unchanged"
+                    ),
+                ),
+                _ => e.to_packet(),
+            };
             let status = match e {
                 MigrationError::Cancelled => Status::Cancelled,
                 _ => Status::Failed,
@@ -129,9 +146,13 @@ impl Summary {
     /// Info text of the client's OK packet and the migration's message.
     pub fn message(&self) -> String {
         match &self.old_table {
-            Some(old) => format!(
-                "ghostwire: migration {} complete ({}): {} rows copied, cut-over stall {} ms; old table kept as {old}",
+            Some((old, 0)) => format!(
+                "ghostwire: migration {} complete ({}): {} rows copied, cut-over stall {} ms; old table {old} is dropped now",
                 self.id, self.strategy, self.rows_copied, self.stall_ms
+            ),
+            Some((old, retain)) => format!(
+                "ghostwire: migration {} complete ({}): {} rows copied, cut-over stall {} ms; old table kept as {old} for {}",
+                self.id, self.strategy, self.rows_copied, self.stall_ms, retention(*retain)
             ),
             None => format!(
                 "ghostwire: migration {} complete ({}), stall {} ms",
@@ -141,13 +162,22 @@ impl Summary {
     }
 }
 
+/// A retention as people write it (`24h`, `90m`, `45s`).
+fn retention(s: u64) -> String {
+    match s {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 /// Drops the shadow table of migration `id`, which the caller knows it
-/// created, and its sentry when there is one (never the old table a
-/// completed migration left under the same `_del` name, nor a table
-/// someone else made under either name).
+/// created, and its sentry when there is one (never a table someone else
+/// made under either name).
 pub async fn drop_helpers(conn: &mut Conn, id: &str, schema: &str, table: &str) {
     let shadow = helper_table(table, "gho");
-    let del = helper_table(table, "del");
+    let del = old_table_name(table, id);
     let _ = conn
         .query_drop(format!(
             "DROP TABLE IF EXISTS {}",
@@ -161,6 +191,8 @@ pub(super) struct Migration<'a> {
     pub inner: &'a Inner,
     pub id: &'a str,
     pub req: &'a Request,
+    /// Cancel, pause, throttle, release (see `control`).
+    pub control: &'a Arc<Control>,
     pub original: String,
     pub shadow_name: String,
     pub del_name: String,
@@ -190,15 +222,16 @@ impl<'a> Migration<'a> {
             .ok_or_else(|| MigrationError::Internal("the server's version is unknown".into()))
     }
 
-    fn new(inner: &'a Inner, id: &'a str, req: &'a Request) -> Self {
+    fn new(inner: &'a Inner, id: &'a str, req: &'a Request, control: &'a Arc<Control>) -> Self {
         let t = &req.table;
         Migration {
             inner,
             id,
             req,
+            control,
             original: qualified(&req.schema, t),
             shadow_name: helper_table(t, "gho"),
-            del_name: helper_table(t, "del"),
+            del_name: old_table_name(t, id),
             pool: Default::default(),
             shadow_created: Default::default(),
             carry_auto_increment: Default::default(),
@@ -228,7 +261,7 @@ impl<'a> Migration<'a> {
     }
 
     fn cancelled(&self) -> Result<()> {
-        if self.inner.stop.is_cancelled() {
+        if self.control.is_cancelled() {
             return Err(MigrationError::Cancelled);
         }
         Ok(())
@@ -413,7 +446,7 @@ impl<'a> Migration<'a> {
                 self.inner.config.migrations.copy_workers,
                 Duration::from_millis(self.inner.config.migrations.chunk_target_ms),
                 progress.clone(),
-                &self.inner.stop,
+                self.control,
             );
             tokio::select! {
                 r = copy => r?,
@@ -459,7 +492,10 @@ impl<'a> Migration<'a> {
                 strategy: "copy",
                 rows_copied: copied,
                 stall_ms,
-                old_table: Some(qualified(schema, &self.del_name)),
+                old_table: Some((
+                    qualified(schema, &self.del_name),
+                    self.inner.config.migrations.retain_old_table.0,
+                )),
             })
         }
         .await;
@@ -624,6 +660,7 @@ impl<'a> Migration<'a> {
         failure: Failure,
     ) -> tokio::task::JoinHandle<()> {
         let pool = pool.clone();
+        let control = self.control.clone();
         tokio::spawn(async move {
             let r = async {
                 let mut conn = pool.get_conn().await?;
@@ -633,6 +670,9 @@ impl<'a> Migration<'a> {
                         let _ = tokio::time::timeout(Duration::from_millis(20), wait).await;
                         continue;
                     }
+                    // PAUSE stops the replay too; the tail keeps reading
+                    // (changed keys only, so it stays small).
+                    control.unpaused().await?;
                     let _guard = pause.lock().await;
                     replay.flush_once(&mut conn, &delta, 1000).await?;
                 }
@@ -665,11 +705,15 @@ impl<'a> Migration<'a> {
             };
             let rate = copied as f64 / started.elapsed().as_secs_f64().max(0.001);
             let eta = (rate > 0.0).then(|| (total.saturating_sub(copied) as f64 / rate) as u64);
+            let throttle = self.control.throttle();
+            let reason = throttle.as_ref().map(|t| t.1.as_str()).unwrap_or("");
             let u = Update {
                 rows_copied: Some(copied),
                 progress_pct: Some(pct),
                 eta_seconds: Some(eta),
                 lag_seconds: Some(delta.lag().as_secs_f64()),
+                paused: Some(self.control.state().paused),
+                throttled: Some((throttle.is_some(), reason)),
                 ..Default::default()
             };
             if let Err(e) = self.record(&u).await {
@@ -692,12 +736,6 @@ impl<'a> Migration<'a> {
     async fn wait_for_release(&self, delta: &Delta, failure: &Failure) -> Result<()> {
         // The copy is done: its slot goes to the next migration.
         self.permit.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let notify = Arc::new(Notify::new());
-        self.inner
-            .postponed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(self.id.to_string(), notify.clone());
         self.record(&Update {
             status: Some(Status::Ready),
             stage: Some("waiting for ALTER MIGRATION COMPLETE"),
@@ -707,20 +745,15 @@ impl<'a> Migration<'a> {
         .await?;
         let r = loop {
             tokio::select! {
-                _ = notify.notified() => break Ok(()),
+                r = self.control.released() => break r,
                 e = failure.wait() => break Err(e),
-                _ = self.inner.stop.cancelled() => break Err(MigrationError::Cancelled),
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {
                     let lag = delta.lag().as_secs_f64();
-                    self.record(&Update { lag_seconds: Some(lag), ..Default::default() }).await?;
+                    let paused = self.control.state().paused;
+                    self.record(&Update { lag_seconds: Some(lag), paused: Some(paused), ..Default::default() }).await?;
                 }
             }
         };
-        self.inner
-            .postponed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(self.id);
         r?;
         self.catch_up(delta, failure).await
     }
@@ -758,7 +791,7 @@ impl<'a> Migration<'a> {
     ) -> Result<()> {
         let cfg = &self.inner.config.cutover;
         for n in 1..=cfg.max_attempts {
-            self.cancelled()?;
+            self.control.unpaused().await?;
             let total = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
             self.record(&Update {
                 cutover_attempts: Some(total),
@@ -823,7 +856,7 @@ impl<'a> Migration<'a> {
         let cfg = &self.inner.config.cutover;
         let mut last = String::new();
         for n in 1..=cfg.max_attempts {
-            self.cancelled()?;
+            self.control.unpaused().await?;
             self.record(&Update {
                 status: Some(Status::CuttingOver),
                 stage: Some("cutting over"),

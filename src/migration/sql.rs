@@ -44,6 +44,19 @@ pub fn helper_table(table: &str, suffix: &str) -> String {
     format!("{prefix}~{:08x}_{suffix}", hash as u32)
 }
 
+/// Where migration `id` keeps the old table after its cut-over (and names
+/// its sentry before): unique to the migration, so the next ALTER of the
+/// same table can start while this one's old table is kept; a suffix, so it
+/// sorts after the table's own name (see `helper_table`).
+pub fn old_table_name(table: &str, id: &str) -> String {
+    let tag: String = id
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .take(8)
+        .collect();
+    helper_table(table, &format!("{tag}_del"))
+}
+
 /// Whether an `information_schema` data type is an integer type.
 pub fn integer_type(data_type: &str) -> bool {
     matches!(

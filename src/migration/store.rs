@@ -8,7 +8,7 @@ use mysql_async::{Conn, Pool};
 
 use super::Result;
 
-const CREATE: [&str; 2] = [
+const CREATE: [&str; 3] = [
     "CREATE DATABASE IF NOT EXISTS `_ghostwire`",
     "CREATE TABLE IF NOT EXISTS `_ghostwire`.`migrations` (
         id CHAR(36) NOT NULL PRIMARY KEY,
@@ -35,20 +35,57 @@ const CREATE: [&str; 2] = [
         started_at DATETIME(6) NULL,
         completed_at DATETIME(6) NULL,
         message TEXT NULL,
+        paused TINYINT NOT NULL DEFAULT 0,
+        throttled TINYINT NOT NULL DEFAULT 0,
+        throttle_reason VARCHAR(255) NOT NULL DEFAULT '',
+        old_table VARCHAR(64) NULL,
+        old_table_drop_at DATETIME(6) NULL,
+        old_table_dropped_at DATETIME(6) NULL,
+        last_command VARCHAR(512) NULL,
         KEY by_created (created_at),
-        KEY by_table (table_schema, table_name)
+        KEY by_table (table_schema, table_name),
+        KEY by_drop (old_table_drop_at)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+    // Every ALTER MIGRATION command: who sent it, when, and what came of it.
+    "CREATE TABLE IF NOT EXISTS `_ghostwire`.`commands` (
+        seq BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        migration_id CHAR(36) NOT NULL,
+        command VARCHAR(64) NOT NULL,
+        issued_by VARCHAR(300) NOT NULL,
+        issued_at DATETIME(6) NOT NULL,
+        result VARCHAR(512) NOT NULL,
+        KEY by_migration (migration_id, seq)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
 ];
 
-/// Brings a state table made by an earlier version up to date: statements
-/// are kept as the client's bytes with their character set (a latin1
-/// server default refused other text), and the table records whether the
-/// migration created its shadow (so only tables ghostwire made are dropped).
-const UPGRADE: &str = "ALTER TABLE `_ghostwire`.`migrations` \
-    MODIFY statement MEDIUMBLOB NOT NULL, \
-    ADD COLUMN statement_charset VARCHAR(64) NOT NULL DEFAULT 'utf8mb4' AFTER statement, \
-    ADD COLUMN shadow_created TINYINT NOT NULL DEFAULT 0 AFTER submitted_by, \
-    CONVERT TO CHARACTER SET utf8mb4";
+/// Brings a state table made by an earlier version up to date, one step
+/// per version (a step runs when its marker column is missing): statements
+/// kept as the client's bytes with their character set (a latin1 server
+/// default refused other text) and whether the migration created its
+/// shadow (only tables ghostwire made are dropped); then control and
+/// throttle state and the old table's lifecycle.
+const UPGRADES: [(&str, &str); 2] = [
+    (
+        "shadow_created",
+        "ALTER TABLE `_ghostwire`.`migrations` \
+         MODIFY statement MEDIUMBLOB NOT NULL, \
+         ADD COLUMN statement_charset VARCHAR(64) NOT NULL DEFAULT 'utf8mb4' AFTER statement, \
+         ADD COLUMN shadow_created TINYINT NOT NULL DEFAULT 0 AFTER submitted_by, \
+         CONVERT TO CHARACTER SET utf8mb4",
+    ),
+    (
+        "old_table",
+        "ALTER TABLE `_ghostwire`.`migrations` \
+         ADD COLUMN paused TINYINT NOT NULL DEFAULT 0, \
+         ADD COLUMN throttled TINYINT NOT NULL DEFAULT 0, \
+         ADD COLUMN throttle_reason VARCHAR(255) NOT NULL DEFAULT '', \
+         ADD COLUMN old_table VARCHAR(64) NULL, \
+         ADD COLUMN old_table_drop_at DATETIME(6) NULL, \
+         ADD COLUMN old_table_dropped_at DATETIME(6) NULL, \
+         ADD COLUMN last_command VARCHAR(512) NULL, \
+         ADD KEY by_drop (old_table_drop_at)",
+    ),
+];
 
 /// Status values, in the order a migration normally passes through them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,14 +119,17 @@ pub async fn ensure(pool: &Pool) -> Result<()> {
     for sql in CREATE {
         conn.query_drop(sql).await?;
     }
-    let current: Option<String> = conn
-        .query_first(
-            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '_ghostwire' \
-             AND TABLE_NAME = 'migrations' AND COLUMN_NAME = 'shadow_created'",
-        )
-        .await?;
-    if current.is_none() {
-        conn.query_drop(UPGRADE).await?;
+    for (marker, upgrade) in UPGRADES {
+        let current: Option<String> = conn
+            .exec_first(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '_ghostwire' \
+                 AND TABLE_NAME = 'migrations' AND COLUMN_NAME = ?",
+                (marker,),
+            )
+            .await?;
+        if current.is_none() {
+            conn.query_drop(upgrade).await?;
+        }
     }
     Ok(())
 }
@@ -169,6 +209,12 @@ pub struct Update<'a> {
     pub stall_ms: Option<u64>,
     pub binlog: Option<(&'a str, u64)>,
     pub message: Option<&'a str>,
+    pub paused: Option<bool>,
+    /// Throttled, and why (empty when not).
+    pub throttled: Option<(bool, &'a str)>,
+    /// The old table's name and how long it is kept (seconds) before the
+    /// background drop.
+    pub old_table: Option<(&'a str, u64)>,
 }
 
 pub async fn update(conn: &mut Conn, id: &str, u: &Update<'_>) -> Result<()> {
@@ -227,6 +273,20 @@ pub async fn update(conn: &mut Conn, id: &str, u: &Update<'_>) -> Result<()> {
     if let Some(v) = u.message {
         set("message = ?", v.into());
     }
+    if let Some(v) = u.paused {
+        set("paused = ?", v.into());
+    }
+    if let Some((on, reason)) = u.throttled {
+        set("throttled = ?", on.into());
+        set("throttle_reason = ?", reason.into());
+    }
+    if let Some((name, retain_s)) = u.old_table {
+        set("old_table = ?", name.into());
+        set(
+            "old_table_drop_at = UTC_TIMESTAMP(6) + INTERVAL ? SECOND",
+            retain_s.into(),
+        );
+    }
     if sets.is_empty() {
         return Ok(());
     }
@@ -239,13 +299,40 @@ pub async fn update(conn: &mut Conn, id: &str, u: &Update<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Columns of `SHOW MIGRATIONS`, in `admin::MIGRATION_COLUMNS` order, then
-/// what deciding who may see a row needs.
-const LIST: &str = "SELECT id, table_schema, table_name, statement, strategy, status, stage, \
-    progress_pct, rows_copied, rows_total, eta_seconds, lag_seconds, cutover_attempts, stall_ms, \
-    started_at, completed_at, message, submitted_by, statement_charset \
-    FROM `_ghostwire`.`migrations`";
-const SHOWN: usize = 17;
+/// Columns of `SHOW MIGRATIONS` (names and the expressions behind them),
+/// in `admin::MIGRATION_COLUMNS` order. `WHERE <name> = '…'` compares the
+/// expression, on the server.
+pub const SHOWN: [(&str, &str); 23] = [
+    ("id", "id"),
+    ("table_schema", "table_schema"),
+    ("table_name", "table_name"),
+    ("statement", "statement"),
+    ("strategy", "strategy"),
+    ("status", "status"),
+    ("stage", "stage"),
+    ("progress_pct", "progress_pct"),
+    ("rows_copied", "rows_copied"),
+    ("rows_total", "rows_total"),
+    ("eta_seconds", "eta_seconds"),
+    ("lag_seconds", "lag_seconds"),
+    ("cutover_attempts", "cutover_attempts"),
+    ("stall_ms", "stall_ms"),
+    ("started_at", "started_at"),
+    ("completed_at", "completed_at"),
+    ("message", "message"),
+    ("paused", "paused"),
+    ("throttled", "throttled"),
+    ("throttle_reason", "NULLIF(throttle_reason, '')"),
+    (
+        "old_table",
+        "IF(old_table_dropped_at IS NULL, old_table, NULL)",
+    ),
+    (
+        "old_table_drop_at",
+        "IF(old_table_dropped_at IS NULL, old_table_drop_at, NULL)",
+    ),
+    ("last_command", "last_command"),
+];
 
 /// One migration's row for `SHOW MIGRATIONS`, with its table and submitter.
 pub struct Listed {
@@ -255,8 +342,19 @@ pub struct Listed {
     pub submitted_by: String,
 }
 
+/// Which rows `list` reads.
+pub enum Filter<'a> {
+    One(&'a str),
+    /// `LIKE` on the id or the table name, and `column = value` pairs
+    /// (names from `SHOWN`; the caller checked them).
+    Matching {
+        like: Option<&'a str>,
+        equal: &'a [(String, String)],
+    },
+}
+
 /// Rows for `SHOW MIGRATIONS` (newest first) or one migration, as text.
-pub async fn list(pool: &Pool, id: Option<&str>) -> Result<Vec<Listed>> {
+pub async fn list(pool: &Pool, filter: Filter<'_>) -> Result<Vec<Listed>> {
     let mut conn = pool.get_conn().await?;
     let exists: Option<String> = conn
         .exec_first(
@@ -268,13 +366,33 @@ pub async fn list(pool: &Pool, id: Option<&str>) -> Result<Vec<Listed>> {
     if exists.is_none() {
         return Ok(Vec::new());
     }
-    let rows: Vec<mysql_async::Row> = match id {
-        Some(id) => conn.exec(format!("{LIST} WHERE id = ?"), (id,)).await?,
-        None => {
-            conn.query(format!("{LIST} ORDER BY created_at DESC LIMIT 1000"))
-                .await?
+    let columns: Vec<&str> = SHOWN.iter().map(|(_, expr)| *expr).collect();
+    let mut sql = format!(
+        "SELECT {}, submitted_by, statement_charset FROM `_ghostwire`.`migrations` WHERE 1",
+        columns.join(", ")
+    );
+    let mut params: Vec<mysql_async::Value> = Vec::new();
+    match filter {
+        Filter::One(id) => {
+            sql.push_str(" AND id = ?");
+            params.push(id.into());
         }
-    };
+        Filter::Matching { like, equal } => {
+            if let Some(p) = like {
+                sql.push_str(" AND (id LIKE ? OR table_name LIKE ?)");
+                params.extend([p.into(), p.into()]);
+            }
+            for (name, value) in equal {
+                let Some((_, expr)) = SHOWN.iter().find(|(n, _)| n == name) else {
+                    continue;
+                };
+                sql.push_str(&format!(" AND {expr} = ?"));
+                params.push(value.as_str().into());
+            }
+            sql.push_str(" ORDER BY created_at DESC LIMIT 1000");
+        }
+    }
+    let rows: Vec<mysql_async::Row> = conn.exec(sql, params).await?;
     Ok(rows.into_iter().filter_map(listed).collect())
 }
 
@@ -289,13 +407,14 @@ fn listed(row: mysql_async::Row) -> Option<Listed> {
         })
         .collect();
     let text = |v: &Option<Vec<u8>>| v.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
-    let charset = text(values.get(SHOWN + 1)?)?;
-    let submitted_by = text(values.get(SHOWN)?)?;
+    let n = SHOWN.len();
+    let charset = text(values.get(n + 1)?)?;
+    let submitted_by = text(values.get(n)?)?;
     let statement = values
         .get(3)?
         .as_ref()
         .map(|b| crate::protocol::charset::decode_text(b, &charset));
-    values.truncate(SHOWN);
+    values.truncate(n);
     let mut row: Vec<Option<String>> = values.iter().map(text).collect();
     row[3] = statement;
     Some(Listed {
@@ -368,4 +487,90 @@ pub struct Orphan {
     pub table: String,
     /// Whether it had created its shadow table (which is then its to drop).
     pub shadow_created: bool,
+}
+
+/// Records an `ALTER MIGRATION` command on the migration: in `commands`
+/// (every one) and as its `last_command`.
+pub async fn record_command(
+    conn: &mut Conn,
+    id: &str,
+    command: &str,
+    by: &str,
+    result: &str,
+) -> Result<()> {
+    conn.exec_drop(
+        "INSERT INTO `_ghostwire`.`commands` (migration_id, command, issued_by, issued_at, result) \
+         VALUES (?, ?, ?, UTC_TIMESTAMP(6), ?)",
+        (id, command, by, result),
+    )
+    .await?;
+    conn.exec_drop(
+        "UPDATE `_ghostwire`.`migrations` SET last_command = \
+         LEFT(CONCAT(?, ' by ', ?, ' at ', DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:%s UTC')), 512) \
+         WHERE id = ?",
+        (command, by, id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// What the lifecycle needs to know of one migration.
+pub struct State {
+    pub status: String,
+    pub schema: String,
+    pub table: String,
+    /// The old table, while it has not been dropped.
+    pub old_table: Option<String>,
+}
+
+pub async fn state(conn: &mut Conn, id: &str) -> Result<Option<State>> {
+    let row: Option<(String, String, String, Option<String>)> = conn
+        .exec_first(
+            "SELECT status, table_schema, table_name, \
+             IF(old_table_dropped_at IS NULL, old_table, NULL) \
+             FROM `_ghostwire`.`migrations` WHERE id = ?",
+            (id,),
+        )
+        .await?;
+    Ok(row.map(|(status, schema, table, old_table)| State {
+        status,
+        schema,
+        table,
+        old_table,
+    }))
+}
+
+/// Old tables whose time is up: (migration id, schema, old table).
+pub async fn old_tables_due(conn: &mut Conn) -> Result<Vec<(String, String, String)>> {
+    Ok(conn
+        .query(
+            "SELECT id, table_schema, old_table FROM `_ghostwire`.`migrations` \
+             WHERE old_table_drop_at <= UTC_TIMESTAMP(6) AND old_table_dropped_at IS NULL \
+             AND old_table IS NOT NULL AND status = 'complete' ORDER BY old_table_drop_at",
+        )
+        .await?)
+}
+
+/// Notes that the migration's old table is gone.
+pub async fn old_table_dropped(conn: &mut Conn, id: &str) -> Result<()> {
+    conn.exec_drop(
+        "UPDATE `_ghostwire`.`migrations` SET old_table_dropped_at = UTC_TIMESTAMP(6) WHERE id = ?",
+        (id,),
+    )
+    .await?;
+    Ok(())
+}
+
+/// How long until the next kept old table's retention ends.
+pub async fn next_old_table_due(conn: &mut Conn) -> Result<Option<std::time::Duration>> {
+    let us: Option<Option<i64>> = conn
+        .query_first(
+            "SELECT TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), MIN(old_table_drop_at)) \
+             FROM `_ghostwire`.`migrations` WHERE old_table_dropped_at IS NULL \
+             AND old_table IS NOT NULL AND status = 'complete'",
+        )
+        .await?;
+    Ok(us
+        .flatten()
+        .map(|us| std::time::Duration::from_micros(us.max(0) as u64 + 1000)))
 }

@@ -7,12 +7,14 @@
 //! - `alter`: `ALTER TABLE` table name, body range, column operations.
 //! - `columns`: which original column feeds each new column; name decoding.
 //! - `hints`: ghostwire hints in comments and `@ghostwire`.
-//! - `tables`: tables and commands a statement names, for routing (the
-//!   cut-over gate, `USE`, `SHOW/ALTER MIGRATION`).
+//! - `tables`: tables a statement names, for routing (the cut-over gate,
+//!   `USE`).
+//! - `commands`: the proxy's own `SHOW MIGRATIONS` / `ALTER MIGRATION`.
 
 pub mod alter;
 pub mod classify;
 pub mod columns;
+pub mod commands;
 pub mod hints;
 pub mod lexer;
 pub mod tables;

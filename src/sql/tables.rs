@@ -1,7 +1,6 @@
-//! Which tables and commands a statement names, for routing: the cut-over
-//! gate's word search (hot path, no parse), the gate's confirmation while a
-//! gate closes (sqlparser), `USE db`, and the proxy's own migration
-//! commands. None of it is a security decision: a statement the gate does
+//! Which tables a statement names, for routing: the cut-over gate's word
+//! search (hot path, no parse), the gate's confirmation while a gate closes
+//! (sqlparser) and `USE db`. None of it is a security decision: a statement the gate does
 //! not recognise still meets the server's own locks.
 
 use std::ops::ControlFlow;
@@ -10,7 +9,7 @@ use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
 use super::classify::{skip_space_and_comments, Words};
-use super::lexer::{lex, Dialect, Flavour, TokenKind};
+use super::lexer::{lex, Dialect, TokenKind};
 
 /// Whether `sql` contains `needle` (lower-case ASCII bytes of a table name)
 /// as a whole word, in any case. Runs on every statement while a table is
@@ -92,59 +91,6 @@ pub fn uses_table(sql: &str, db: Option<&str>, schema: &str, table: &str) -> boo
     hit
 }
 
-/// A proxy command, as read from the client's text.
-#[derive(Debug, PartialEq, Eq)]
-pub enum MigrationCommand {
-    /// `SHOW MIGRATIONS` (`None`) or `SHOW MIGRATION '<id>'`.
-    Show(Option<String>),
-    /// `ALTER MIGRATION '<id>' <ACTION>` (action upper-cased).
-    Alter { id: String, action: String },
-    /// Not a form the proxy knows: the form it expected.
-    Invalid(&'static str),
-}
-
-/// Reads `SHOW MIGRATIONS`, `SHOW MIGRATION '<id>'`, `ALTER MIGRATION '<id>'
-/// <action>` with the server's lexer (comments, quotes).
-pub fn migration_command(sql: &[u8]) -> MigrationCommand {
-    let lexed = lex(sql, &Dialect::new(Flavour::MariaDb, 0));
-    let mut toks = lexed
-        .tokens
-        .iter()
-        .filter(|t| t.kind != TokenKind::Punct(b';'));
-    let word = |t: Option<&super::lexer::Token>| -> String {
-        t.filter(|t| t.kind == TokenKind::Word)
-            .and_then(|t| sql.get(t.span.clone()))
-            .map(|w| String::from_utf8_lossy(w).to_ascii_uppercase())
-            .unwrap_or_default()
-    };
-    let string = |t: Option<&super::lexer::Token>| -> Option<String> {
-        match &t?.kind {
-            TokenKind::Str(s) | TokenKind::QuotedIdent(s) => {
-                Some(String::from_utf8_lossy(s).into_owned())
-            }
-            _ => None,
-        }
-    };
-    let first = word(toks.next());
-    let second = word(toks.next());
-    match (first.as_str(), second.as_str()) {
-        // Anything after the command is refused, not ignored (LIKE and
-        // WHERE are not supported yet).
-        ("SHOW", "MIGRATIONS") if toks.next().is_none() => MigrationCommand::Show(None),
-        ("SHOW", "MIGRATION") => match (string(toks.next()), toks.next()) {
-            (Some(id), None) => MigrationCommand::Show(Some(id)),
-            _ => MigrationCommand::Invalid("SHOW MIGRATION '<id>'"),
-        },
-        ("ALTER", "MIGRATION") => match (string(toks.next()), word(toks.next())) {
-            (Some(id), action) if !action.is_empty() && toks.next().is_none() => {
-                MigrationCommand::Alter { id, action }
-            }
-            _ => MigrationCommand::Invalid("ALTER MIGRATION '<id>' COMPLETE"),
-        },
-        _ => MigrationCommand::Invalid("SHOW MIGRATIONS"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,7 +108,7 @@ mod tests {
 
     #[test]
     fn identifiers_not_strings() {
-        let d = Dialect::new(Flavour::MariaDb, 101106);
+        let d = Dialect::new(super::super::lexer::Flavour::MariaDb, 101106);
         assert!(names_identifier(b"SELECT * FROM orders", "orders", &d));
         assert!(names_identifier(b"SELECT * FROM `Orders`", "orders", &d));
         assert!(!names_identifier(b"SELECT 'orders'", "orders", &d));
@@ -179,39 +125,5 @@ mod tests {
         assert!(mentions_word(b"select * from Orders where x", b"orders"));
         assert!(!mentions_word(b"select * from orders2", b"orders"));
         assert!(!mentions_word(b"", b"orders"));
-    }
-
-    #[test]
-    fn commands() {
-        use MigrationCommand::*;
-        assert_eq!(migration_command(b"show migrations"), Show(None));
-        assert_eq!(
-            migration_command(b"SHOW MIGRATION /* x */ 'ab-1';"),
-            Show(Some("ab-1".into()))
-        );
-        assert_eq!(
-            migration_command(b"alter migration \"ab\" complete"),
-            Alter {
-                id: "ab".into(),
-                action: "COMPLETE".into()
-            }
-        );
-        assert!(matches!(migration_command(b"SHOW MIGRATION"), Invalid(_)));
-        assert!(matches!(
-            migration_command(b"SHOW MIGRATION '' OR 1=1 -- '"),
-            Invalid(_)
-        ));
-        assert!(matches!(
-            migration_command(b"SHOW MIGRATIONS WHERE 1=1"),
-            Invalid(_)
-        ));
-        assert!(matches!(
-            migration_command(b"ALTER MIGRATION 'a' COMPLETE; DROP TABLE t"),
-            Invalid(_)
-        ));
-        assert!(matches!(
-            migration_command(b"ALTER MIGRATION 'a'"),
-            Invalid(_)
-        ));
     }
 }

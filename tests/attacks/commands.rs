@@ -3,7 +3,7 @@
 //! A user with no rights on a table must neither read its migrations
 //! (statement text can hold secrets) nor cut them over.
 
-use crate::common::{self, await_status, submit_postponed};
+use crate::common::{await_status, submit_postponed};
 use crate::world::{cell, run, World};
 use mysql_async::prelude::*;
 use mysql_async::Row;
@@ -54,6 +54,8 @@ async fn migration_commands_need_rights_on_the_table() {
     for sql in [
         "SHOW MIGRATIONS".to_string(),
         format!("SHOW MIGRATION '{id}'"),
+        "SHOW MIGRATIONS LIKE '%'".to_string(),
+        format!("SHOW MIGRATIONS WHERE id = '{id}'"),
     ] {
         let seen = leaked(&mut other, &sql, &id).await;
         if !seen.is_empty() {
@@ -64,13 +66,34 @@ async fn migration_commands_need_rights_on_the_table() {
         }
     }
     let complete = format!("ALTER MIGRATION '{id}' COMPLETE");
-    let answer = run(&mut other, &complete).await;
-    let status = common::migration_status(&w.ctx, &id).await;
-    if answer.is_ok() || status.as_deref() != Some("ready") {
-        failures.push(format!(
-            "ATTACK SUCCEEDED [{complete} as a USAGE-only user]: answered {answer:?}; \
-             the migration is now {status:?} (should stay ready, refused with an ERR)"
-        ));
+    for action in [
+        "PAUSE",
+        "THROTTLE",
+        "THROTTLE RATIO 0.5",
+        "CANCEL",
+        "CLEANUP",
+        "RETRY",
+        "COMPLETE",
+    ] {
+        for target in [format!("'{id}'"), "ALL".to_string()] {
+            let sql = format!("ALTER MIGRATION {target} {action}");
+            let answer = run_info(&mut other, &sql).await;
+            let state = control_state(&w, &id).await;
+            // ALL answers OK for the migrations it may change: none.
+            let refused = match target.as_str() {
+                "ALL" => answer
+                    .as_ref()
+                    .is_ok_and(|info| info.contains(" 0 migration")),
+                _ => answer.is_err(),
+            };
+            if !refused || state != ("ready".to_string(), 0, 0) {
+                failures.push(format!(
+                    "ATTACK SUCCEEDED [{sql} as a USAGE-only user]: answered {answer:?}; \
+                     the migration is now (status, paused, throttled) = {state:?} (should stay \
+                     ready, refused)"
+                ));
+            }
+        }
     }
     other.disconnect().await.ok();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -82,5 +105,58 @@ async fn migration_commands_need_rights_on_the_table() {
         .await
         .unwrap_or_else(|e| panic!("the owner completes its migration: {e:?}"));
     await_status(&w.ctx, &id, "complete").await;
+
+    // Its old table is ghostwire's to drop, at the owner's word only.
+    let mut other = w.connect(w.ctx.port(), &nobody, None).await;
+    let cleanup = format!("ALTER MIGRATION '{id}' CLEANUP");
+    let answer = run(&mut other, &cleanup).await;
+    assert!(
+        answer.is_err(),
+        "{cleanup} as a USAGE-only user: {answer:?}"
+    );
+    assert!(old_table_exists(&w, &id).await, "the old table is kept");
+    run(&mut owner, &cleanup)
+        .await
+        .unwrap_or_else(|e| panic!("the owner drops its old table: {e:?}"));
+    assert!(!old_table_exists(&w, &id).await, "the old table is dropped");
+    other.disconnect().await.ok();
     owner.disconnect().await.ok();
+}
+
+/// Runs `sql`; its OK's info text or its ERR.
+async fn run_info(c: &mut mysql_async::Conn, sql: &str) -> Result<String, (u16, String)> {
+    match c.query_drop(sql).await {
+        Ok(()) => Ok(c.info().into_owned()),
+        Err(mysql_async::Error::Server(e)) => Err((e.code, e.message)),
+        Err(e) => Err((0, e.to_string())),
+    }
+}
+
+/// (status, paused, throttled) of a migration, read directly.
+async fn control_state(w: &World, id: &str) -> (String, i64, i64) {
+    let mut d = w.ctx.direct().await;
+    let r = d
+        .exec_first(
+            "SELECT status, paused, throttled FROM _ghostwire.migrations WHERE id = ?",
+            (id,),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    d.disconnect().await.ok();
+    r
+}
+
+async fn old_table_exists(w: &World, id: &str) -> bool {
+    let mut d = w.ctx.direct().await;
+    let n: Option<u64> = d
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES t JOIN _ghostwire.migrations m \
+             ON t.TABLE_SCHEMA = m.table_schema AND t.TABLE_NAME = m.old_table WHERE m.id = ?",
+            (id,),
+        )
+        .await
+        .unwrap();
+    d.disconnect().await.ok();
+    n == Some(1)
 }

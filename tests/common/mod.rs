@@ -536,3 +536,16 @@ pub fn load_time_zones() {
         );
     });
 }
+
+/// The old table the last completed migration of `table` (in the
+/// connection's current database) left: `<table>_<8 hex of its id>_del`.
+pub async fn old_table_of(c: &mut mysql_async::Conn, table: &str) -> Option<String> {
+    let pattern = format!("{}\\_________\\_del", table.replace('_', "\\_"));
+    c.exec_first(
+        "SELECT TABLE_NAME FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ? ORDER BY CREATE_TIME DESC LIMIT 1",
+        (pattern,),
+    )
+    .await
+    .unwrap()
+}

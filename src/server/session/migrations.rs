@@ -10,9 +10,12 @@ use super::probe::{qualify, Answer};
 use super::{client_err, Result, Session};
 use crate::admin;
 use crate::metrics::CommandKind;
+use crate::migration::client_session::ClientSession;
+use crate::migration::store::{Filter, Listed};
 use crate::protocol::charset;
 use crate::protocol::write_packet;
 use crate::protocol::HEADER_LEN;
+use crate::sql::commands::{Action, Target};
 
 impl Session<'_> {
     pub(super) async fn answer_migration_command(
@@ -52,62 +55,172 @@ impl Session<'_> {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
         };
+        let ctx = self.admin_context();
         match request {
-            admin::Request::Show(id) => {
-                let rows = match engine.list(id.as_deref()).await {
-                    Ok(r) => r,
-                    Err(e) => return Ok(Ok(e.to_packet().frame(1))),
+            admin::Request::Show(f) => {
+                let filter = Filter::Matching {
+                    like: f.like.as_deref(),
+                    equal: &f.equal,
                 };
-                let tables: HashSet<(String, String)> = rows
-                    .iter()
-                    .filter(|r| r.submitted_by != me.current_user)
-                    .map(|r| (r.schema.clone(), r.table.clone()))
-                    .collect();
-                let tables: Vec<_> = tables.into_iter().collect();
-                let visible = self.visible(&tables).await?;
-                let shown: Vec<Vec<Option<String>>> = rows
-                    .into_iter()
-                    .filter(|r| {
-                        r.submitted_by == me.current_user
-                            || visible.contains(&(r.schema.clone(), r.table.clone()))
-                    })
-                    .map(|r| r.row)
-                    .collect();
-                Ok(Ok(admin::show(&shown, self.admin_context())))
+                let rows = match self.visible_rows(&engine, filter, &me).await? {
+                    Ok(rows) => rows,
+                    Err(reply) => return Ok(Ok(reply)),
+                };
+                let limit = f.limit.unwrap_or(u64::MAX) as usize;
+                let shown: Vec<_> = rows.into_iter().take(limit).map(|r| r.row).collect();
+                Ok(Ok(admin::show(&shown, ctx)))
             }
-            admin::Request::Alter { id, action } => {
+            admin::Request::ShowOne(id) => {
+                let rows = match self.visible_rows(&engine, Filter::One(&id), &me).await? {
+                    Ok(rows) => rows,
+                    Err(reply) => return Ok(Ok(reply)),
+                };
+                let shown: Vec<_> = rows.into_iter().map(|r| r.row).collect();
+                Ok(Ok(admin::show(&shown, ctx)))
+            }
+            admin::Request::Alter {
+                target: Target::Id(id),
+                action,
+            } => {
                 let Some((schema, table, by)) = engine.owner_of(&id).await.ok().flatten() else {
                     return Ok(Ok(admin::unknown(&id)));
                 };
-                if by != me.current_user {
-                    let pair = (schema.clone(), table.clone());
-                    if !self
-                        .visible(std::slice::from_ref(&pair))
-                        .await?
-                        .contains(&pair)
-                    {
-                        return Ok(Ok(admin::unknown(&id)));
-                    }
-                    let names = (
-                        charset::encode(&schema, &me.charset_client),
-                        charset::encode(&table, &me.charset_client),
-                    );
-                    let (Some(s), Some(t)) = names else {
-                        return Ok(Ok(admin::unknown(&id)));
-                    };
-                    if let Err(e) = self.may_alter(&qualify(&s, &t)).await? {
-                        return Ok(Err(e));
-                    }
+                match self.may_change(&me, &schema, &table, &by).await? {
+                    Change::Allowed => {}
+                    Change::Hidden => return Ok(Ok(admin::unknown(&id))),
+                    Change::Refused(e) => return Ok(Err(e)),
                 }
-                Ok(Ok(admin::alter(
-                    &id,
-                    &action,
-                    self.admin_context(),
-                    &engine,
-                )))
+                Ok(Ok(
+                    match engine.command(&id, action, &me.current_user).await {
+                        Ok(info) => admin::ok_reply(ctx, 1, &info),
+                        Err(e) => e.frame(1),
+                    },
+                ))
             }
+            admin::Request::Alter {
+                target: Target::All,
+                action,
+            } => self.alter_all(&engine, action, &me).await,
             admin::Request::Invalid(reply) => Ok(Ok(reply)),
         }
+    }
+
+    /// `ALTER MIGRATION ALL <action>`: the action on every migration it
+    /// applies to that this client may change; the others are left alone.
+    async fn alter_all(
+        &mut self,
+        engine: &crate::migration::Handle,
+        action: Action,
+        me: &ClientSession,
+    ) -> Result<Answer<Vec<u8>>> {
+        let filter = Filter::Matching {
+            like: None,
+            equal: &[],
+        };
+        let rows = match self.visible_rows(engine, filter, me).await? {
+            Ok(rows) => rows,
+            Err(reply) => return Ok(Ok(reply)),
+        };
+        let mut done = Vec::new();
+        for r in rows {
+            let status = r.row.get(5).cloned().flatten().unwrap_or_default();
+            let old_table = r.row.get(20).cloned().flatten();
+            let applies = match action {
+                Action::Cleanup => status == "complete" && old_table.is_some(),
+                Action::Retry => false,
+                _ => ["queued", "running", "ready"].contains(&status.as_str()),
+            };
+            let Some(id) = r.row.first().cloned().flatten() else {
+                continue;
+            };
+            if !applies
+                || !matches!(
+                    self.may_change(me, &r.schema, &r.table, &r.submitted_by)
+                        .await?,
+                    Change::Allowed
+                )
+            {
+                continue;
+            }
+            if engine.command(&id, action, &me.current_user).await.is_ok() {
+                done.push(id);
+            }
+        }
+        let info = format!(
+            "ghostwire: {} applied to {} migration(s){}{}",
+            action.name(),
+            done.len(),
+            if done.is_empty() { "" } else { ": " },
+            done.join(", ")
+        );
+        Ok(Ok(admin::ok_reply(
+            self.admin_context(),
+            done.len() as u64,
+            &info,
+        )))
+    }
+
+    /// The migrations matching `filter` that this client may see: its own,
+    /// and those of tables it may see.
+    async fn visible_rows(
+        &mut self,
+        engine: &crate::migration::Handle,
+        filter: Filter<'_>,
+        me: &ClientSession,
+    ) -> Result<std::result::Result<Vec<Listed>, Vec<u8>>> {
+        let rows = match engine.list(filter).await {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e.to_packet().frame(1))),
+        };
+        let tables: HashSet<(String, String)> = rows
+            .iter()
+            .filter(|r| r.submitted_by != me.current_user)
+            .map(|r| (r.schema.clone(), r.table.clone()))
+            .collect();
+        let tables: Vec<_> = tables.into_iter().collect();
+        let visible = self.visible(&tables).await?;
+        Ok(Ok(rows
+            .into_iter()
+            .filter(|r| {
+                r.submitted_by == me.current_user
+                    || visible.contains(&(r.schema.clone(), r.table.clone()))
+            })
+            .collect()))
+    }
+
+    /// Whether this client may change a migration of `schema.table`
+    /// submitted by `by`: its submitter may; anyone else must see the table
+    /// (otherwise the migration does not exist for them) and pass a bare
+    /// `ALTER TABLE` of it on their own connection.
+    async fn may_change(
+        &mut self,
+        me: &ClientSession,
+        schema: &str,
+        table: &str,
+        by: &str,
+    ) -> Result<Change> {
+        if by == me.current_user {
+            return Ok(Change::Allowed);
+        }
+        let pair = (schema.to_string(), table.to_string());
+        if !self
+            .visible(std::slice::from_ref(&pair))
+            .await?
+            .contains(&pair)
+        {
+            return Ok(Change::Hidden);
+        }
+        let names = (
+            charset::encode(schema, &me.charset_client),
+            charset::encode(table, &me.charset_client),
+        );
+        let (Some(s), Some(t)) = names else {
+            return Ok(Change::Hidden);
+        };
+        Ok(match self.may_alter(&qualify(&s, &t)).await? {
+            Ok(()) => Change::Allowed,
+            Err(e) => Change::Refused(e),
+        })
     }
 
     fn admin_context(&self) -> admin::Context {
@@ -116,4 +229,13 @@ impl Session<'_> {
             status: self.tracker.status,
         }
     }
+}
+
+/// Whether a client may change a migration.
+enum Change {
+    Allowed,
+    /// It may not see the table: the migration does not exist for it.
+    Hidden,
+    /// The server refused its ALTER of the table (this ERR payload).
+    Refused(Vec<u8>),
 }

@@ -1,0 +1,169 @@
+//! `ALTER MIGRATION '<id>' <action>` on the engine's side, for a client the
+//! session already authorised: what each action does in each state, the
+//! answer, and the record of who sent it.
+
+use tracing::info;
+
+use super::control::Manual;
+use super::{lifecycle, store, Handle};
+use crate::protocol::packets::ErrPacket;
+use crate::sql::commands::Action;
+
+/// What a command came to: the OK packet's info text, or the ERR.
+pub type Answer = std::result::Result<String, ErrPacket>;
+
+const UNFINISHED: [&str; 4] = ["queued", "running", "ready", "cutting_over"];
+
+impl Handle {
+    /// Runs one action on one migration on behalf of `by` (`CURRENT_USER()`)
+    /// and records it on the migration.
+    pub async fn command(&self, id: &str, action: Action, by: &str) -> Answer {
+        let answer = self.apply(id, action, by).await;
+        let result = match &answer {
+            Ok(info) => info.clone(),
+            Err(e) => format!("refused: {}", e.message),
+        };
+        let verb = match action {
+            Action::Throttle(r) if r < 1.0 => format!("THROTTLE RATIO {r}"),
+            a => a.name().to_string(),
+        };
+        if let Ok(mut conn) = self.inner.pool.get_conn().await {
+            if let Err(e) = store::record_command(&mut conn, id, &verb, by, &result).await {
+                tracing::warn!(%id, error = %e, "could not record a migration command");
+            }
+        }
+        let label = if answer.is_ok() { "ok" } else { "refused" };
+        metrics::counter!(crate::metrics::MIGRATION_COMMANDS,
+            "action" => action.name().to_ascii_lowercase(), "result" => label)
+        .increment(1);
+        info!(%id, action = %verb, %by, result = label, "migration command");
+        answer
+    }
+
+    async fn apply(&self, id: &str, action: Action, by: &str) -> Answer {
+        let mut conn = self
+            .inner
+            .pool
+            .get_conn()
+            .await
+            .map_err(|e| super::MigrationError::from(e).to_packet())?;
+        let Some(state) = store::state(&mut conn, id)
+            .await
+            .map_err(|e| e.to_packet())?
+        else {
+            return Err(no_such(id));
+        };
+        if action == Action::Cleanup {
+            return match (&state.status[..], &state.old_table) {
+                ("complete", Some(old)) => {
+                    lifecycle::drop_old_table(&mut conn, id, &state.schema, old)
+                        .await
+                        .map_err(|e| e.to_packet())?;
+                    Ok(format!(
+                        "ghostwire: old table {old} of migration {id} dropped"
+                    ))
+                }
+                _ => Err(wrong_state(
+                    id,
+                    &state.status,
+                    action,
+                    "it is complete and its old table is still there",
+                )),
+            };
+        }
+        if action == Action::Retry {
+            return Err(ErrPacket::new(
+                1235,
+                "42000",
+                "ghostwire: ALTER MIGRATION … RETRY is not supported yet; submit the ALTER again",
+            ));
+        }
+        let Some(control) = self.control(id) else {
+            return Err(if UNFINISHED.contains(&state.status.as_str()) {
+                ErrPacket::new(
+                    1105,
+                    "HY000",
+                    format!(
+                        "ghostwire: migration {id} is {} but runs in another ghostwire instance; \
+                         send the command through the instance that runs it",
+                        state.status
+                    ),
+                )
+            } else {
+                wrong_state(id, &state.status, action, "it is queued or running")
+            });
+        };
+        let status = state.status.as_str();
+        let info = match action {
+            Action::Cancel => {
+                control.cancel(by);
+                format!("ghostwire: migration {id} is being cancelled; the original table stays as it is")
+            }
+            Action::Pause => {
+                control.set_paused(true);
+                self.note_control(id, &control).await;
+                format!("ghostwire: migration {id} paused (the binlog position is kept); ALTER MIGRATION '{id}' RESUME goes on")
+            }
+            Action::Resume => {
+                control.set_paused(false);
+                self.note_control(id, &control).await;
+                format!("ghostwire: migration {id} resumed")
+            }
+            Action::Throttle(r) => {
+                control.set_manual(Manual::Throttle(r));
+                self.note_control(id, &control).await;
+                format!("ghostwire: migration {id} throttled (ratio {r}); ALTER MIGRATION '{id}' UNTHROTTLE lifts it")
+            }
+            Action::Unthrottle => {
+                control.set_manual(Manual::Unthrottle);
+                self.note_control(id, &control).await;
+                format!("ghostwire: migration {id} unthrottled (the automatic throttler is overridden too)")
+            }
+            Action::Complete if status == "cutting_over" => {
+                format!("ghostwire: migration {id} is already cutting over")
+            }
+            Action::Complete => {
+                control.release();
+                format!("ghostwire: migration {id} will cut over as soon as it is ready")
+            }
+            Action::Retry | Action::Cleanup => unreachable!("handled above"),
+        };
+        Ok(info)
+    }
+
+    /// Writes the control's state to the record at once (the runner also
+    /// does every second), so `SHOW MIGRATIONS` shows it right after the
+    /// command.
+    async fn note_control(&self, id: &str, control: &super::control::Control) {
+        let state = control.state();
+        let throttle = control.throttle();
+        let reason = throttle.as_ref().map(|t| t.1.as_str()).unwrap_or("");
+        let u = store::Update {
+            paused: Some(state.paused),
+            throttled: Some((throttle.is_some(), reason)),
+            ..Default::default()
+        };
+        if let Ok(mut conn) = self.inner.pool.get_conn().await {
+            let _ = store::update(&mut conn, id, &u).await;
+        }
+    }
+}
+
+fn no_such(id: &str) -> ErrPacket {
+    ErrPacket::new(
+        1105,
+        "HY000",
+        format!("ghostwire: no migration '{id}' (SHOW MIGRATIONS lists those you may see)"),
+    )
+}
+
+fn wrong_state(id: &str, status: &str, action: Action, applies: &str) -> ErrPacket {
+    ErrPacket::new(
+        1105,
+        "HY000",
+        format!(
+            "ghostwire: migration {id} is {status}; {} applies only while {applies}",
+            action.name()
+        ),
+    )
+}

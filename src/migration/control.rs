@@ -1,0 +1,218 @@
+//! What an operator (or the throttler) can do to one running migration:
+//! cancel it, pause and resume it, throttle it, release a postponed one.
+//!
+//! A [`Control`] lives as long as its migration runs in this process; the
+//! runner's loops ask it before each step (`admit` before a copy chunk,
+//! `unpaused` before a replay batch or a lock attempt) and stop at once
+//! when it is cancelled. Changes are published on a watch channel, so a
+//! waiting loop wakes the moment a command arrives.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::{MigrationError, Result};
+
+/// The operator's throttle setting; it overrides the automatic throttler.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Manual {
+    /// The automatic throttler decides.
+    Auto,
+    /// `THROTTLE [RATIO r]`: the copy works `1 - r` of the time.
+    Throttle(f64),
+    /// `UNTHROTTLE`: never throttled, whatever the throttler says.
+    Unthrottle,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    pub paused: bool,
+    pub manual: Manual,
+    /// Why the automatic throttler holds the copy, when it does.
+    pub auto: Option<String>,
+    /// `ALTER MIGRATION … COMPLETE` arrived (a postponed migration may cut over).
+    pub released: bool,
+}
+
+pub struct Control {
+    cancel: CancellationToken,
+    cancelled_by: Mutex<Option<String>>,
+    state: watch::Sender<State>,
+}
+
+impl Control {
+    /// A control whose cancellation also follows `stop` (the engine's shutdown).
+    pub fn new(stop: &CancellationToken) -> Control {
+        Control {
+            cancel: stop.child_token(),
+            cancelled_by: Mutex::default(),
+            state: watch::Sender::new(State {
+                paused: false,
+                manual: Manual::Auto,
+                auto: None,
+                released: false,
+            }),
+        }
+    }
+
+    pub fn token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Cancels the migration on behalf of `by` (a user, for the message).
+    pub fn cancel(&self, by: &str) {
+        self.cancelled_by
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| by.to_string());
+        self.cancel.cancel();
+    }
+
+    /// Who cancelled it with `ALTER MIGRATION … CANCEL` (none: shutdown).
+    pub fn cancelled_by(&self) -> Option<String> {
+        self.cancelled_by
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn state(&self) -> State {
+        self.state.borrow().clone()
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.state.send_modify(|s| s.paused = paused);
+    }
+
+    pub fn set_manual(&self, manual: Manual) {
+        self.state.send_modify(|s| s.manual = manual);
+    }
+
+    /// The automatic throttler's verdict (`None`: go).
+    pub fn set_auto(&self, reason: Option<String>) {
+        self.state.send_if_modified(|s| {
+            let changed = s.auto != reason;
+            s.auto = reason;
+            changed
+        });
+    }
+
+    pub fn release(&self) {
+        self.state.send_modify(|s| s.released = true);
+    }
+
+    /// The throttle in force: the share of time the copy rests (1: stopped)
+    /// and why.
+    pub fn throttle(&self) -> Option<(f64, String)> {
+        throttle_of(&self.state.borrow())
+    }
+
+    /// Waits until the copy may run its next chunk: not paused, not fully
+    /// throttled.
+    pub async fn admit(&self) -> Result<()> {
+        self.wait_until(|s| !s.paused && throttle_of(s).is_none_or(|(ratio, _)| ratio < 1.0))
+            .await
+    }
+
+    /// After a chunk that took `took`: under a partial throttle, rests so
+    /// that the copy works `1 - ratio` of the time.
+    pub async fn rest(&self, took: Duration) -> Result<()> {
+        let Some((ratio, _)) = self.throttle() else {
+            return Ok(());
+        };
+        if ratio >= 1.0 {
+            return self.admit().await;
+        }
+        let rest = took
+            .mul_f64(ratio / (1.0 - ratio))
+            .min(Duration::from_secs(60));
+        tokio::select! {
+            _ = tokio::time::sleep(rest) => Ok(()),
+            _ = self.cancel.cancelled() => Err(MigrationError::Cancelled),
+        }
+    }
+
+    /// Waits while the migration is paused (replay, catch-up, lock attempts).
+    pub async fn unpaused(&self) -> Result<()> {
+        self.wait_until(|s| !s.paused).await
+    }
+
+    /// Waits for `ALTER MIGRATION … COMPLETE`.
+    pub async fn released(&self) -> Result<()> {
+        self.wait_until(|s| s.released).await
+    }
+
+    async fn wait_until(&self, ok: impl Fn(&State) -> bool) -> Result<()> {
+        let mut rx = self.state.subscribe();
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(MigrationError::Cancelled);
+            }
+            if ok(&rx.borrow_and_update()) {
+                return Ok(());
+            }
+            tokio::select! {
+                r = rx.changed() => r.map_err(|_| MigrationError::Cancelled)?,
+                _ = self.cancel.cancelled() => return Err(MigrationError::Cancelled),
+            }
+        }
+    }
+}
+
+fn throttle_of(s: &State) -> Option<(f64, String)> {
+    match s.manual {
+        Manual::Unthrottle => None,
+        Manual::Throttle(r) if r > 0.0 => Some((r, "ALTER MIGRATION … THROTTLE".to_string())),
+        Manual::Throttle(_) => None,
+        Manual::Auto => s.auto.clone().map(|reason| (1.0, reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn admit_waits_for_resume_and_cancel_ends_the_wait() {
+        let stop = CancellationToken::new();
+        let c = std::sync::Arc::new(Control::new(&stop));
+        c.set_paused(true);
+        let waiter = tokio::spawn({
+            let c = c.clone();
+            async move { c.admit().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        c.set_paused(false);
+        assert!(waiter.await.unwrap().is_ok());
+
+        c.set_manual(Manual::Throttle(1.0));
+        let waiter = tokio::spawn({
+            let c = c.clone();
+            async move { c.admit().await }
+        });
+        c.cancel("someone");
+        assert!(matches!(
+            waiter.await.unwrap(),
+            Err(MigrationError::Cancelled)
+        ));
+        assert_eq!(c.cancelled_by().as_deref(), Some("someone"));
+    }
+
+    #[test]
+    fn the_operator_overrides_the_throttler() {
+        let c = Control::new(&CancellationToken::new());
+        c.set_auto(Some("replica lag".into()));
+        assert_eq!(c.throttle().map(|t| t.1).as_deref(), Some("replica lag"));
+        c.set_manual(Manual::Unthrottle);
+        assert!(c.throttle().is_none());
+        c.set_manual(Manual::Throttle(0.5));
+        assert_eq!(c.throttle().map(|t| t.0), Some(0.5));
+    }
+}

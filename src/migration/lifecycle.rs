@@ -1,0 +1,98 @@
+//! The old table's life after a cut-over: it keeps a name of its own
+//! (`<t>_<id>_del`, so the next ALTER of the same table can start at once),
+//! is kept for `[migrations] retain_old_table` (an operator can rename it
+//! back to undo the change) and is then dropped in the background.
+//!
+//! Why a plain `DROP TABLE`: on MariaDB 10.11 and MySQL 8.0.23+ dropping an
+//! InnoDB table no longer scans the buffer pool under a global lock, and
+//! the file is unlinked after the dictionary lock is released; a chunked
+//! `DELETE` first would write every row to the binlog and replicas. One
+//! table at a time, by one instance at a time (a named lock), timed in
+//! `ghostwire_old_table_drop_seconds`.
+//!
+//! Only tables a completed migration of ghostwire renamed are dropped: the
+//! name comes from the migration's own record, never from a listing.
+
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use tracing::{info, warn};
+
+use super::sql::qualified;
+use super::{store, Handle, Result};
+
+/// How often the dropper looks for old tables whose retention ended.
+const SCAN: Duration = Duration::from_secs(30);
+
+/// The named lock that keeps two instances from dropping at once.
+const LOCK: &str = "ghostwire.old_tables";
+
+/// Starts the background dropper (once per engine).
+pub(super) fn spawn_dropper(handle: Handle) {
+    let inner = handle.inner.clone();
+    let tasks = inner.tasks.clone();
+    tasks.spawn(async move {
+        loop {
+            let next = match drop_due(&handle).await {
+                Ok(next) => next.map_or(SCAN, |n| n.min(SCAN)),
+                Err(e) => {
+                    warn!(error = %e, "could not drop old tables whose retention ended");
+                    SCAN
+                }
+            };
+            tokio::select! {
+                _ = inner.stop.cancelled() => break,
+                _ = inner.dropper.notified() => {}
+                _ = tokio::time::sleep(next) => {}
+            }
+        }
+    });
+}
+
+/// Drops every old table whose retention has ended; returns how long
+/// until the next one's ends.
+async fn drop_due(handle: &Handle) -> Result<Option<Duration>> {
+    let mut conn = handle.inner.pool.get_conn().await?;
+    let got: Option<Option<u64>> = conn.exec_first("SELECT GET_LOCK(?, 0)", (LOCK,)).await?;
+    if got.flatten() != Some(1) {
+        return Ok(None); // another instance is dropping
+    }
+    let result = async {
+        for (id, schema, old) in store::old_tables_due(&mut conn).await? {
+            if handle.inner.stop.is_cancelled() {
+                break;
+            }
+            drop_old_table(&mut conn, &id, &schema, &old).await?;
+        }
+        store::next_old_table_due(&mut conn).await
+    }
+    .await;
+    let _ = conn.exec_drop("DO RELEASE_LOCK(?)", (LOCK,)).await;
+    result
+}
+
+/// Drops one migration's old table and records that it is gone.
+pub(super) async fn drop_old_table(
+    conn: &mut Conn,
+    id: &str,
+    schema: &str,
+    old: &str,
+) -> Result<()> {
+    let started = Instant::now();
+    conn.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(schema, old)))
+        .await?;
+    let took = started.elapsed();
+    store::old_table_dropped(conn, id).await?;
+    metrics::counter!(crate::metrics::OLD_TABLES_DROPPED).increment(1);
+    metrics::histogram!(crate::metrics::OLD_TABLE_DROP_SECONDS).record(took.as_secs_f64());
+    info!(%id, %schema, table = %old, ms = took.as_millis() as u64, "old table dropped");
+    Ok(())
+}
+
+impl Handle {
+    /// Lets the dropper look now (a retention of 0 just started).
+    pub(super) fn wake_dropper(&self) {
+        self.inner.dropper.notify_one();
+    }
+}
