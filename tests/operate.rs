@@ -460,10 +460,10 @@ async fn all_and_show_migrations_filters() {
             r
         }
     };
-    assert_eq!(ids(listed("SHOW MIGRATIONS LIKE 'u'").await), [b.clone()]);
+    assert_eq!(ids(listed("SHOW MIGRATIONS LIKE 'u'").await), std::slice::from_ref(&b));
     assert_eq!(
         ids(listed("SHOW MIGRATIONS WHERE status = 'ready' AND table_name = 't'").await),
-        [a.clone()]
+        std::slice::from_ref(&a)
     );
     assert_eq!(listed("SHOW MIGRATIONS LIMIT 1").await.len(), 1);
     assert_eq!(listed("SHOW MIGRATIONS WHERE paused = '1'").await.len(), 2);
