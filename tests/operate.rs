@@ -460,7 +460,10 @@ async fn all_and_show_migrations_filters() {
             r
         }
     };
-    assert_eq!(ids(listed("SHOW MIGRATIONS LIKE 'u'").await), std::slice::from_ref(&b));
+    assert_eq!(
+        ids(listed("SHOW MIGRATIONS LIKE 'u'").await),
+        std::slice::from_ref(&b)
+    );
     assert_eq!(
         ids(listed("SHOW MIGRATIONS WHERE status = 'ready' AND table_name = 't'").await),
         std::slice::from_ref(&a)
