@@ -73,6 +73,37 @@ pub struct Config {
     pub cutover: Cutover,
     #[serde(default)]
     pub gate: Gate,
+    #[serde(default)]
+    pub throttle: Throttle,
+}
+
+/// The automatic throttler (see `throttle`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Throttle {
+    /// Replicas whose lag holds the copy (`host:port`; read with the
+    /// backend account).
+    pub replicas: Vec<String>,
+    pub max_replica_lag_ms: u64,
+    /// `Threads_running` on the primary above which the copy holds; 0 = off.
+    pub max_threads_running: u64,
+    /// The copy holds while the p99 of client statements exceeds this
+    /// factor × its value before the copy started; 0 = off.
+    pub max_client_p99_factor: f64,
+    /// How often the checks run (and the heartbeat is written), ms.
+    pub check_interval_ms: u64,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self {
+            replicas: Vec::new(),
+            max_replica_lag_ms: 1000,
+            max_threads_running: 0,
+            max_client_p99_factor: 0.0,
+            check_interval_ms: 100,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

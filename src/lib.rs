@@ -11,3 +11,4 @@ pub mod migration;
 pub mod protocol;
 pub mod server;
 pub mod sql;
+pub mod throttle;

@@ -18,6 +18,8 @@
 //! | `ghostwire_migration_commands_total` | counter | `action` (`complete`, `cancel`, `pause`, `resume`, `throttle`, `unthrottle`, `retry`, `cleanup`), `result` (`ok`, `refused`) | `ALTER MIGRATION` commands |
 //! | `ghostwire_old_tables_dropped_total` | counter | — | old tables dropped after their retention |
 //! | `ghostwire_old_table_drop_seconds` | histogram | — | how long one old table's `DROP TABLE` took |
+//! | `ghostwire_throttled` | gauge | `reason` (`replica_lag`, `replica_unreachable`, `threads_running`, `client_latency`) | 1 while the automatic throttler holds copies for that reason |
+//! | `ghostwire_replica_lag_seconds` | gauge | `replica` (`host:port`) | lag measured by the throttler's heartbeat while a migration copies |
 //! | `ghostwire_gate_closures_total` | counter | — | gates closed for a cut-over attempt |
 //! | `ghostwire_gate_held` | gauge | — | statements held in the proxy now |
 //! | `ghostwire_gate_hold_seconds` | histogram | — | how long a held statement waited |
@@ -51,6 +53,8 @@ pub const CUTOVER_ABORTED: &str = "ghostwire_cutover_aborted_total";
 pub const MIGRATION_COMMANDS: &str = "ghostwire_migration_commands_total";
 pub const OLD_TABLES_DROPPED: &str = "ghostwire_old_tables_dropped_total";
 pub const OLD_TABLE_DROP_SECONDS: &str = "ghostwire_old_table_drop_seconds";
+pub const THROTTLED: &str = "ghostwire_throttled";
+pub const REPLICA_LAG: &str = "ghostwire_replica_lag_seconds";
 pub const GATE_CLOSURES: &str = "ghostwire_gate_closures_total";
 pub const GATE_HELD: &str = "ghostwire_gate_held";
 pub const GATE_HOLD_SECONDS: &str = "ghostwire_gate_hold_seconds";

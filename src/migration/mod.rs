@@ -194,6 +194,7 @@ struct Inner {
     controls: Mutex<HashMap<String, Arc<control::Control>>>,
     /// Wakes the old-table dropper (a retention just ended).
     dropper: Notify,
+    throttler: Arc<crate::throttle::Throttler>,
     stop: CancellationToken,
     tasks: TaskTracker,
 }
@@ -204,6 +205,7 @@ impl Handle {
         let opts = engine_opts(&config);
         let pool = Pool::new(opts.clone());
         let running = Arc::new(Semaphore::new(config.migrations.max_running));
+        let throttler = crate::throttle::Throttler::new(config.throttle.clone());
         Handle {
             inner: Arc::new(Inner {
                 config,
@@ -217,6 +219,7 @@ impl Handle {
                 running,
                 controls: Mutex::default(),
                 dropper: Notify::new(),
+                throttler,
                 stop: CancellationToken::new(),
                 tasks: TaskTracker::new(),
             }),
@@ -473,6 +476,13 @@ impl Handle {
                     }
                 }
                 lifecycle::spawn_dropper(self.clone());
+                let inner = &self.inner;
+                inner.throttler.spawn(
+                    inner.pool.clone(),
+                    inner.opts.clone(),
+                    inner.instance.clone(),
+                    inner.stop.clone(),
+                );
                 Ok::<(), MigrationError>(())
             })
             .await?;

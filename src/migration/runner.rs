@@ -448,15 +448,24 @@ impl<'a> Migration<'a> {
                 progress.clone(),
                 self.control,
             );
-            tokio::select! {
-                r = copy => r?,
-                e = failure.wait() => return Err(e),
-                e = reporter => return Err(e),
-            }
+            // The automatic throttler watches while the copy runs.
+            let copying = self.inner.throttler.copying();
+            let follow = self.follow_throttler();
+            let copied = tokio::select! {
+                r = copy => r,
+                e = failure.wait() => Err(e),
+                e = reporter => Err(e),
+            };
+            follow.abort();
+            drop(copying);
+            self.control.set_auto(None);
+            copied?;
             delta.set_horizon(Horizon::All);
             let copied = progress.rows.load(Ordering::Relaxed);
             self.record(&Update {
                 rows_copied: Some(copied),
+                // Exact once the copy is done.
+                rows_total: Some(copied),
                 stage: Some("catching up"),
                 ..Default::default()
             })
@@ -686,6 +695,21 @@ impl<'a> Migration<'a> {
         })
     }
 
+    /// Passes the automatic throttler's verdicts to this migration's control.
+    fn follow_throttler(&self) -> tokio::task::JoinHandle<()> {
+        let mut verdicts = self.inner.throttler.subscribe();
+        let control = self.control.clone();
+        tokio::spawn(async move {
+            loop {
+                let verdict = verdicts.borrow_and_update().clone();
+                control.set_auto(verdict);
+                if verdicts.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+    }
+
     /// Writes progress, lag and ETA once a second while the copy runs.
     /// Resolves only on error.
     async fn report_progress(
@@ -698,6 +722,9 @@ impl<'a> Migration<'a> {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let copied = progress.rows.load(Ordering::Relaxed);
+            // The server's row count is an estimate; never show fewer rows
+            // in total than already copied.
+            let total = total.max(copied);
             let pct = if total == 0 {
                 0.0
             } else {
@@ -709,6 +736,7 @@ impl<'a> Migration<'a> {
             let reason = throttle.as_ref().map(|t| t.1.as_str()).unwrap_or("");
             let u = Update {
                 rows_copied: Some(copied),
+                rows_total: Some(total),
                 progress_pct: Some(pct),
                 eta_seconds: Some(eta),
                 lag_seconds: Some(delta.lag().as_secs_f64()),

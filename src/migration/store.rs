@@ -8,7 +8,7 @@ use mysql_async::{Conn, Pool};
 
 use super::Result;
 
-const CREATE: [&str; 3] = [
+const CREATE: [&str; 4] = [
     "CREATE DATABASE IF NOT EXISTS `_ghostwire`",
     "CREATE TABLE IF NOT EXISTS `_ghostwire`.`migrations` (
         id CHAR(36) NOT NULL PRIMARY KEY,
@@ -56,6 +56,12 @@ const CREATE: [&str; 3] = [
         result VARCHAR(512) NOT NULL,
         KEY by_migration (migration_id, seq)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+    // The throttler's heartbeat: each instance writes its own clock here,
+    // and reads it back on the replicas (see `throttle`).
+    "CREATE TABLE IF NOT EXISTS `_ghostwire`.`heartbeat` (
+        instance CHAR(36) NOT NULL PRIMARY KEY,
+        beat_us BIGINT NOT NULL
+    ) ENGINE=InnoDB",
 ];
 
 /// Brings a state table made by an earlier version up to date, one step

@@ -198,9 +198,9 @@ impl<'a> Session<'a> {
             if !self.command(cmd, len).await? {
                 return Ok(());
             }
-            self.m
-                .command_duration
-                .record(started.elapsed().as_secs_f64());
+            let took = started.elapsed();
+            self.m.command_duration.record(took.as_secs_f64());
+            crate::throttle::latency::CLIENT.record(took);
         }
     }
 
