@@ -331,6 +331,11 @@ async fn pause_throttle_and_resume_under_writes() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let m = shown(&ctx, &id).await;
     assert_eq!(m["rows_copied"], before, "no rows copied while paused");
+    let copied: u64 = before.parse().unwrap();
+    assert!(
+        copied < ROWS / 2,
+        "paused at once, yet {copied} rows copied"
+    );
     assert_eq!(m["status"], "running");
     assert!(m["last_command"].starts_with("PAUSE by "), "{m:?}");
 

