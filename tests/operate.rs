@@ -445,9 +445,9 @@ async fn all_and_show_migrations_filters() {
     let ctx = setup("op_all").await;
     let mut c = ctx.conn().await;
     filled(&mut c, "t").await;
-    filled(&mut c, "u").await;
+    filled(&mut c, "u_op_all").await;
     let a = submit_postponed(&ctx, &mut c, "t", "ADD INDEX (k)").await;
-    let b = submit_postponed(&ctx, &mut c, "u", "ADD INDEX (k)").await;
+    let b = submit_postponed(&ctx, &mut c, "u_op_all", "ADD INDEX (k)").await;
     let info = run(&mut c, "ALTER MIGRATION ALL PAUSE").await.unwrap();
     assert!(info.contains("2 migration(s)"), "{info}");
     for id in [&a, &b] {
@@ -466,15 +466,20 @@ async fn all_and_show_migrations_filters() {
         }
     };
     assert_eq!(
-        ids(listed("SHOW MIGRATIONS LIKE 'u'").await),
+        ids(listed("SHOW MIGRATIONS LIKE 'u\\_op\\_a%'").await),
         std::slice::from_ref(&b)
     );
     assert_eq!(
-        ids(listed("SHOW MIGRATIONS WHERE status = 'ready' AND table_name = 't'").await),
+        ids(listed("SHOW MIGRATIONS WHERE status = 'ready' AND table_schema = 'op_all' AND table_name = 't'").await),
         std::slice::from_ref(&a)
     );
     assert_eq!(listed("SHOW MIGRATIONS LIMIT 1").await.len(), 1);
-    assert_eq!(listed("SHOW MIGRATIONS WHERE paused = '1'").await.len(), 2);
+    assert_eq!(
+        listed("SHOW MIGRATIONS WHERE paused = '1' AND table_schema = 'op_all'")
+            .await
+            .len(),
+        2
+    );
     let (code, msg) = run(&mut c, "SHOW MIGRATIONS WHERE nosuch = 'x'")
         .await
         .unwrap_err();
@@ -489,7 +494,7 @@ async fn all_and_show_migrations_filters() {
     assert!(info.contains("2 migration(s)"), "{info}");
     await_status(&ctx, &a, "cancelled").await;
     await_status(&ctx, &b, "cancelled").await;
-    assert_eq!(tables(&ctx).await, ["t", "u"]);
+    assert_eq!(tables(&ctx).await, ["t", "u_op_all"]);
     let mut d = ctx.direct().await;
     let mut n = ctx.direct().await;
     n.query_drop("CREATE TABLE ref LIKE t").await.unwrap();

@@ -7,6 +7,8 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::replica::Replica;
@@ -182,5 +184,92 @@ async fn an_unreachable_replica_holds_the_copy() {
         (create.replacen("`n`", "`t`", 1), rows)
     });
     assert_eq!(t, n, "the same table as the native ALTER's");
+    ctx.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_client_statements_hold_the_copy_until_they_are_fast_again() {
+    let ctx = setup_with("thr_latency", |c| {
+        c.throttle.max_client_p99_factor = 3.0;
+    })
+    .await;
+    let mut c = ctx.conn().await;
+    c.query_drop(
+        "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL)",
+    )
+    .await
+    .unwrap();
+    fill_doubling(&mut c, 1 << 12).await;
+    c.query_drop("CREATE TABLE n LIKE t; INSERT INTO n SELECT * FROM t")
+        .await
+        .unwrap();
+    // The application: point reads through the proxy, from before the
+    // migration (its latency then is the baseline).
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicU64::new(0));
+    let app = tokio::spawn({
+        let (opts, stop, reads) = (ctx.proxy_opts(), stop.clone(), reads.clone());
+        async move {
+            let mut a = Conn::new(opts).await.unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                let id = reads.fetch_add(1, Ordering::Relaxed) % 4096 + 1;
+                let _: Option<String> = a
+                    .exec_first("SELECT c FROM t WHERE id = ?", (id,))
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    // Two full seconds of baseline.
+    let started = std::time::Instant::now();
+    eventually("a baseline of the application's latency", || async {
+        started.elapsed() > Duration::from_millis(2100) && reads.load(Ordering::Relaxed) > 200
+    })
+    .await;
+    let (id, _): (String, String) = c
+        .query_first("ALTER TABLE t /* ghostwire: async */ ADD INDEX (k)")
+        .await
+        .unwrap()
+        .unwrap();
+    hold_until_seen(&mut c, &id).await;
+    // Someone holds the table's lock briefly and often: reads wait.
+    let locking = Arc::new(AtomicBool::new(true));
+    let locker = tokio::spawn({
+        let (mut d, locking) = (ctx.direct().await, locking.clone());
+        async move {
+            while locking.load(Ordering::Relaxed) {
+                d.query_drop("LOCK TABLES t WRITE; DO SLEEP(0.04); UNLOCK TABLES")
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    eventually(
+        "the migration shows it is throttled for client latency",
+        || async {
+            let m = shown(&ctx, &id).await;
+            m["throttled"] == "1" && m["throttle_reason"].contains("client latency")
+        },
+    )
+    .await;
+    c.query_drop(format!("ALTER MIGRATION '{id}' RESUME"))
+        .await
+        .unwrap();
+    copy_stands_still(&ctx, &id, 1 << 12).await;
+    // The lock holder stops: latency is back, the copy goes on.
+    locking.store(false, Ordering::Relaxed);
+    locker.await.unwrap();
+    await_status(&ctx, &id, "complete").await;
+    stop.store(true, Ordering::Relaxed);
+    app.await.unwrap();
+    let mut d = ctx.direct().await;
+    d.query_drop("ALTER TABLE n ADD INDEX (k)").await.unwrap();
+    let (_, n): (String, String) = d.query_first("SHOW CREATE TABLE n").await.unwrap().unwrap();
+    let n_rows: Vec<(u64, i64, String)> =
+        d.query("SELECT id, k, c FROM n ORDER BY id").await.unwrap();
+    assert_eq!(
+        contents(&mut d).await,
+        (n.replacen("`n`", "`t`", 1), n_rows)
+    );
     ctx.shutdown().await;
 }

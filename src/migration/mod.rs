@@ -442,6 +442,11 @@ impl Handle {
             .unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Notes how long a client statement took (the throttler's latency check).
+    pub fn record_latency(&self, took: Duration) {
+        self.inner.throttler.client_latency.record(took);
+    }
+
     /// The control of a migration running in this process.
     pub fn control(&self, id: &str) -> Option<Arc<control::Control>> {
         self.controls().get(id).cloned()

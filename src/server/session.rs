@@ -200,7 +200,7 @@ impl<'a> Session<'a> {
             }
             let took = started.elapsed();
             self.m.command_duration.record(took.as_secs_f64());
-            crate::throttle::latency::CLIENT.record(took);
+            self.shared.migrations.record_latency(took);
         }
     }
 

@@ -19,9 +19,6 @@ pub struct Latency {
     counts: [[AtomicU32; BUCKETS]; SLOTS],
 }
 
-/// Every client statement's latency, recorded by the sessions.
-pub static CLIENT: Latency = Latency::new();
-
 impl Latency {
     pub const fn new() -> Latency {
         Latency {

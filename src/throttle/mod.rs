@@ -46,6 +46,8 @@ const LATENCY_FLOOR: Duration = Duration::from_millis(2);
 
 pub struct Throttler {
     settings: Settings,
+    /// Every client statement's latency, recorded by the sessions.
+    pub client_latency: latency::Latency,
     verdict: watch::Sender<Option<String>>,
     /// Migrations copying now (the checks run only then).
     copying: AtomicUsize,
@@ -64,6 +66,7 @@ impl Throttler {
     pub fn new(settings: Settings) -> Arc<Throttler> {
         Arc::new(Throttler {
             settings,
+            client_latency: latency::Latency::new(),
             verdict: watch::Sender::new(None),
             copying: AtomicUsize::new(0),
         })
@@ -195,19 +198,19 @@ impl Throttler {
         if s.max_client_p99_factor > 0.0 {
             if run.baseline.is_none() {
                 // Latency of the seconds before this round of copying.
-                run.baseline = latency::CLIENT.p99(BASELINE_S, 50).map(|b| b.0);
+                run.baseline = self.client_latency.p99(BASELINE_S, 50).map(|b| b.0);
             }
-            if let (None, Some(base), Some((now, _))) =
-                (&reason, run.baseline, latency::CLIENT.p99(WINDOW_S, 20))
-            {
+            let now = self.client_latency.p99(WINDOW_S, 20);
+            tracing::debug!(baseline = ?run.baseline, ?now, "client latency");
+            if let (None, Some(base), Some((now, _))) = (&reason, run.baseline, now) {
                 let max = base
                     .mul_f64(s.max_client_p99_factor)
                     .max(base + LATENCY_FLOOR);
                 if limit_hit(held("client_latency"), now.as_secs_f64(), max.as_secs_f64()) {
                     reason = Some(format!(
-                        "client latency: p99 {} ms against {} ms before the migration (max {}×)",
-                        now.as_millis(),
-                        base.as_millis(),
+                        "client latency: p99 {:.1} ms against {:.1} ms before the migration (max {}×)",
+                        now.as_secs_f64() * 1e3,
+                        base.as_secs_f64() * 1e3,
                         s.max_client_p99_factor
                     ));
                 }

@@ -125,13 +125,15 @@ impl Session<'_> {
         for r in rows {
             let status = r.row.get(5).cloned().flatten().unwrap_or_default();
             let old_table = r.row.get(20).cloned().flatten();
+            let Some(id) = r.row.first().cloned().flatten() else {
+                continue;
+            };
+            // Only migrations this instance runs (others' instances answer
+            // for theirs); old tables are anyone's to clean up.
             let applies = match action {
                 Action::Cleanup => status == "complete" && old_table.is_some(),
                 Action::Retry => false,
-                _ => ["queued", "running", "ready"].contains(&status.as_str()),
-            };
-            let Some(id) = r.row.first().cloned().flatten() else {
-                continue;
+                _ => engine.control(&id).is_some(),
             };
             if !applies
                 || !matches!(
