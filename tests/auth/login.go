@@ -1,0 +1,51 @@
+// One login per stdin line for tests/auth.rs, with Go's
+// github.com/go-sql-driver/mysql (Debian's package, built by the test with
+// GOPATH=/usr/share/gocode), as a long-lived process (see login.py for the
+// line format and the output).
+//
+// Debian's driver (1.5) has no allowPublicKeyRetrieval switch: without TLS
+// it always asks the server for the RSA key, so MODE is not used. It has no
+// ed25519 either.
+package main
+
+import (
+	"bufio"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+func login(port, user, password string) string {
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = "127.0.0.1:" + port
+	cfg.User = user
+	cfg.Passwd = password
+	cfg.TLSConfig = "false"
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return "err client:dsn"
+	}
+	defer db.Close()
+	var u string
+	if err := db.QueryRow("SELECT CURRENT_USER()").Scan(&u); err != nil {
+		var me *mysql.MySQLError
+		if errors.As(err, &me) {
+			return fmt.Sprintf("err %d", me.Number)
+		}
+		return "err client:" + strings.ReplaceAll(err.Error(), " ", "_")
+	}
+	return "ok " + u
+}
+
+func main() {
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		f := strings.Split(in.Text(), "\t")
+		fmt.Println(login(f[0], f[1], f[2]))
+	}
+}

@@ -1,0 +1,44 @@
+// One login per stdin line for tests/auth.rs, with node's mysql2, as a
+// long-lived process (see login.py for the line format and the output).
+'use strict';
+const readline = require('readline');
+const mysql = require('mysql2');
+
+function login(port, user, password, mode) {
+  return new Promise((resolve) => {
+    const c = mysql.createConnection({
+      host: '127.0.0.1',
+      port,
+      user,
+      password,
+      // No TLS (ghostwire does not offer it yet); fetching the RSA key over
+      // plain text is mysql2's opt-in.
+      allowPublicKeyRetrieval: mode === 'key',
+      connectTimeout: 30000,
+    });
+    let done = false;
+    const finish = (out) => {
+      if (!done) {
+        done = true;
+        c.destroy();
+        resolve(out);
+      }
+    };
+    c.on('error', (e) => finish('err ' + code(e)));
+    c.query('SELECT CURRENT_USER() AS u', (e, rows) =>
+      finish(e ? 'err ' + code(e) : 'ok ' + rows[0].u)
+    );
+  });
+}
+
+function code(e) {
+  return e.errno ? String(e.errno) : 'client:' + (e.code || e.name);
+}
+
+(async () => {
+  const rl = readline.createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    const [port, user, password, mode] = line.split('\t');
+    process.stdout.write((await login(Number(port), user, password, mode)) + '\n');
+  }
+})();
