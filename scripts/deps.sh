@@ -2,7 +2,7 @@
 # Installs what ghostwire's scripts and tests need on a Debian machine, only
 # what is missing: MariaDB server + client, sysbench, and the clients of the
 # auth matrix (tests/auth.rs): PyMySQL with cryptography (its RSA key
-# exchange), mysql-connector-python, node's mysql2 (tests/auth/node_modules,
+# exchange) and PyNaCl (its ed25519), mysql-connector-python, node's mysql2 (tests/auth/node_modules,
 # from tests/auth/package-lock.json), Go with Debian's go-sql-driver. The
 # matrix's MySQL CLI lives in MySQL's root filesystem (scripts/mysql-up.sh).
 # --server-only: just the MariaDB server and client.
@@ -41,6 +41,7 @@ pip_or_apt() {   # module, pip package, Debian package
 }
 pip_or_apt pymysql pymysql python3-pymysql
 pip_or_apt cryptography cryptography python3-cryptography
+pip_or_apt nacl pynacl python3-nacl   # PyMySQL's ed25519
 pip_or_apt mysql.connector mysql-connector-python python3-mysql.connector
 
 if [ ! -d tests/auth/node_modules/mysql2 ]; then

@@ -4,10 +4,10 @@
 const readline = require('readline');
 const mysql = require('mysql2');
 
-function login(port, user, password, mode) {
+function login(host, port, user, password, mode) {
   return new Promise((resolve) => {
     const c = mysql.createConnection({
-      host: '127.0.0.1',
+      host,
       port,
       user,
       password,
@@ -38,7 +38,7 @@ function code(e) {
 (async () => {
   const rl = readline.createInterface({ input: process.stdin });
   for await (const line of rl) {
-    const [port, user, password, mode] = line.split('\t');
-    process.stdout.write((await login(Number(port), user, password, mode)) + '\n');
+    const [host, port, user, password, mode] = line.split('\t');
+    process.stdout.write((await login(host, Number(port), user, password, mode)) + '\n');
   }
 })();

@@ -2,7 +2,7 @@
 mysql-connector-python (argv[1]), as a long-lived process so the matrix pays
 Python's start-up once per client, not once per login.
 
-Line: PORT<TAB>USER<TAB>PASSWORD<TAB>MODE (MODE: key = the client may fetch
+Line: HOST<TAB>PORT<TAB>USER<TAB>PASSWORD<TAB>MODE (MODE: key = the client may fetch
 the server's RSA public key, nokey = it may not). Prints one line:
 `ok <CURRENT_USER()>` or `err <code>` (the error number, or `client:<class>`
 for a failure that has none). TLS is always off: ghostwire does not offer it
@@ -19,17 +19,17 @@ else:
     raise SystemExit("usage: login.py pymysql|connector")
 
 
-def login(port, user, password, mode):
+def login(host, port, user, password, mode):
     if which == "pymysql":
         # PyMySQL has no switch to refuse the key: without TLS it always asks
         # the server for it (and needs `cryptography` to use it).
-        c = pymysql.connect(host="127.0.0.1", port=port, user=user, password=password,
+        c = pymysql.connect(host=host, port=port, user=user, password=password,
                             ssl_disabled=True, connect_timeout=30)
     else:
         # Connector/Python has no option to fetch the key at all: without TLS
         # (and without a key file) caching_sha2's full path and
         # sha256_password fail in the client, whatever MODE says.
-        c = mysql.connector.connect(host="127.0.0.1", port=port, user=user, password=password,
+        c = mysql.connector.connect(host=host, port=port, user=user, password=password,
                                     ssl_disabled=True, connection_timeout=30)
     try:
         cur = c.cursor()
@@ -40,9 +40,9 @@ def login(port, user, password, mode):
 
 
 for line in sys.stdin:
-    port, user, password, mode = line.rstrip("\n").split("\t")
+    host, port, user, password, mode = line.rstrip("\n").split("\t")
     try:
-        out = login(int(port), user, password, mode)
+        out = login(host, int(port), user, password, mode)
     except Exception as e:  # every failure is an outcome to compare
         code = getattr(e, "errno", None) if which == "connector" else None
         if which == "pymysql" and isinstance(e, pymysql.err.MySQLError) and e.args \
