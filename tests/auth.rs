@@ -99,7 +99,11 @@ impl Case {
             "{} {:?} {} {}",
             self.plugin.tag(),
             self.cache,
-            if self.right_password { "right" } else { "wrong" },
+            if self.right_password {
+                "right"
+            } else {
+                "wrong"
+            },
             if self.key { "key" } else { "nokey" }
         )
     }
@@ -200,7 +204,10 @@ async fn plugins(admin: &mut mysql_async::Conn) -> Vec<Plugin> {
     if is_mysql() {
         // Built in on MySQL 8 and 9 (the assert guards the matrix from
         // shrinking unnoticed); native only where still loaded.
-        assert!(has("caching_sha2_password") && has("sha256_password"), "{active:?}");
+        assert!(
+            has("caching_sha2_password") && has("sha256_password"),
+            "{active:?}"
+        );
         if has("mysql_native_password") {
             v.push(Plugin::Native);
         }
@@ -218,7 +225,9 @@ async fn create_user(admin: &mut mysql_async::Conn, client: Client, plugin: Plug
     let pw = password(client, plugin, true);
     let how = match (plugin, is_mysql()) {
         (Plugin::Native, true) => format!("IDENTIFIED WITH mysql_native_password BY '{pw}'"),
-        (Plugin::Native, false) => format!("IDENTIFIED VIA mysql_native_password USING PASSWORD('{pw}')"),
+        (Plugin::Native, false) => {
+            format!("IDENTIFIED VIA mysql_native_password USING PASSWORD('{pw}')")
+        }
         (Plugin::Ed25519, _) => format!("IDENTIFIED VIA ed25519 USING PASSWORD('{pw}')"),
         (Plugin::Sha2, _) => format!("IDENTIFIED WITH caching_sha2_password BY '{pw}'"),
         (Plugin::Sha256, _) => format!("IDENTIFIED WITH sha256_password BY '{pw}'"),
@@ -257,7 +266,10 @@ async fn run_phase(
     let mut admin = direct_conn_to("mysql").await;
     let mut rows = Vec::new();
     for plugin in plugins {
-        for case in cases(client, plugin).into_iter().filter(|c| c.cache == cache) {
+        for case in cases(client, plugin)
+            .into_iter()
+            .filter(|c| c.cache == cache)
+        {
             let u = user(client, plugin);
             let pw = password(client, plugin, case.right_password);
             let mut outcome = Vec::new();
@@ -355,7 +367,11 @@ async fn every_plugin_and_client_logs_in_through_ghostwire_as_directly() {
             r.proxy,
         ));
     }
-    println!("{report}{} logins in {:?}", rows.len() * 2, started.elapsed());
+    println!(
+        "{report}{} logins in {:?}",
+        rows.len() * 2,
+        started.elapsed()
+    );
     assert_eq!(bad, 0, "{bad} case(s) differ (!!):\n{report}");
     ctx.shutdown().await;
 }

@@ -120,9 +120,8 @@ impl Tools {
             .env("GOFLAGS", "")
             // Compiled packages cached across runs (the driver takes seconds).
             .env("GOCACHE", "/var/tmp/ghostwire-go-cache");
-        let mut rootfs = Command::new(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mysql-up.sh"),
-        );
+        let mut rootfs =
+            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mysql-up.sh"));
         rootfs.arg("--rootfs");
         tokio::join!(
             must_run("go build tests/auth/login.go", &mut go),
@@ -141,7 +140,7 @@ impl Tools {
 /// A client ready to log in.
 pub enum Runner {
     Cli(Client, PathBuf),
-    Helper(Client, Helper),
+    Helper(Client, Box<Helper>),
 }
 
 pub struct Helper {
@@ -181,11 +180,11 @@ impl Runner {
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
         Runner::Helper(
             client,
-            Helper {
+            Box::new(Helper {
                 _child: child,
                 stdin,
                 stdout,
-            },
+            }),
         )
     }
 
