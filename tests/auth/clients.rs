@@ -1,5 +1,5 @@
 //! The clients of the auth matrix, each behind one call: log in once, run
-//! `SELECT CURRENT_USER()`, and say `ok <user>` or `err <code>` (the error
+//! `SELECT CURRENT_USER(), DATABASE()`, and say `ok <user> <db>` or `err <code>` (the error
 //! number, or `client:<name>` for a client-side failure that has none).
 //!
 //! The two CLIs run once per login (they are C programs: cheap to start).
@@ -60,6 +60,12 @@ impl Client {
     pub fn can_refuse_key(self) -> bool {
         matches!(self, Client::MysqlCli | Client::Mysql2)
     }
+
+    /// Whether the client can send COM_CHANGE_USER (the CLIs, PyMySQL and
+    /// Go's database/sql cannot).
+    pub fn can_change_user(self) -> bool {
+        matches!(self, Client::Connector | Client::Mysql2)
+    }
 }
 
 /// One login's target and options.
@@ -71,6 +77,10 @@ pub struct Login<'a> {
     /// May the client fetch the server's RSA public key (where it has a
     /// switch for that)?
     pub key: bool,
+    pub db: &'a str,
+    /// When not empty: log in as this password-less account first, then
+    /// become `user` with COM_CHANGE_USER (clients with `can_change_user`).
+    pub first: &'a str,
 }
 
 /// What the clients need that is made once per test run.
@@ -195,16 +205,19 @@ impl Runner {
     }
 
     pub async fn login(&mut self, l: &Login<'_>) -> String {
+        assert!(l.first.is_empty() || self.client().can_change_user());
         match self {
             Runner::Cli(client, rootfs) => cli_login(*client, rootfs, l).await,
             Runner::Helper(client, h) => {
                 let line = format!(
-                    "{}\t{}\t{}\t{}\t{}\n",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                     l.host,
                     l.port,
                     l.user,
                     l.password,
-                    if l.key { "key" } else { "nokey" }
+                    if l.key { "key" } else { "nokey" },
+                    l.db,
+                    l.first,
                 );
                 h.stdin.write_all(line.as_bytes()).await.unwrap();
                 h.stdin.flush().await.unwrap();
@@ -238,19 +251,21 @@ async fn cli_login(client: Client, rootfs: &Path, l: &Login<'_>) -> String {
     cmd.args(["--protocol=TCP", "--batch", "--skip-column-names"])
         .arg(format!("-h{}", l.host))
         .arg(format!("-P{}", l.port))
-        .arg(format!("-u{}", l.user));
+        .arg(format!("-u{}", l.user))
+        .arg(format!("-D{}", l.db));
     // No -p at all for the empty password: a bare -p would prompt.
     if !l.password.is_empty() {
         cmd.arg(format!("-p{}", l.password));
     }
     let out = cmd
-        .args(["-e", "SELECT CURRENT_USER()"])
+        .args(["-e", "SELECT CURRENT_USER(), DATABASE()"])
         .stdin(Stdio::null())
         .output()
         .await
         .unwrap_or_else(|e| panic!("{client:?}: {e} (scripts/deps.sh installs it)"));
     if out.status.success() {
-        return format!("ok {}", String::from_utf8_lossy(&out.stdout).trim());
+        let row = String::from_utf8_lossy(&out.stdout).trim().replace('\t', " ");
+        return format!("ok {row}");
     }
     // "ERROR 1045 (28000): Access denied …"
     let err = String::from_utf8_lossy(&out.stderr);

@@ -1,7 +1,7 @@
 // One login per stdin line for tests/auth.rs, with Go's
 // github.com/go-sql-driver/mysql (Debian's package, built by the test with
 // GOPATH=/usr/share/gocode), as a long-lived process (see login.py for the
-// line format and the output).
+// line format and the output; it has no COM_CHANGE_USER).
 //
 // Debian's driver (1.5) has no allowPublicKeyRetrieval switch: without TLS
 // it always asks the server for the RSA key, so MODE is not used. It has no
@@ -21,7 +21,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-func login(host, port, user, password string) (out string) {
+func login(host, port, user, password, db string) (out string) {
 	// Driver 1.5 dereferences a nil key when the RSA exchange goes wrong
 	// (seen with a broken relay): an outcome to report, not a crash.
 	defer func() {
@@ -34,21 +34,22 @@ func login(host, port, user, password string) (out string) {
 	cfg.Addr = host + ":" + port
 	cfg.User = user
 	cfg.Passwd = password
+	cfg.DBName = db
 	cfg.TLSConfig = "false"
-	db, err := sql.Open("mysql", cfg.FormatDSN())
+	conn, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
 		return "err client:dsn"
 	}
-	defer db.Close()
-	var u string
-	if err := db.QueryRow("SELECT CURRENT_USER()").Scan(&u); err != nil {
+	defer conn.Close()
+	var u, d string
+	if err := conn.QueryRow("SELECT CURRENT_USER(), DATABASE()").Scan(&u, &d); err != nil {
 		var me *mysql.MySQLError
 		if errors.As(err, &me) {
 			return fmt.Sprintf("err %d", me.Number)
 		}
 		return "err client:" + strings.ReplaceAll(err.Error(), " ", "_")
 	}
-	return "ok " + u
+	return "ok " + u + " " + d
 }
 
 func main() {
@@ -57,6 +58,6 @@ func main() {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		f := strings.Split(in.Text(), "\t")
-		fmt.Println(login(f[0], f[1], f[2], f[3]))
+		fmt.Println(login(f[0], f[1], f[2], f[3], f[5]))
 	}
 }

@@ -4,13 +4,15 @@
 const readline = require('readline');
 const mysql = require('mysql2');
 
-function login(host, port, user, password, mode) {
+function login(host, port, user, password, mode, database, first) {
   return new Promise((resolve) => {
+    // FIRST: log in as that password-less account, then COM_CHANGE_USER.
     const c = mysql.createConnection({
       host,
       port,
-      user,
-      password,
+      user: first || user,
+      password: first ? '' : password,
+      database,
       // No TLS (ghostwire does not offer it yet); fetching the RSA key over
       // plain text is mysql2's opt-in.
       allowPublicKeyRetrieval: mode === 'key',
@@ -25,9 +27,17 @@ function login(host, port, user, password, mode) {
       }
     };
     c.on('error', (e) => finish('err ' + code(e)));
-    c.query('SELECT CURRENT_USER() AS u', (e, rows) =>
-      finish(e ? 'err ' + code(e) : 'ok ' + rows[0].u)
-    );
+    const query = () =>
+      c.query('SELECT CURRENT_USER() AS u, DATABASE() AS d', (e, rows) =>
+        finish(e ? 'err ' + code(e) : `ok ${rows[0].u} ${rows[0].d}`)
+      );
+    if (first) {
+      c.changeUser({ user, password, database }, (e) =>
+        e ? finish('err ' + code(e)) : query()
+      );
+    } else {
+      query();
+    }
   });
 }
 
@@ -38,7 +48,8 @@ function code(e) {
 (async () => {
   const rl = readline.createInterface({ input: process.stdin });
   for await (const line of rl) {
-    const [host, port, user, password, mode] = line.split('\t');
-    process.stdout.write((await login(host, Number(port), user, password, mode)) + '\n');
+    const [host, port, user, password, mode, db, first] = line.split('\t');
+    const out = await login(host, Number(port), user, password, mode, db, first);
+    process.stdout.write(out + '\n');
   }
 })();

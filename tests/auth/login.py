@@ -2,9 +2,11 @@
 mysql-connector-python (argv[1]), as a long-lived process so the matrix pays
 Python's start-up once per client, not once per login.
 
-Line: HOST<TAB>PORT<TAB>USER<TAB>PASSWORD<TAB>MODE (MODE: key = the client may fetch
-the server's RSA public key, nokey = it may not). Prints one line:
-`ok <CURRENT_USER()>` or `err <code>` (the error number, or `client:<class>`
+Line: HOST<TAB>PORT<TAB>USER<TAB>PASSWORD<TAB>MODE<TAB>DB<TAB>FIRST (MODE: key =
+the client may fetch the server's RSA public key, nokey = it may not; FIRST,
+when not empty: log in as that password-less account first, then change to
+USER with COM_CHANGE_USER). Prints one line:
+`ok <CURRENT_USER()> <DATABASE()>` or `err <code>` (the error number, or `client:<class>`
 for a failure that has none). TLS is always off: ghostwire does not offer it
 yet, and the direct login must use the same options.
 """
@@ -14,35 +16,47 @@ which = sys.argv[1]
 if which == "pymysql":
     import pymysql
 elif which == "connector":
+    import logging
     import mysql.connector
+    # It logs a missing plugin (ed25519) as a warning; the outcome line says it.
+    logging.getLogger("mysql.connector").setLevel(logging.ERROR)
 else:
     raise SystemExit("usage: login.py pymysql|connector")
 
 
-def login(host, port, user, password, mode):
-    if which == "pymysql":
+def login(host, port, user, password, mode, db, first):
+    if first:
+        # Connector/Python only (PyMySQL has no COM_CHANGE_USER).
+        c = mysql.connector.connect(host=host, port=port, user=first, password="", database=db,
+                                    ssl_disabled=True, connection_timeout=30)
+        try:
+            c.cmd_change_user(username=user, password=password, database=db)
+        except Exception:
+            c.close()
+            raise
+    elif which == "pymysql":
         # PyMySQL has no switch to refuse the key: without TLS it always asks
         # the server for it (and needs `cryptography` to use it).
-        c = pymysql.connect(host=host, port=port, user=user, password=password,
+        c = pymysql.connect(host=host, port=port, user=user, password=password, database=db,
                             ssl_disabled=True, connect_timeout=30)
     else:
         # Connector/Python has no option to fetch the key at all: without TLS
         # (and without a key file) caching_sha2's full path and
         # sha256_password fail in the client, whatever MODE says.
         c = mysql.connector.connect(host=host, port=port, user=user, password=password,
-                                    ssl_disabled=True, connection_timeout=30)
+                                    database=db, ssl_disabled=True, connection_timeout=30)
     try:
         cur = c.cursor()
-        cur.execute("SELECT CURRENT_USER()")
-        return "ok " + cur.fetchone()[0]
+        cur.execute("SELECT CURRENT_USER(), DATABASE()")
+        return "ok %s %s" % cur.fetchone()
     finally:
         c.close()
 
 
 for line in sys.stdin:
-    host, port, user, password, mode = line.rstrip("\n").split("\t")
+    host, port, user, password, mode, db, first = line.rstrip("\n").split("\t")
     try:
-        out = login(host, int(port), user, password, mode)
+        out = login(host, int(port), user, password, mode, db, first)
     except Exception as e:  # every failure is an outcome to compare
         code = getattr(e, "errno", None) if which == "connector" else None
         if which == "pymysql" and isinstance(e, pymysql.err.MySQLError) and e.args \
