@@ -264,7 +264,9 @@ async fn cli_login(client: Client, rootfs: &Path, l: &Login<'_>) -> String {
         .await
         .unwrap_or_else(|e| panic!("{client:?}: {e} (scripts/deps.sh installs it)"));
     if out.status.success() {
-        let row = String::from_utf8_lossy(&out.stdout).trim().replace('\t', " ");
+        let row = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .replace('\t', " ");
         return format!("ok {row}");
     }
     // "ERROR 1045 (28000): Access denied …"
