@@ -12,14 +12,17 @@
 //! RSA public key.
 //!
 //! Plugins, per flavour (what the server has):
-//! - MariaDB 10.11: `mysql_native_password`, `ed25519` (no caching_sha2 or
-//!   sha256 plugins on the server).
+//! - MariaDB 10.11: `mysql_native_password`, `ed25519`, and an account
+//!   `VIA mysql_native_password … OR ed25519 …` whose native attempt fails
+//!   (two auth switches in one login). No caching_sha2 or sha256 plugins on
+//!   the server.
 //! - MySQL 9.7: `caching_sha2_password` and `sha256_password` (still there in
 //!   9.7, deprecated); `mysql_native_password` is gone from the 9.x server
 //!   (its `.so` is the client side only), so it is tested only on a MySQL
 //!   that has it loaded (8.x).
 //! - Both: an account without a password (MariaDB's default plugin, MySQL's
-//!   caching_sha2), logged in without one and with one (1045).
+//!   caching_sha2), logged in without one and with one (1045); an unknown
+//!   user (the server's decoy exchange, see `expected_any`).
 //!
 //! Each login asks for a database (`auth_matrix`) and reports
 //! `CURRENT_USER(), DATABASE()`. Clients that can (Connector/Python, mysql2)
@@ -220,6 +223,7 @@ fn expected_any(client: Client, case: &Case, plugins: &[Plugin]) -> Vec<String> 
     v
 }
 
+/// The one outcome a case (of a real account) must have.
 fn expected(client: Client, case: &Case) -> String {
     let ok = format!("ok {}@% {DB}", user(client, case.plugin));
     let denied = "err 1045".to_string();
@@ -255,7 +259,8 @@ fn expected(client: Client, case: &Case) -> String {
     ok
 }
 
-/// The plugins this server has, each with its CREATE USER clause.
+/// The kinds of account to test on this server: the password plugins it
+/// has, then the password-less and the unknown user.
 async fn plugins(admin: &mut mysql_async::Conn) -> Vec<Plugin> {
     let active: Vec<String> = admin
         .query(
