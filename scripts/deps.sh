@@ -42,7 +42,8 @@ pip_or_apt() {   # module, pip package, Debian package
 pip_or_apt pymysql pymysql python3-pymysql
 pip_or_apt cryptography cryptography python3-cryptography
 pip_or_apt nacl pynacl python3-nacl   # PyMySQL's ed25519
-pip_or_apt mysql.connector mysql-connector-python python3-mysql.connector
+# Pinned: tests/auth.rs pins its client-side errors (exception classes).
+pip_or_apt mysql.connector mysql-connector-python==26.10.0 python3-mysql.connector
 
 if [ ! -d tests/auth/node_modules/mysql2 ]; then
   echo "installing: mysql2 (npm, into tests/auth/node_modules)"

@@ -28,7 +28,7 @@ def login(host, port, user, password, mode, db, first):
     if first:
         # Connector/Python only (PyMySQL has no COM_CHANGE_USER).
         c = mysql.connector.connect(host=host, port=port, user=first, password="", database=db,
-                                    ssl_disabled=True, connection_timeout=30)
+                                    ssl_disabled=True, connection_timeout=30, use_pure=True)
         try:
             c.cmd_change_user(username=user, password=password, database=db)
         except Exception:
@@ -40,11 +40,13 @@ def login(host, port, user, password, mode, db, first):
         c = pymysql.connect(host=host, port=port, user=user, password=password, database=db,
                             ssl_disabled=True, connect_timeout=30)
     else:
-        # Connector/Python has no option to fetch the key at all: without TLS
-        # (and without a key file) caching_sha2's full path and
-        # sha256_password fail in the client, whatever MODE says.
+        # Connector/Python's pure mode has no RSA at all: without TLS
+        # caching_sha2's full path and sha256_password fail, whatever MODE
+        # says. Pure mode always: where the C extension is built, it would
+        # behave as libmysqlclient instead (and the outcomes are pinned).
         c = mysql.connector.connect(host=host, port=port, user=user, password=password,
-                                    database=db, ssl_disabled=True, connection_timeout=30)
+                                    database=db, ssl_disabled=True, connection_timeout=30,
+                                    use_pure=True)
     try:
         cur = c.cursor()
         cur.execute("SELECT CURRENT_USER(), DATABASE()")
