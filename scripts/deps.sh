@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
 # Installs what ghostwire's scripts and tests need on a Debian machine, only
-# what is missing: MariaDB server + client, sysbench, PyMySQL.
+# what is missing: MariaDB server + client, sysbench, and the clients of the
+# auth matrix (tests/auth.rs): PyMySQL with cryptography (its RSA key
+# exchange) and PyNaCl (its ed25519), mysql-connector-python, node's mysql2 (tests/auth/node_modules,
+# from tests/auth/package-lock.json), Go with Debian's go-sql-driver. The
+# matrix's MySQL CLI lives in MySQL's root filesystem (scripts/mysql-up.sh).
+# --server-only: just the MariaDB server and client.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+full=1
+[ "${1:-}" = "--server-only" ] && full=0
 need=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 # Time zone data for the fidelity tests' DST session (and named zones).
 [ -d /usr/share/zoneinfo/Europe ] || need+=(tzdata)
-[ "${1:-}" = "--server-only" ] || command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
+if [ $full = 1 ]; then
+  command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
+  command -v go >/dev/null 2>&1 || need+=(golang-go)
+  [ -d /usr/share/gocode/src/github.com/go-sql-driver/mysql ] || need+=(golang-github-go-sql-driver-mysql-dev)
+  command -v node >/dev/null 2>&1 || need+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need+=(npm)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -17,7 +31,21 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   rm -f /usr/sbin/policy-rc.d
 fi
-if [ "${1:-}" != "--server-only" ] && ! python3 -c 'import pymysql' 2>/dev/null; then
-  echo "installing: PyMySQL"
-  python3 -m pip install -q pymysql 2>/dev/null || apt-get install -y -qq python3-pymysql >/dev/null
+[ $full = 1 ] || exit 0
+
+# Python clients: pip where python3 has one, else Debian's packages.
+pip_or_apt() {   # module, pip package, Debian package
+  python3 -c "import $1" 2>/dev/null && return 0
+  echo "installing: $2"
+  python3 -m pip install -q "$2" 2>/dev/null || { apt-get update -qq; apt-get install -y -qq "$3" >/dev/null; }
+}
+pip_or_apt pymysql pymysql python3-pymysql
+pip_or_apt cryptography cryptography python3-cryptography
+pip_or_apt nacl pynacl python3-nacl   # PyMySQL's ed25519
+# Pinned: tests/auth.rs pins its client-side errors (exception classes).
+pip_or_apt mysql.connector mysql-connector-python==26.10.0 python3-mysql.connector
+
+if [ ! -d tests/auth/node_modules/mysql2 ]; then
+  echo "installing: mysql2 (npm, into tests/auth/node_modules)"
+  npm ci --prefix tests/auth --no-audit --no-fund --loglevel=error >/dev/null
 fi

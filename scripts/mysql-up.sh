@@ -12,7 +12,12 @@
 # A pristine initialised data directory (time zones loaded) is cached next
 # to it too, so starting a server is a copy, not a 20 s --initialize.
 #
-# Usage: scripts/mysql-up.sh [--fresh] PORT   start (data in $ROOTFS/var/lib/ghostwire-PORT;
+# The MySQL client (mysql-client-core, same version) is installed there too:
+# the script talks to the server with it, and tests/auth.rs runs it
+# (`chroot $ROOT mysql …`) as one of the clients of its login matrix.
+#
+# Usage: scripts/mysql-up.sh --rootfs          only make sure the root filesystem is there
+#        scripts/mysql-up.sh [--fresh] PORT   start (data in $ROOTFS/var/lib/ghostwire-PORT;
 #                                             --fresh: from the pristine copy); a server
 #                                             already answering on PORT is left as it is
 #        scripts/mysql-up.sh --stop PORT      stop the server this script started on PORT
@@ -23,12 +28,13 @@
 # Its error log: $ROOTFS/var/lib/ghostwire-PORT/err.log.
 set -euo pipefail
 ROOT=${GHOSTWIRE_MYSQL_ROOTFS:-/var/tmp/ghostwire-mysql-rootfs}
-FRESH=0; STOP=0
+FRESH=0; STOP=0; ROOTFS_ONLY=0; PORT=
 case "${1:-}" in
   --fresh) FRESH=1; shift ;;
   --stop) STOP=1; shift ;;
+  --rootfs) ROOTFS_ONLY=1 ;;
 esac
-PORT=${1:?usage: mysql-up.sh [--fresh|--stop] PORT}
+[ $ROOTFS_ONLY = 1 ] || PORT=${1:?usage: mysql-up.sh [--rootfs | [--fresh|--stop] PORT]}
 DATA=/var/lib/ghostwire-$PORT          # as mysqld sees it, inside the chroot
 TEMPLATE=/var/lib/ghostwire-template
 PIDFILE=$ROOT$DATA.pid
@@ -79,6 +85,15 @@ if [ ! -x "$ROOT/usr/sbin/mysqld" ]; then
   chroot "$tmp" apt-get clean
   rm -rf "$ROOT"; mv "$tmp" "$ROOT"
 fi
+# A root filesystem cached before the client was part of it: add it.
+if [ ! -x "$ROOT/usr/bin/mysql" ]; then
+  echo "mysql-up: adding mysql-client-core to $ROOT" >&2
+  chroot "$ROOT" apt-get update -qq >>"$ROOT.log" 2>&1
+  DEBIAN_FRONTEND=noninteractive chroot "$ROOT" apt-get install -y -qq --no-install-recommends \
+    mysql-client-core >>"$ROOT.log" 2>&1 || { tail -5 "$ROOT.log" >&2; exit 1; }
+  chroot "$ROOT" apt-get clean
+fi
+[ $ROOTFS_ONLY = 1 ] && exit 0
 mkdir -p "$ROOT/run/mysqld" "$ROOT/var/lib/mysql-files"
 
 start() {   # start mysqld on data dir $1 and port $2, wait until it answers
