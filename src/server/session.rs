@@ -272,6 +272,14 @@ impl<'a> Session<'a> {
             RESET | CHANGE_USER => {
                 // User variables go with the session state: so do the hints.
                 self.hints = Default::default();
+                if cmd == CHANGE_USER {
+                    // The new user's database is only known once its auth
+                    // (maybe switched) ends: until the next USE, unknown,
+                    // which the cut-over gate reads as "any database"
+                    // (it then holds more statements, never fewer).
+                    self.db = None;
+                    self.pending_db = None;
+                }
                 CommandKind::Other
             }
             _ => CommandKind::Other,
