@@ -55,7 +55,12 @@ build_seed() {
 }
 
 reset_table() {
-  sql -e "DROP TABLE IF EXISTS t, t_del, t_gho, _t_old, _t_new; CREATE TABLE t LIKE seed; INSERT INTO t SELECT * FROM seed"
+  # Old tables ghostwire kept (t_<id>_del) go too.
+  local old
+  old=$(sql -e "SELECT GROUP_CONCAT(TABLE_NAME) FROM information_schema.TABLES
+    WHERE TABLE_SCHEMA = 'bench' AND TABLE_NAME LIKE 't\\_%\\_del'")
+  [ "$old" = NULL ] || sql -e "DROP TABLE IF EXISTS $old"
+  sql -e "DROP TABLE IF EXISTS t, t_gho, _t_old, _t_new; CREATE TABLE t LIKE seed; INSERT INTO t SELECT * FROM seed"
 }
 
 # run_tool NAME LOAD_PORT COMMAND…: the load starts, 5 s baseline, the tool

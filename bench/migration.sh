@@ -9,7 +9,10 @@
 # For each tool it prints rows/s, the load's p99 and worst latency while the
 # tool ran (and before, as the baseline), load errors, and whether the table
 # afterwards equals the load's own model (nothing lost, nothing changed).
-# For ghostwire it also prints the worst binlog lag seen in SHOW MIGRATIONS.
+# For ghostwire it also prints the worst binlog lag seen in SHOW MIGRATIONS,
+# and runs once more with the client-latency throttle on
+# ([throttle] max_client_p99_factor = 2): the load's worst latency with it
+# on vs off, and what it costs in copy speed.
 # Starts its own MariaDB (port 3408) and ghostwire (port 6434) under a temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +35,9 @@ start_ghostwire "$GW_PORT"
 NOCHECK_PORT=$((GW_PORT + 10))
 start_ghostwire "$NOCHECK_PORT" "[migrations]
 checksum = false"
+THROTTLE_PORT=$((GW_PORT + 20))
+start_ghostwire "$THROTTLE_PORT" "[throttle]
+max_client_p99_factor = 2.0"
 echo "building the seed table ($ROWS rows)"
 build_seed
 
@@ -65,6 +71,9 @@ echo "$ROWS rows, load $RATE ops/s on $LOAD_CONNS connections, $(nproc) cores; A
 echo "plain INSERT … SELECT ceiling: $ceiling rows/s"
 run_tool ghostwire "$GW_PORT" ghostwire_alter
 echo "  ghostwire: $(ratio)x the INSERT…SELECT ceiling; worst binlog lag $(sort -g "$dir/lag" | tail -1 | grep . || echo "n/a (no sample)") s; $(sql -e "SELECT message FROM _ghostwire.migrations ORDER BY created_at DESC LIMIT 1")"
+off_rps=$last_rps
+run_tool "ghostwire, latency throttle" "$THROTTLE_PORT" ghostwire_alter "$THROTTLE_PORT"
+echo "  ghostwire with the client-latency throttle: $(ratio)x the ceiling, $(awk -v a="$last_rps" -v b="$off_rps" 'BEGIN { printf "%.2f", a / b }')x the copy speed without it"
 run_tool "ghostwire, no checksum" "$NOCHECK_PORT" ghostwire_alter "$NOCHECK_PORT"
 echo "  ghostwire without the pre-cut-over checksum: $(ratio)x the ceiling"
 run_tool pt-online-schema-change "$DB_PORT" pt-online-schema-change --alter "$ALTER" \
