@@ -226,9 +226,13 @@ impl<'a> Session<'a> {
                         self.answer_migration_command(cmd == PREPARE, len).await?;
                         return Ok(true);
                     }
-                    Class::AlterTable if whole && cmd == QUERY => {
+                    Class::AlterTable | Class::IndexDdl if whole && cmd == QUERY => {
                         self.m.command(CommandKind::Alter).increment(1);
-                        match self.intercept_alter(len).await? {
+                        let kind = match classify(text) {
+                            Class::IndexDdl => intercept::Statement::IndexDdl,
+                            _ => intercept::Statement::AlterTable,
+                        };
+                        match self.intercept_alter(len, kind).await? {
                             Decision::Answered => return Ok(true),
                             Decision::Relay => return self.relay_command(cmd, len).await,
                         }

@@ -38,6 +38,18 @@ struct Parsed {
     alter: sql::Alter,
     ops: Vec<sql::Op<String>>,
     body: Vec<u8>,
+    /// Set when the client sent CREATE/DROP INDEX: `alter` is its
+    /// equivalent ALTER TABLE, and the instant probe is the client's own
+    /// statement (see `IndexDdl::probe`).
+    index: Option<sql::IndexDdl>,
+}
+
+/// Which statement the session intercepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statement {
+    AlterTable,
+    /// `CREATE [UNIQUE|FULLTEXT|SPATIAL] INDEX` / `DROP INDEX`.
+    IndexDdl,
 }
 
 /// How the instant attempt on the client's connection went.
@@ -61,7 +73,17 @@ impl Session<'_> {
     /// which checks every right the ALTER needs and either does it (then
     /// it is done, natively) or refuses only because it cannot be instant.
     /// The engine then runs the same body on the shadow table only.
-    pub(super) async fn intercept_alter(&mut self, len: usize) -> Result<Decision> {
+    ///
+    /// A CREATE INDEX / DROP INDEX (`kind`) takes the same path as its
+    /// equivalent `ALTER TABLE t ADD … INDEX` / `DROP INDEX`, except that
+    /// (1) is its own text and (3) is its own statement with
+    /// `ALGORITHM=INSTANT`: natively it needs the INDEX right, not ALTER,
+    /// and the server checks exactly that right before the algorithm.
+    pub(super) async fn intercept_alter(
+        &mut self,
+        len: usize,
+        kind: Statement,
+    ) -> Result<Decision> {
         let Some(text) = self.client.buf.get(HEADER_LEN + 1..HEADER_LEN + len) else {
             return Ok(Decision::Relay);
         };
@@ -94,7 +116,11 @@ impl Session<'_> {
                 .answer_error(len, unreadable_charset(&session.charset_client))
                 .await;
         };
-        let parsed = match read_alter(&text, &dialect, &session.charset_client) {
+        let read = match kind {
+            Statement::AlterTable => read_alter(&text, &dialect, &session.charset_client),
+            Statement::IndexDdl => read_index(&text, &dialect, &session.charset_client),
+        };
+        let parsed = match read {
             Ok(Some(p)) => p,
             // What the server reads differently from us, it runs as it reads
             // it: natively, as this client.
@@ -148,20 +174,26 @@ impl Session<'_> {
             hints,
             session,
         };
-        let mut probe = b"ALTER ".to_vec();
-        if parsed.alter.online {
-            probe.extend_from_slice(b"ONLINE ");
-        }
-        if parsed.alter.ignore {
-            probe.extend_from_slice(b"IGNORE ");
-        }
-        probe.extend_from_slice(b"TABLE ");
-        probe.extend_from_slice(&qualified);
-        probe.push(b' ');
-        probe.extend_from_slice(&request.body);
-        // On a line of its own: a trailing `--` or `#` comment ends there.
-        probe.extend_from_slice(server.instant_probe_suffix().as_bytes());
-        match self.try_instant(&probe, &request, server).await? {
+        let probe = match &parsed.index {
+            Some(index) => index.probe(&request.text, &qualified),
+            None => {
+                let mut probe = b"ALTER ".to_vec();
+                if parsed.alter.online {
+                    probe.extend_from_slice(b"ONLINE ");
+                }
+                if parsed.alter.ignore {
+                    probe.extend_from_slice(b"IGNORE ");
+                }
+                probe.extend_from_slice(b"TABLE ");
+                probe.extend_from_slice(&qualified);
+                probe.push(b' ');
+                probe.extend_from_slice(&request.body);
+                // On a line of its own: a trailing `--` or `#` comment ends there.
+                probe.extend_from_slice(server.instant_probe_suffix().as_bytes());
+                probe
+            }
+        };
+        match self.try_instant(&probe, &request, server, kind).await? {
             InstantAttempt::Done(stall_ms) => {
                 let message = engine.record_instant(ticket, &request, stall_ms).await;
                 let ok = ok_with_info(0, self.tracker.status, &message);
@@ -206,6 +238,7 @@ impl Session<'_> {
         probe: &[u8],
         req: &Request,
         server: crate::flavour::ServerInfo,
+        kind: Statement,
     ) -> Result<InstantAttempt> {
         let engine = self.shared.migrations.clone();
         let cfg = engine.cutover_config().clone();
@@ -262,7 +295,7 @@ impl Session<'_> {
                 // The client's text prepared fine, so the syntax error is
                 // the appended algorithm clause's: a clause that must come
                 // last (ORDER BY) is in the way.
-                Err(e) if err_code(&e) == Some(SYNTAX_ERROR) => {
+                Err(e) if err_code(&e) == Some(SYNTAX_ERROR) && kind == Statement::AlterTable => {
                     outcome = InstantAttempt::Refused(
                         ErrPacket::new(
                             1235,
@@ -444,5 +477,36 @@ fn read_alter(
     };
     let ops = sql::decode_ops(&alter.ops, charset_client).ok_or_else(unreadable_name)?;
     let body = text.get(alter.body.clone()).unwrap_or_default().to_vec();
-    Ok(Some(Parsed { alter, ops, body }))
+    Ok(Some(Parsed {
+        alter,
+        ops,
+        body,
+        index: None,
+    }))
+}
+
+/// Reads the client's CREATE INDEX / DROP INDEX as its equivalent ALTER:
+/// `ALTER TABLE <[db.]table as written> <body>`, put together from the
+/// client's own tokens and read by the same ALTER reader (so the engine
+/// sees exactly what it would for the ALTER). `None`: relayed unchanged.
+fn read_index(
+    text: &[u8],
+    dialect: &Dialect,
+    charset_client: &str,
+) -> std::result::Result<Option<Parsed>, ErrPacket> {
+    let Some(index) = sql::parse_index_ddl(text, dialect) else {
+        return Ok(None);
+    };
+    let mut equivalent = b"ALTER TABLE ".to_vec();
+    equivalent.extend_from_slice(text.get(index.table_span.clone()).unwrap_or_default());
+    equivalent.push(b' ');
+    equivalent.extend_from_slice(&index.body);
+    let Some(mut parsed) = read_alter(&equivalent, dialect, charset_client)? else {
+        return Ok(None);
+    };
+    // Hints may stand anywhere in the client's text, also outside the
+    // tokens the equivalent ALTER is made of.
+    parsed.alter.hints = index.hints;
+    parsed.index = Some(index);
+    Ok(Some(parsed))
 }
