@@ -140,7 +140,8 @@ pub fn parse_index_ddl(sql: &[u8], d: &Dialect) -> Option<IndexDdl> {
         }
     }
     let mut cursor = rest_start;
-    let mut probe_spans = vec![0..table_start];
+    let mut probe_spans: Vec<Range<usize>> = Vec::with_capacity(clauses.len() + 2);
+    probe_spans.push(0..table_start);
     let mut probe_cursor = table_end;
     for c in &clauses {
         body.extend_from_slice(sql.get(cursor..c.start)?);
