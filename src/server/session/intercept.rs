@@ -13,6 +13,7 @@ use crate::config::Intercept;
 use crate::migration::{Hints, Request};
 use crate::protocol::charset;
 use crate::protocol::packets::{err_code, ok_with_info, ErrPacket};
+use crate::protocol::binary::to_binary_rows;
 use crate::protocol::resultset::{write_result_set, Column, Kind};
 use crate::protocol::{write_packet, Command, HEADER_LEN};
 use crate::sql::{self, AlterError, Dialect};
@@ -20,7 +21,7 @@ use crate::sql::{self, AlterError, Dialect};
 const LOCK_WAIT_TIMEOUT: u16 = 1205;
 const SYNTAX_ERROR: u16 = 1064;
 
-const SUBMITTED_COLUMNS: [Column; 2] = [
+pub(super) const SUBMITTED_COLUMNS: [Column; 2] = [
     Column::new("migration_id", Kind::Text),
     Column::new("status", Kind::Text),
 ];
@@ -63,7 +64,10 @@ enum InstantAttempt {
 }
 
 impl Session<'_> {
-    /// Handles the buffered COM_QUERY `ALTER TABLE` of `len` payload bytes.
+    /// Handles an `ALTER TABLE` whose text is `text`: a COM_QUERY whose
+    /// frame (`frame` bytes, dropped before any answer) is still buffered,
+    /// or a statement the proxy prepared (`frame` 0, answered in the binary
+    /// protocol: `binary`).
     ///
     /// The trust boundary: nothing derived from the client's text reaches
     /// ghostwire's own account before the server has, on the client's own
@@ -81,20 +85,18 @@ impl Session<'_> {
     /// and the server checks exactly that right before the algorithm.
     pub(super) async fn intercept_alter(
         &mut self,
-        len: usize,
+        text: Vec<u8>,
+        frame: usize,
+        binary: bool,
         kind: Statement,
     ) -> Result<Decision> {
-        let Some(text) = self.client.buf.get(HEADER_LEN + 1..HEADER_LEN + len) else {
-            return Ok(Decision::Relay);
-        };
-        let text = text.to_vec();
         // Hints first: an ALTER the client sends `direct` (or that the
         // configuration does not intercept) goes to the server untouched.
         let hinted = match sql::hints::hints_in_statement(&text, &self.plain_dialect()) {
             Ok(h) => Hints::merged(self.hints, h),
             Err(e) => {
                 return self
-                    .answer_error(len, ErrPacket::new(1105, "HY000", e.to_string()))
+                    .answer_error(frame, ErrPacket::new(1105, "HY000", e.to_string()))
                     .await
             }
         };
@@ -104,16 +106,16 @@ impl Session<'_> {
         let engine = self.shared.migrations.clone();
         let server = match engine.server().await {
             Ok(s) => s,
-            Err(e) => return self.answer_error(len, e.to_packet()).await,
+            Err(e) => return self.answer_error(frame, e.to_packet()).await,
         };
         let session = match self.capture(server).await? {
             Ok(s) => s,
-            Err(e) => return self.answer_raw_error(len, e).await,
+            Err(e) => return self.answer_raw_error(frame, e).await,
         };
         let Some(dialect) = Dialect::of_session(server, &session.sql_mode, &session.charset_client)
         else {
             return self
-                .answer_error(len, unreadable_charset(&session.charset_client))
+                .answer_error(frame, unreadable_charset(&session.charset_client))
                 .await;
         };
         let read = match kind {
@@ -125,7 +127,7 @@ impl Session<'_> {
             // What the server reads differently from us, it runs as it reads
             // it: natively, as this client.
             Ok(None) => return Ok(Decision::Relay),
-            Err(e) => return self.answer_error(len, e).await,
+            Err(e) => return self.answer_error(frame, e).await,
         };
         let hints = Hints::merged(self.hints, parsed.alter.hints);
         if !self.should_intercept(hints) || parsed.body.is_empty() {
@@ -141,11 +143,11 @@ impl Session<'_> {
             (Some(s), _) => s.clone(),
             (None, Some(db)) => match charset::encode(db, &session.charset_client) {
                 Some(b) => b,
-                None => return self.answer_error(len, unreadable_name()).await,
+                None => return self.answer_error(frame, unreadable_name()).await,
             },
             (None, None) => {
                 return self
-                    .answer_error(len, ErrPacket::new(1046, "3D000", "No database selected"))
+                    .answer_error(frame, ErrPacket::new(1046, "3D000", "No database selected"))
                     .await
             }
         };
@@ -157,9 +159,9 @@ impl Session<'_> {
             charset::decode(&schema_bytes, &session.charset_client),
             charset::decode(&parsed.alter.table, &session.charset_client),
         ) else {
-            return self.answer_error(len, unreadable_name()).await;
+            return self.answer_error(frame, unreadable_name()).await;
         };
-        self.client.discard(HEADER_LEN + len);
+        self.client.discard(frame);
         let ticket = match engine.reserve(&schema, &table).await {
             Ok(t) => t,
             Err(e) => return self.reply_err(e.to_packet()).await,
@@ -222,6 +224,9 @@ impl Session<'_> {
                 &SUBMITTED_COLUMNS,
                 &[row],
             );
+            if binary {
+                out = to_binary_rows(&out, self.caps).unwrap_or(out);
+            }
             self.client.write(&out).await.map_err(client_err)?;
             return Ok(Decision::Answered);
         }
@@ -323,21 +328,6 @@ impl Session<'_> {
         Ok(outcome)
     }
 
-    /// An ALTER that would be intercepted cannot be prepared: the answer.
-    pub(super) fn refuse_prepared_alter(&self, len: usize) -> Option<ErrPacket> {
-        let text = self.client.buf.get(HEADER_LEN + 1..HEADER_LEN + len)?;
-        let statement = sql::hints::hints_in_statement(text, &self.plain_dialect()).ok()?;
-        self.should_intercept(Hints::merged(self.hints, statement))
-            .then(|| {
-                ErrPacket::new(
-                    1295,
-                    "HY000",
-                    "ghostwire: ALTER TABLE cannot be prepared when it runs as an online migration; \
-                     send it as a plain query (or add /* ghostwire: direct */ to run it on the server)",
-                )
-            })
-    }
-
     /// The dialect hint words are read in outside an ALTER (no session
     /// capture for a `SET`): hints are ASCII words in comments or a
     /// string, which every mode and lexable character set reads alike.
@@ -353,7 +343,7 @@ impl Session<'_> {
         Dialect::new(server.flavour, server.version)
     }
 
-    fn should_intercept(&self, hints: Hints) -> bool {
+    pub(super) fn should_intercept(&self, hints: Hints) -> bool {
         !hints.direct
             && match self.shared.config.migrations.intercept {
                 Intercept::All => true,
@@ -397,13 +387,13 @@ impl Session<'_> {
         }
     }
 
-    async fn answer_error(&mut self, len: usize, err: ErrPacket) -> Result<Decision> {
-        self.client.discard(HEADER_LEN + len);
+    async fn answer_error(&mut self, frame: usize, err: ErrPacket) -> Result<Decision> {
+        self.client.discard(frame);
         self.reply_err(err).await
     }
 
-    async fn answer_raw_error(&mut self, len: usize, payload: Vec<u8>) -> Result<Decision> {
-        self.client.discard(HEADER_LEN + len);
+    async fn answer_raw_error(&mut self, frame: usize, payload: Vec<u8>) -> Result<Decision> {
+        self.client.discard(frame);
         self.reply_raw_err(payload).await
     }
 
