@@ -138,7 +138,9 @@ pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<Ta
             },
         )
         .collect();
-    let stats: Vec<(String, u64, Option<String>, Option<u64>, String)> = conn
+    // (index, non-unique, column, sub-part, nullable)
+    type Stat = (String, u64, Option<String>, Option<u64>, String);
+    let stats: Vec<Stat> = conn
         .exec(
             "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE \
              FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \

@@ -253,7 +253,10 @@ impl<'a> Session<'a> {
                         } else {
                             self.m.command(CommandKind::Alter).increment(1);
                             let text = text.to_vec();
-                            match self.intercept_alter(text, HEADER_LEN + len, false, kind).await? {
+                            match self
+                                .intercept_alter(text, HEADER_LEN + len, false, kind)
+                                .await?
+                            {
                                 Decision::Answered => return Ok(true),
                                 Decision::Relay => return self.relay_command(cmd, len).await,
                             }

@@ -32,7 +32,9 @@ impl Pair {
         for schema in pair.schemas() {
             let mut c = common::direct_conn_to(&schema).await;
             for s in fixture {
-                c.query_drop(*s).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+                c.query_drop(*s)
+                    .await
+                    .unwrap_or_else(|e| panic!("{s}: {e}"));
             }
             c.disconnect().await.ok();
         }
@@ -61,7 +63,10 @@ impl Pair {
     /// (host, port) of the server and of ghostwire.
     pub fn endpoints(&self) -> [(String, u16); 2] {
         let s = common::server();
-        [(s.host.clone(), s.port), ("127.0.0.1".into(), self.ctx.port())]
+        [
+            (s.host.clone(), s.port),
+            ("127.0.0.1".into(), self.ctx.port()),
+        ]
     }
 
     /// Drops the old table a completed copy leaves as `<t>_del` in the
@@ -181,7 +186,12 @@ pub async fn run_tool(program: &Path, args: &[&str], endpoint: &(String, u16), d
         .env("GOCACHE", deps_dir().join("go-cache"))
         .output()
         .await
-        .unwrap_or_else(|e| panic!("run {}: {e} (scripts/deps.sh installs it)", program.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "run {}: {e} (scripts/deps.sh installs it)",
+                program.display()
+            )
+        });
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -78,7 +78,10 @@ async fn index_ddl_answers_and_tables_as_native() {
         .iter()
         .map(|s| String::from_utf8_lossy(s).into_owned())
         .collect();
-    for want in ["CREATE INDEX iv ON t (v)", "CREATE FULLTEXT INDEX fd ON t (doc)"] {
+    for want in [
+        "CREATE INDEX iv ON t (v)",
+        "CREATE FULLTEXT INDEX fd ON t (doc)",
+    ] {
         assert!(
             recorded.iter().any(|r| r == want),
             "{want:?} ran as a migration: {recorded:?}"

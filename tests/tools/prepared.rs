@@ -67,7 +67,8 @@ async fn mysql_async_prepared_alters_as_native() {
     for (n, v) in answers[0].iter().zip(&answers[1]) {
         assert_eq!(v, n, "through ghostwire (left) vs natively (right)");
     }
-    pair.assert_same_tables(&["t"], "mysql_async prepared").await;
+    pair.assert_same_tables(&["t"], "mysql_async prepared")
+        .await;
 }
 
 /// A text cell and its binary twin say the same.
@@ -94,7 +95,9 @@ fn same_value(text: &Value, binary: &Value) -> bool {
 async fn prepared_migration_commands() {
     let pair = Pair::new("tl_prepshow", FIXTURE).await;
     let mut c = pair.via_conn().await;
-    c.exec_drop("ALTER TABLE t ADD INDEX iv (v)", ()).await.unwrap();
+    c.exec_drop("ALTER TABLE t ADD INDEX iv (v)", ())
+        .await
+        .unwrap();
     // Other tests' migrations (same server) may still be moving: only
     // this test's, which is done, is compared.
     let ours = |rows: Vec<Row>| -> Vec<Row> {
@@ -118,10 +121,7 @@ async fn prepared_migration_commands() {
         }
     }
     let id: String = text[0].get("id").unwrap();
-    let one: Vec<Row> = c
-        .exec(format!("SHOW MIGRATION '{id}'"), ())
-        .await
-        .unwrap();
+    let one: Vec<Row> = c.exec(format!("SHOW MIGRATION '{id}'"), ()).await.unwrap();
     assert_eq!(one.len(), 1);
     // ALTER MIGRATION: the same answer prepared as sent as a query.
     let cmd = format!("ALTER MIGRATION '{id}' COMPLETE");
@@ -132,7 +132,10 @@ async fn prepared_migration_commands() {
     // is relayed and the answer is the server's; where it accepts it
     // (MariaDB's `DEFAULT ?`), ghostwire refuses the prepare clearly.
     let mut native = pair.native_conn().await;
-    for sql in ["ALTER TABLE t COMMENT = ?", "ALTER TABLE t ADD c INT DEFAULT ?"] {
+    for sql in [
+        "ALTER TABLE t COMMENT = ?",
+        "ALTER TABLE t ADD c INT DEFAULT ?",
+    ] {
         let code = |r: Result<mysql_async::Statement, mysql_async::Error>| match r {
             Ok(_) => None,
             Err(mysql_async::Error::Server(e)) => Some((e.code, e.message)),
@@ -193,7 +196,9 @@ async fn statement_commands_on_a_proxy_statement() {
     drop(r);
     pair.drop_old_tables().await;
     let mut d = pair.native_conn().await;
-    d.query_drop("ALTER TABLE t ADD INDEX iv (v)").await.unwrap();
+    d.query_drop("ALTER TABLE t ADD INDEX iv (v)")
+        .await
+        .unwrap();
     d.disconnect().await.ok();
     pair.assert_same_tables(&["t"], "raw prepared").await;
 }
@@ -219,6 +224,7 @@ async fn node_mysql2_and_go_prepared() {
     let out = run_tool(Path::new("go"), &["run", go, "show"], &proxy, pair.via()).await;
     assert!(out.contains("migrations="), "{out}");
     pair.drop_old_tables().await;
-    pair.assert_same_tables(&["t"], "node mysql2 execute + Go").await;
+    pair.assert_same_tables(&["t"], "node mysql2 execute + Go")
+        .await;
     let _ = python();
 }

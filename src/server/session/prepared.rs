@@ -48,7 +48,11 @@ impl Session<'_> {
     /// Returns false when it is not ghostwire's to run (a `direct` hint,
     /// interception off, a text the server will not prepare): then the
     /// caller relays it and the server prepares it natively.
-    pub(super) async fn prepare_intercepted(&mut self, len: usize, kind: Statement) -> Result<bool> {
+    pub(super) async fn prepare_intercepted(
+        &mut self,
+        len: usize,
+        kind: Statement,
+    ) -> Result<bool> {
         let Some(text) = self.client.buf.get(HEADER_LEN + 1..HEADER_LEN + len) else {
             return Ok(false);
         };
@@ -83,8 +87,8 @@ impl Session<'_> {
             );
             return self.answer_prepare(len, err.frame(1)).await;
         }
-        let async_ = hints.async_
-            || self.shared.config.migrations.wait != crate::config::Wait::Complete;
+        let async_ =
+            hints.async_ || self.shared.config.migrations.wait != crate::config::Wait::Complete;
         let columns: &[_] = if async_ { &SUBMITTED_COLUMNS } else { &[] };
         let id = self.new_proxy_stmt(text, What::Intercepted(kind));
         let reply = prepare_ok(id, columns, self.caps, self.tracker.status);
@@ -180,7 +184,10 @@ impl Session<'_> {
             }
             What::Intercepted(kind) => {
                 self.m.command(CommandKind::Alter).increment(1);
-                match self.intercept_alter(stmt.text.to_vec(), 0, true, kind).await? {
+                match self
+                    .intercept_alter(stmt.text.to_vec(), 0, true, kind)
+                    .await?
+                {
                     Decision::Answered => Ok(()),
                     Decision::Relay => self.execute_natively(&stmt.text).await,
                 }
