@@ -228,3 +228,44 @@ async fn node_mysql2_and_go_prepared() {
         .await;
     let _ = python();
 }
+
+/// A user without ALTER or INDEX: a prepared ALTER / CREATE INDEX gets the
+/// server's own refusal through ghostwire too, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_alter_without_the_right() {
+    let pair = Pair::new("tl_prepdeny", FIXTURE).await;
+    let (user, pass) = common::LIMITED_USER;
+    let [direct, proxy] = pair.endpoints();
+    let mut answers = Vec::new();
+    for ((host, port), schema) in [
+        (direct, pair.native.clone()),
+        (proxy, pair.via().to_string()),
+    ] {
+        let mut c = Conn::new(common::opts(&host, port, user, pass, &schema))
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        for s in [
+            "ALTER TABLE t ADD INDEX iv (v)",
+            "CREATE INDEX iv ON t (v)",
+            "ALTER TABLE t ADD COLUMN c INT",
+        ] {
+            got.push(exec(&mut c, s, &schema).await);
+        }
+        c.disconnect().await.ok();
+        answers.push(got);
+    }
+    let user_at = |o: &Outcome| {
+        o.clone()
+            .map_err(|(c, m)| (c, m.replace("127.0.0.1", "<host>")))
+    };
+    let native: Vec<_> = answers[0].iter().map(user_at).collect();
+    let via: Vec<_> = answers[1].iter().map(user_at).collect();
+    assert!(
+        native.iter().all(|o| matches!(o, Err((1142, _)))),
+        "{native:?}"
+    );
+    assert_eq!(via, native, "through ghostwire (left) vs natively (right)");
+    pair.assert_same_tables(&["t"], "refused prepared ALTERs")
+        .await;
+}
