@@ -29,6 +29,9 @@ fn statements() -> Vec<&'static str> {
         "create index i3 on t (v, g) -- trailing\n;",
         "CREATE INDEX IF NOT EXISTS i3 ON t (v)",
         "CREATE OR REPLACE INDEX i3 ON t (g)",
+        "DROP INDEX IF EXISTS nope ON t",
+        "CREATE INDEX `we``ird` ON t (`w`(5)) /*!99999 COMMENT 'skipped' */",
+        "CREATE INDEX q1 ON t (v) /* ghostwire: sync */ COMMENT 'x'",
         "CREATE TEMPORARY TABLE tt (id INT PRIMARY KEY, v INT)",
         "CREATE INDEX tv ON tt (v)",
         "DROP INDEX tv ON tt",
@@ -87,4 +90,30 @@ async fn index_ddl_answers_and_tables_as_native() {
             "{want:?} ran as a migration: {recorded:?}"
         );
     }
+}
+
+/// The hints and modes of an ALTER apply: `async` answers with the
+/// migration id at once, `postpone` waits for `ALTER MIGRATION … COMPLETE`
+/// (here prepared, as a driver that prepares everything sends it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_ddl_hints_and_modes() {
+    let pair = Pair::new("tl_idxhint", FIXTURE).await;
+    let mut c = pair.via_conn().await;
+    let row: (String, String) = c
+        .query_first("CREATE INDEX iv ON t (v) /* ghostwire: async postpone */")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.1, "queued");
+    common::await_status(&pair.ctx, &row.0, "ready").await;
+    c.exec_drop(format!("ALTER MIGRATION '{}' COMPLETE", row.0), ())
+        .await
+        .unwrap();
+    common::await_status(&pair.ctx, &row.0, "complete").await;
+    c.disconnect().await.ok();
+    let mut n = pair.native_conn().await;
+    n.query_drop("CREATE INDEX iv ON t (v)").await.unwrap();
+    n.disconnect().await.ok();
+    pair.assert_same_tables(&["t"], "CREATE INDEX async postpone")
+        .await;
 }

@@ -229,8 +229,9 @@ async fn node_mysql2_and_go_prepared() {
     let _ = python();
 }
 
-/// A user without ALTER or INDEX: a prepared ALTER / CREATE INDEX gets the
-/// server's own refusal through ghostwire too, and nothing changes.
+/// A user without ALTER or INDEX: an ALTER / CREATE INDEX / DROP INDEX,
+/// prepared or not, gets the server's own refusal (code and message)
+/// through ghostwire too, and nothing changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepared_alter_without_the_right() {
     let pair = Pair::new("tl_prepdeny", FIXTURE).await;
@@ -248,9 +249,18 @@ async fn prepared_alter_without_the_right() {
         for s in [
             "ALTER TABLE t ADD INDEX iv (v)",
             "CREATE INDEX iv ON t (v)",
+            "DROP INDEX `PRIMARY` ON t",
             "ALTER TABLE t ADD COLUMN c INT",
         ] {
             got.push(exec(&mut c, s, &schema).await);
+            // And as a plain query.
+            got.push(match c.query_drop(s).await {
+                Ok(()) => Ok(()),
+                Err(mysql_async::Error::Server(e)) => {
+                    Err((e.code, e.message.replace(&schema, "<schema>")))
+                }
+                Err(e) => Err((0, e.to_string())),
+            });
         }
         c.disconnect().await.ok();
         answers.push(got);
