@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ghostwire's scripts and tests need on a Debian machine, only
 # what is missing: MariaDB server + client, sysbench, PyMySQL, and for the
-# tools tests (tests/tools.rs) Node.js + npm, Go with its MySQL driver, and
+# tools tests (tests/tools.rs) Node.js + npm, Go with its MySQL driver, Ruby's
+# Sequel and mysql2, and
 # the pinned migration tools in $GHOSTWIRE_TEST_DEPS (a Python venv from
 # tests/tools/requirements.txt, node modules from tests/tools/package.json).
 set -euo pipefail
@@ -18,6 +19,9 @@ if [ "${1:-}" != "--server-only" ]; then
   command -v npm >/dev/null 2>&1 || need+=(npm)
   command -v go >/dev/null 2>&1 || need+=(golang-go)
   [ -d /usr/share/gocode/src/github.com/go-sql-driver/mysql ] || need+=(golang-github-go-sql-driver-mysql-dev)
+  # Sequel and Ruby's mysql2 from Debian (they bring ruby).
+  ruby -e 'require "sequel"' >/dev/null 2>&1 || need+=(ruby-sequel)
+  ruby -e 'require "mysql2"' >/dev/null 2>&1 || need+=(ruby-mysql2)
   python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 fi
 if [ ${#need[@]} -gt 0 ]; then

@@ -2,8 +2,8 @@
 //! same run straight against the server: CREATE INDEX / DROP INDEX (which
 //! Alembic, Django, ActiveRecord and Sequel emit) and prepared ALTERs and
 //! migration commands (which drivers that prepare every statement send)
-//! must end exactly as natively. The tools (Alembic, Django, knex, node
-//! mysql2, Go's driver) are installed by `scripts/deps.sh`.
+//! must end exactly as natively. The tools (Alembic, Django, Sequel, knex,
+//! node mysql2, Go's driver) are installed by `scripts/deps.sh`.
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Migration tools' index and column steps through ghostwire against the
-//! same steps straight to the server: Alembic and Django (which build
-//! indexes with CREATE INDEX / DROP INDEX) and knex (ALTER TABLE … ADD
-//! INDEX). Each runs its migrations one at a time up (create table, add
+//! same steps straight to the server: Alembic, Django and Sequel (which
+//! build indexes with CREATE INDEX / DROP INDEX) and knex (ALTER TABLE …
+//! ADD INDEX). Each runs its migrations one at a time up (create table, add
 //! column, add index, drop index) and back down, on a table with rows; the
 //! tables (definitions and rows) must end equal.
 
@@ -67,6 +67,18 @@ fn knex() -> Tool {
         up: [&["up"], &["up"], &["up"], &["up"]],
         down: [&["down"], &["down"], &["down"]],
         two_ops: &["up"],
+    }
+}
+
+fn sequel() -> Tool {
+    Tool {
+        name: "sequel",
+        program: PathBuf::from("ruby"),
+        script: script_dir().join("sequel/run.rb"),
+        table: "items",
+        up: [&["1"], &["2"], &["3"], &["4"]],
+        down: [&["3"], &["2"], &["1"]],
+        two_ops: &["5"],
     }
 }
 
@@ -162,6 +174,11 @@ async fn knex_up_and_down_as_native() {
     knex().run().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequel_up_and_down_as_native() {
+    sequel().run().await;
+}
+
 /// One migration that alters the same table twice (two index copies).
 /// Today the second copy is refused: the first keeps the old table as
 /// `<t>_del`, and nothing drops it between two statements of one
@@ -169,7 +186,7 @@ async fn knex_up_and_down_as_native() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the old-table lifecycle (issue 9)"]
 async fn two_operations_on_one_table() {
-    for tool in [alembic(), django(), knex()] {
+    for tool in [alembic(), django(), knex(), sequel()] {
         tool.run_two_ops().await;
     }
 }
