@@ -3,7 +3,7 @@
 //! Alembic, Django, ActiveRecord and Sequel emit) and prepared ALTERs and
 //! migration commands (which drivers that prepare every statement send)
 //! must end exactly as natively. The tools (Alembic, Django, Sequel, knex,
-//! node mysql2, Go's driver) are installed by `scripts/deps.sh`.
+//! node mysql2, Go's driver, Ruby mysql2) are installed by `scripts/deps.sh`.
 
 mod common;
 

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::common::{self, raw::Raw};
-use crate::harness::{python, run_tool, script_dir, Pair};
+use crate::harness::{run_tool, script_dir, Pair};
 use ghostwire::protocol::Command as Cmd;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
@@ -203,11 +203,11 @@ async fn statement_commands_on_a_proxy_statement() {
     pair.assert_same_tables(&["t"], "raw prepared").await;
 }
 
-/// node mysql2 `execute()` and Go's driver (prepared statements), straight
+/// node mysql2 `execute()`, Go's driver and Ruby mysql2 (prepared statements), straight
 /// to the server and through ghostwire: the same tables; SHOW MIGRATIONS
 /// prepared through ghostwire lists the runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_mysql2_and_go_prepared() {
+async fn node_go_ruby_prepared() {
     let pair = Pair::new("tl_prepdrv", FIXTURE).await;
     let [direct, proxy] = pair.endpoints();
     let node = Path::new("node");
@@ -224,9 +224,17 @@ async fn node_mysql2_and_go_prepared() {
     let out = run_tool(Path::new("go"), &["run", go, "show"], &proxy, pair.via()).await;
     assert!(out.contains("migrations="), "{out}");
     pair.drop_old_tables().await;
-    pair.assert_same_tables(&["t"], "node mysql2 execute + Go")
+    let rb = script_dir().join("ruby/prepared.rb");
+    let rb = rb.to_str().unwrap();
+    run_tool(Path::new("ruby"), &[rb], &direct, &pair.native).await;
+    let out = run_tool(Path::new("ruby"), &[rb, "show"], &proxy, pair.via()).await;
+    assert!(
+        out.contains("statement=CREATE INDEX ir ON t (r, w) rows_copied=3"),
+        "{out}"
+    );
+    pair.drop_old_tables().await;
+    pair.assert_same_tables(&["t"], "node mysql2, Go, Ruby mysql2 prepared")
         .await;
-    let _ = python();
 }
 
 /// A user without ALTER or INDEX: an ALTER / CREATE INDEX / DROP INDEX,
