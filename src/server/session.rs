@@ -86,6 +86,9 @@ struct Session<'a> {
     /// Statements prepared in the proxy (see `prepared.rs`), by id.
     proxy_stmts: std::collections::HashMap<u32, prepared::ProxyStmt>,
     next_proxy_stmt_id: u32,
+    /// The last COM_STMT_PREPARE was answered by the proxy with this id
+    /// (MariaDB's "last prepared statement", id 0xFFFF_FFFF).
+    last_prepared_in_proxy: Option<u32>,
 }
 
 impl<'a> Session<'a> {
@@ -151,6 +154,7 @@ impl<'a> Session<'a> {
             prepared: Default::default(),
             proxy_stmts: Default::default(),
             next_proxy_stmt_id: prepared::FIRST_PROXY_STMT_ID,
+            last_prepared_in_proxy: None,
         };
         if !session.relay_auth().await? {
             return Err(SessionError::Backend(IoError::Closed));
@@ -221,6 +225,9 @@ impl<'a> Session<'a> {
         const CHANGE_USER: u8 = Command::COM_CHANGE_USER as u8;
         if self.proxy_stmt_command(cmd, len).await? {
             return Ok(true);
+        }
+        if cmd == PREPARE {
+            self.last_prepared_in_proxy = None;
         }
         let kind = match cmd {
             QUERY | PREPARE => {

@@ -190,6 +190,20 @@ async fn statement_commands_on_a_proxy_statement() {
     let (_, done) = r.read_packet().await.unwrap();
     assert_eq!(done.first().copied(), Some(0u8), "execute OK: {done:?}");
     r.send(0, &with_id(Cmd::COM_STMT_CLOSE, &[])).await;
+    if !common::is_mysql() {
+        // MariaDB connectors pipeline PREPARE and EXECUTE of id
+        // 0xFFFF_FFFF, "the statement just prepared".
+        let mut prepare = vec![Cmd::COM_STMT_PREPARE as u8];
+        prepare.extend_from_slice(b"ALTER TABLE t ADD COLUMN c INT");
+        r.send(0, &prepare).await;
+        let mut execute = vec![Cmd::COM_STMT_EXECUTE as u8];
+        execute.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF, 0, 1, 0, 0, 0]);
+        r.send(0, &execute).await;
+        let (_, ok) = r.read_packet().await.unwrap();
+        assert_eq!(&ok[1..5], &0xFFFF_FFFDu32.to_le_bytes(), "{ok:?}");
+        let (_, done) = r.read_packet().await.unwrap();
+        assert_eq!(done.first().copied(), Some(0u8), "execute -1 OK: {done:?}");
+    }
     r.query("SELECT 1").await;
     let (_, cols) = r.read_packet().await.unwrap();
     assert_eq!(cols, vec![1], "SELECT 1 answered after the close");
@@ -199,6 +213,11 @@ async fn statement_commands_on_a_proxy_statement() {
     d.query_drop("ALTER TABLE t ADD INDEX iv (v)")
         .await
         .unwrap();
+    if !common::is_mysql() {
+        d.query_drop("ALTER TABLE t ADD COLUMN c INT")
+            .await
+            .unwrap();
+    }
     d.disconnect().await.ok();
     pair.assert_same_tables(&["t"], "raw prepared").await;
 }

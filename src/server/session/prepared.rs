@@ -10,7 +10,9 @@
 //! upwards, so the proxy hands out ids from the top of the u32 range
 //! downwards, starting below 0xFFFF_FFFF (which MariaDB reads as "the last
 //! statement prepared"); the two meet only after about four billion
-//! prepares on one connection. COM_STMT_CLOSE / RESET / SEND_LONG_DATA on
+//! prepares on one connection. On MariaDB, 0xFFFF_FFFF after a prepare the
+//! proxy answered means that statement (MariaDB connectors pipeline
+//! PREPARE and EXECUTE this way), so it is handled here too. COM_STMT_CLOSE / RESET / SEND_LONG_DATA on
 //! such an id are answered here and never reach the server.
 
 use std::sync::Arc;
@@ -25,6 +27,9 @@ use crate::protocol::packets::{ok_payload, ErrPacket, ERR_HEADER, OK_HEADER};
 use crate::protocol::response::Expect;
 use crate::protocol::{write_packet, Command, HEADER_LEN, MAX_FRAME_PAYLOAD};
 use crate::sql;
+
+/// MariaDB's id for "the statement prepared last on this connection".
+const LAST_PREPARED: u32 = 0xFFFF_FFFF;
 
 /// The first id the proxy hands out (then downwards).
 pub(super) const FIRST_PROXY_STMT_ID: u32 = 0xFFFF_FFFE;
@@ -132,12 +137,15 @@ impl Session<'_> {
         if self.proxy_stmts.is_empty() || !matches!(cmd, EXECUTE | CLOSE | RESET | LONG_DATA) {
             return Ok(false);
         }
-        let id = self
+        let mut id = self
             .client
             .buf
             .get(HEADER_LEN + 1..HEADER_LEN + 5)
             .and_then(|b| b.try_into().ok())
             .map(u32::from_le_bytes);
+        if id == Some(LAST_PREPARED) && self.plain_dialect().flavour == sql::Flavour::MariaDb {
+            id = self.last_prepared_in_proxy.or(id);
+        }
         let Some(stmt) = id.and_then(|id| self.proxy_stmts.get(&id)).cloned() else {
             return Ok(false);
         };
@@ -260,6 +268,7 @@ impl Session<'_> {
         let id = self.next_proxy_stmt_id;
         self.next_proxy_stmt_id = id.wrapping_sub(1);
         self.proxy_stmts.insert(id, ProxyStmt { text, what });
+        self.last_prepared_in_proxy = Some(id);
         id
     }
 
