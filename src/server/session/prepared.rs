@@ -86,9 +86,9 @@ impl Session<'_> {
             let err = ErrPacket::new(
                 1235,
                 "42000",
-                "ghostwire: an ALTER TABLE that runs as an online migration cannot take \
-                 parameters (?); write the values into the statement, or add \
-                 /* ghostwire: direct */ to prepare it on the server",
+                "ghostwire: a statement that runs as an online migration (ALTER TABLE, \
+                 CREATE/DROP INDEX) cannot take parameters (?); write the values into the \
+                 statement, or add /* ghostwire: direct */ to prepare it on the server",
             );
             return self.answer_prepare(len, err.frame(1)).await;
         }
