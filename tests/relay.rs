@@ -229,8 +229,10 @@ async fn show_migrations_is_an_empty_synthetic_result() {
         .unwrap();
     assert!(none.is_empty());
     c.query_drop("COMMIT").await.unwrap();
-    let e = c.prep("SHOW MIGRATIONS").await.unwrap_err();
-    assert!(format!("{e:?}").contains("1295"), "{e:?}");
+    // Prepared (drivers that prepare everything): the same columns.
+    let stmt = c.prep("SHOW MIGRATIONS").await.unwrap();
+    assert_eq!(stmt.columns().len(), cols.len());
+    let _: Vec<Row> = c.exec(&stmt, ()).await.unwrap();
     let e = c
         .query_drop("ALTER MIGRATION 'x' CANCEL")
         .await

@@ -84,14 +84,11 @@ impl Handle {
                 warn!("lost the instance lock's connection; taking the lock again");
                 lost_since = Some(Instant::now());
             }
-            match take_lock(&self.inner.opts, &lock).await {
-                Ok(Some(c)) => {
-                    info!("took the instance lock again");
-                    conn = c;
-                    lost_since = None;
-                    continue;
-                }
-                Ok(None) | Err(_) => {}
+            if let Ok(Some(c)) = take_lock(&self.inner.opts, &lock).await {
+                info!("took the instance lock again");
+                conn = c;
+                lost_since = None;
+                continue;
             }
             // Others may take our migrations over once the lock has been
             // free for adopt_after: ours must stop well before.

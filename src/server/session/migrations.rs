@@ -41,7 +41,7 @@ impl Session<'_> {
         self.client.write(&reply).await.map_err(client_err)
     }
 
-    async fn migration_reply(&mut self, sql: &[u8]) -> Result<Answer<Vec<u8>>> {
+    pub(super) async fn migration_reply(&mut self, sql: &[u8]) -> Result<Answer<Vec<u8>>> {
         let engine = self.shared.migrations.clone();
         let request = admin::parse(sql);
         if let admin::Request::Invalid(reply) = request {
