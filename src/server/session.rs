@@ -14,6 +14,7 @@ mod intercept;
 mod migrations;
 mod prepared;
 mod probe;
+mod retry;
 
 use self::intercept::Decision;
 use super::io::{Conn, IoError};
