@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::*;
 use mysql_async::prelude::*;
-use mysql_async::{Conn, Row, Value};
+use mysql_async::{Conn, Row};
 
 const ROWS: u64 = 1 << 14;
 
@@ -34,34 +34,14 @@ async fn filled(c: &mut Conn, name: &str) {
     }
 }
 
-/// SHOW MIGRATION '<id>' through the proxy, as column → text.
 async fn shown(ctx: &Ctx, id: &str) -> BTreeMap<String, String> {
-    let mut c = ctx.conn().await;
-    let row: Row = c
-        .query_first(format!("SHOW MIGRATION '{id}'"))
-        .await
-        .unwrap()
-        .expect("migration listed");
-    c.disconnect().await.ok();
-    as_map(row)
+    show_migration(ctx, id).await
 }
 
 fn as_map(row: Row) -> BTreeMap<String, String> {
-    let cols: Vec<String> = row
-        .columns_ref()
-        .iter()
-        .map(|c| c.name_str().into_owned())
-        .collect();
-    cols.into_iter()
-        .zip(row.unwrap())
-        .map(|(c, v)| {
-            let s = match v {
-                Value::NULL => "NULL".to_string(),
-                Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
-                other => format!("{other:?}"),
-            };
-            (c, s)
-        })
+    row_map(row)
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_else(|| "NULL".into())))
         .collect()
 }
 

@@ -14,32 +14,10 @@ use std::time::Duration;
 use common::replica::Replica;
 use common::*;
 use mysql_async::prelude::*;
-use mysql_async::{Conn, Row, Value};
+use mysql_async::Conn;
 
 async fn shown(ctx: &Ctx, id: &str) -> BTreeMap<String, String> {
-    let mut c = ctx.conn().await;
-    let row: Row = c
-        .query_first(format!("SHOW MIGRATION '{id}'"))
-        .await
-        .unwrap()
-        .expect("migration listed");
-    c.disconnect().await.ok();
-    let cols: Vec<String> = row
-        .columns_ref()
-        .iter()
-        .map(|c| c.name_str().into_owned())
-        .collect();
-    cols.into_iter()
-        .zip(row.unwrap())
-        .map(|(c, v)| {
-            let s = match v {
-                Value::NULL => "NULL".to_string(),
-                Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
-                other => format!("{other:?}"),
-            };
-            (c, s)
-        })
-        .collect()
+    show_migration(ctx, id).await
 }
 
 async fn contents(c: &mut Conn) -> (String, Vec<(u64, i64, String)>) {
@@ -65,6 +43,23 @@ async fn copy_stands_still(ctx: &Ctx, id: &str, rows: u64) {
         copied < rows,
         "held from the start, yet all {copied} rows copied"
     );
+}
+
+/// The throttler holds the copy for `reason` (seen in SHOW MIGRATION), and
+/// once resumed the copy stands still (`rows` in the table).
+async fn held_for(ctx: &Ctx, c: &mut Conn, id: &str, reason: &str, rows: u64) {
+    eventually(
+        &format!("the migration shows it is throttled: {reason}"),
+        || async {
+            let m = shown(ctx, id).await;
+            m["throttled"] == "1" && m["throttle_reason"].contains(reason)
+        },
+    )
+    .await;
+    c.query_drop(format!("ALTER MIGRATION '{id}' RESUME"))
+        .await
+        .unwrap();
+    copy_stands_still(ctx, id, rows).await;
 }
 
 /// The table is small and the copy fast: it is paused at once so that the
@@ -108,18 +103,7 @@ async fn replica_lag_holds_the_copy_until_the_replica_catches_up() {
         .unwrap()
         .unwrap();
     hold_until_seen(&mut c, &id).await;
-    eventually(
-        "the migration shows it is throttled for replica lag",
-        || async {
-            let m = shown(&ctx, &id).await;
-            m["throttled"] == "1" && m["throttle_reason"].contains("replica lag")
-        },
-    )
-    .await;
-    c.query_drop(format!("ALTER MIGRATION '{id}' RESUME"))
-        .await
-        .unwrap();
-    copy_stands_still(&ctx, &id, 1 << 14).await;
+    held_for(&ctx, &mut c, &id, "replica lag", 1 << 14).await;
     // (one recorder per test binary, shared with the other test's proxy:
     // the gauge exists; its value is that of whichever proxy set it last)
     assert!(ctx
@@ -161,15 +145,7 @@ async fn an_unreachable_replica_holds_the_copy() {
         .unwrap()
         .unwrap();
     hold_until_seen(&mut c, &id).await;
-    eventually("the migration shows the replica is unreachable", || async {
-        let m = shown(&ctx, &id).await;
-        m["throttled"] == "1" && m["throttle_reason"].contains("unreachable")
-    })
-    .await;
-    c.query_drop(format!("ALTER MIGRATION '{id}' RESUME"))
-        .await
-        .unwrap();
-    copy_stands_still(&ctx, &id, 1 << 12).await;
+    held_for(&ctx, &mut c, &id, "unreachable", 1 << 12).await;
     // The operator overrides it; the ALTER completes as native would.
     c.query_drop(format!("ALTER MIGRATION '{id}' UNTHROTTLE"))
         .await
@@ -244,18 +220,7 @@ async fn slow_client_statements_hold_the_copy_until_they_are_fast_again() {
             }
         }
     });
-    eventually(
-        "the migration shows it is throttled for client latency",
-        || async {
-            let m = shown(&ctx, &id).await;
-            m["throttled"] == "1" && m["throttle_reason"].contains("client latency")
-        },
-    )
-    .await;
-    c.query_drop(format!("ALTER MIGRATION '{id}' RESUME"))
-        .await
-        .unwrap();
-    copy_stands_still(&ctx, &id, 1 << 12).await;
+    held_for(&ctx, &mut c, &id, "client latency", 1 << 12).await;
     // The lock holder stops: latency is back, the copy goes on.
     locking.store(false, Ordering::Relaxed);
     locker.await.unwrap();

@@ -197,29 +197,14 @@ pub fn start_mariadb_with(server_id: u32) -> Server {
     std::fs::write(&init, BOOTSTRAP_SQL).unwrap();
     let port = free_port();
     let d = dir.path().display();
-    let mariadbd = format!(
-        "{} --no-defaults --user=root --datadir={d}/data --socket={d}/mysqld.sock --port={port} \
-         --bind-address=127.0.0.1 --skip-name-resolve --log-bin={d}/data/binlog --binlog-format=ROW \
-         --binlog-row-image=FULL --server-id={server_id} --init-file={d}/init.sql --log-error={d}/error.log \
-         --pid-file={d}/mysqld.pid --max-allowed-packet=64M --max-connections=500 \
-         --innodb-buffer-pool-size=256M --innodb-log-file-size=256M --innodb-flush-log-at-trx-commit=2 \
-         --sync-binlog=0 --performance-schema=OFF",
-        find_binary("mariadbd").display()
-    );
+    let mariadbd = mariadbd_command(&d.to_string(), port, server_id, &format!("{d}/error.log"));
     // The server dies with this test process: the shell waits on our stdin,
     // which closes when we exit (however we exit), then kills the server and
     // removes its directory (statics are never dropped, so the TempDir
     // below would not).
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "{mariadbd} & pid=$!; read _; kill -9 $pid; wait $pid; rm -rf '{d}'"
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start mariadbd");
+    let child = in_shell(&format!(
+        "{mariadbd} & pid=$!; read _; kill -9 $pid; wait $pid; rm -rf '{d}'"
+    ));
     wait_ready(port, &dir.path().join("error.log"));
     Server {
         host: "127.0.0.1".into(),
@@ -247,19 +232,38 @@ pub fn start_mysql() -> Server {
     );
     // As for MariaDB: the shell waits on our stdin, which closes when this
     // process exits however it exits, then stops the server.
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("read _; '{}' --stop {port}", script.display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("keep the MySQL stopper");
+    let child = in_shell(&format!("read _; '{}' --stop {port}", script.display()));
     let server = external_server(&format!("mysql://root@127.0.0.1:{port}"));
     Server {
         _keepalive: Some(child),
         ..server
     }
+}
+
+/// Runs `script` in a shell whose stdin is ours (kept open by the returned
+/// child: it closes when this process exits, however it exits).
+fn in_shell(script: &str) -> Child {
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start a shell")
+}
+
+/// The command line of a test MariaDB whose files live in `dir`.
+fn mariadbd_command(d: &str, port: u16, server_id: u32, log: &str) -> String {
+    format!(
+        "{} --no-defaults --user=root --datadir={d}/data --socket={d}/mysqld.sock --port={port} \
+         --bind-address=127.0.0.1 --skip-name-resolve --log-bin={d}/data/binlog --binlog-format=ROW \
+         --binlog-row-image=FULL --server-id={server_id} --init-file={d}/init.sql --log-error={log} \
+         --pid-file={d}/mysqld.pid --max-allowed-packet=64M --max-connections=500 \
+         --innodb-buffer-pool-size=256M --innodb-log-file-size=256M --innodb-flush-log-at-trx-commit=2 \
+         --sync-binlog=0 --performance-schema=OFF",
+        find_binary("mariadbd").display()
+    )
 }
 
 /// Waits until the server sends a real greeting (not an ERR).
@@ -561,4 +565,40 @@ pub async fn old_table_of(c: &mut mysql_async::Conn, table: &str) -> Option<Stri
     )
     .await
     .unwrap()
+}
+
+/// `SHOW MIGRATION '<id>'` through the proxy, as column → text (`NULL`).
+pub async fn show_migration(ctx: &Ctx, id: &str) -> std::collections::BTreeMap<String, String> {
+    let mut c = ctx.conn().await;
+    let row: mysql_async::Row = c
+        .query_first(format!("SHOW MIGRATION '{id}'"))
+        .await
+        .unwrap()
+        .expect("migration listed");
+    c.disconnect().await.ok();
+    row_map(row)
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_else(|| "NULL".into())))
+        .collect()
+}
+
+/// A row as column name → text (`None` for NULL).
+pub fn row_map(row: mysql_async::Row) -> Vec<(String, Option<String>)> {
+    use mysql_async::Value;
+    let cols: Vec<String> = row
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().into_owned())
+        .collect();
+    cols.into_iter()
+        .zip(row.unwrap())
+        .map(|(c, v)| {
+            let s = match v {
+                Value::NULL => None,
+                Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                other => Some(format!("{other:?}")),
+            };
+            (c, s)
+        })
+        .collect()
 }

@@ -37,24 +37,16 @@ impl Replica {
         r.query_drop(format!("CREATE DATABASE IF NOT EXISTS `{schema}`"))
             .await
             .unwrap();
-        r.query_drop("CREATE DATABASE IF NOT EXISTS `_ghostwire`")
+        // The throttler's heartbeat table, as ghostwire makes it, on both.
+        for c in [&mut p, &mut r] {
+            c.query_drop(
+                "CREATE DATABASE IF NOT EXISTS `_ghostwire`; \
+                 CREATE TABLE IF NOT EXISTS `_ghostwire`.`heartbeat` \
+                 (instance CHAR(36) NOT NULL PRIMARY KEY, beat_us BIGINT NOT NULL) ENGINE=InnoDB",
+            )
             .await
             .unwrap();
-        r.query_drop(
-            "CREATE TABLE IF NOT EXISTS `_ghostwire`.`heartbeat` \
-             (instance CHAR(36) NOT NULL PRIMARY KEY, beat_us BIGINT NOT NULL) ENGINE=InnoDB",
-        )
-        .await
-        .unwrap();
-        p.query_drop("CREATE DATABASE IF NOT EXISTS `_ghostwire`")
-            .await
-            .unwrap();
-        p.query_drop(
-            "CREATE TABLE IF NOT EXISTS `_ghostwire`.`heartbeat` \
-             (instance CHAR(36) NOT NULL PRIMARY KEY, beat_us BIGINT NOT NULL) ENGINE=InnoDB",
-        )
-        .await
-        .unwrap();
+        }
         for t in tables {
             let (_, create): (String, String) = p
                 .query_first(format!("SHOW CREATE TABLE `{schema}`.`{t}`"))
@@ -163,29 +155,25 @@ impl Replica {
     pub async fn catch_up(&self) {
         let mut p = primary_conn("mysql").await;
         let mut r = self.conn("mysql").await;
-        if is_mysql() {
-            let gtids: String = p
-                .query_first("SELECT @@GLOBAL.gtid_executed")
-                .await
-                .unwrap()
-                .unwrap();
-            let r: Option<i64> = r
-                .exec_first("SELECT WAIT_FOR_EXECUTED_GTID_SET(?, 60)", (gtids,))
-                .await
-                .unwrap();
-            assert_eq!(r, Some(0), "the replica caught up within 60 s");
+        // The primary's position now, and the replica's wait for it.
+        let (position, wait) = if is_mysql() {
+            (
+                "@@GLOBAL.gtid_executed",
+                "WAIT_FOR_EXECUTED_GTID_SET(?, 60)",
+            )
         } else {
-            let pos: String = p
-                .query_first("SELECT @@GLOBAL.gtid_binlog_pos")
-                .await
-                .unwrap()
-                .unwrap();
-            let r: Option<i64> = r
-                .exec_first("SELECT MASTER_GTID_WAIT(?, 60)", (pos,))
-                .await
-                .unwrap();
-            assert_eq!(r, Some(0), "the replica caught up within 60 s");
-        }
+            ("@@GLOBAL.gtid_binlog_pos", "MASTER_GTID_WAIT(?, 60)")
+        };
+        let pos: String = p
+            .query_first(format!("SELECT {position}"))
+            .await
+            .unwrap()
+            .unwrap();
+        let waited: Option<i64> = r
+            .exec_first(format!("SELECT {wait}"), (pos,))
+            .await
+            .unwrap();
+        assert_eq!(waited, Some(0), "the replica caught up within 60 s");
     }
 }
 

@@ -4,10 +4,11 @@
 //! binaries, use it).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use super::{
-    external_server, find_binary, free_port, is_mysql, opts, wait_ready, APP_USER, BOOTSTRAP_SQL,
+    external_server, find_binary, free_port, in_shell, is_mysql, mariadbd_command, opts,
+    wait_ready, APP_USER, BOOTSTRAP_SQL,
 };
 
 pub struct Restartable {
@@ -109,28 +110,13 @@ impl Restartable {
         let d = self.dir();
         let d = d.display();
         let log = format!("{d}/error-{}.log", self.starts);
-        let mariadbd = format!(
-            "{} --no-defaults --user=root --datadir={d}/data --socket={d}/mysqld.sock --port={} \
-             --bind-address=127.0.0.1 --skip-name-resolve --log-bin={d}/data/binlog --binlog-format=ROW \
-             --binlog-row-image=FULL --server-id=1 --init-file={d}/init.sql --log-error={log} \
-             --pid-file={d}/mysqld.pid --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 \
-             --sync-binlog=0 --performance-schema=OFF",
-            find_binary("mariadbd").display(),
-            self.port
-        );
+        let mariadbd = mariadbd_command(&d.to_string(), self.port, 1, &log);
         // As for the shared server, it dies with this test process (the
         // reader of our stdin kills it); the shell also waits for it, so a
         // killed server does not linger as a zombie that `kill -0` sees.
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "exec 3<&0; {mariadbd} & pid=$!; (read _ <&3; kill -9 $pid 2>/dev/null) & wait $pid"
-            ))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mariadbd");
+        let child = in_shell(&format!(
+            "exec 3<&0; {mariadbd} & pid=$!; (read _ <&3; kill -9 $pid 2>/dev/null) & wait $pid"
+        ));
         self.keepalive.push(child);
         wait_ready(self.port, std::path::Path::new(&log));
     }
@@ -148,18 +134,11 @@ impl Restartable {
             String::from_utf8_lossy(&out.stderr)
         );
         if self.keepalive.is_empty() {
-            let stopper = Command::new("sh")
-                .arg("-c")
-                .arg(format!(
-                    "read _; '{}' --stop {}",
-                    script.display(),
-                    self.port
-                ))
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("keep the MySQL stopper");
+            let stopper = in_shell(&format!(
+                "read _; '{}' --stop {}",
+                script.display(),
+                self.port
+            ));
             self.keepalive.push(stopper);
         }
     }
