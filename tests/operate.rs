@@ -259,7 +259,7 @@ async fn old_tables_are_dropped_after_their_retention() {
     let old = shown(&ctx, &id_in(&info)).await["old_table"].clone();
     assert_eq!(tables(&ctx).await, vec!["t".to_string(), old.clone()]);
     eventually("the old table is dropped in the background", || async {
-        tables(&ctx).await == ["t"]
+        tables(&ctx).await == ["t"] && shown(&ctx, &id_in(&info)).await["old_table"] == "NULL"
     })
     .await;
     // A CLEANUP now has nothing to drop.

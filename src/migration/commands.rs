@@ -83,12 +83,14 @@ impl Handle {
         if action == Action::Cleanup {
             return match (&state.status[..], &state.old_table) {
                 ("complete", Some(old)) => {
-                    lifecycle::drop_old_table(&mut conn, id, &state.schema, old)
+                    let existed = lifecycle::drop_old_table(&mut conn, id, &state.schema, old)
                         .await
                         .map_err(|e| e.to_packet())?;
-                    Ok(format!(
-                        "ghostwire: old table {old} of migration {id} dropped"
-                    ))
+                    Ok(if existed {
+                        format!("ghostwire: old table {old} of migration {id} dropped")
+                    } else {
+                        format!("ghostwire: old table {old} of migration {id} was gone already")
+                    })
                 }
                 _ => Err(wrong_state(
                     id,

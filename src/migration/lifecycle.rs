@@ -72,22 +72,27 @@ async fn drop_due(handle: &Handle) -> Result<Option<Duration>> {
     result
 }
 
-/// Drops one migration's old table and records that it is gone.
+/// Drops one migration's old table and records that it is gone. False
+/// when it was gone already (dropped by hand, or by another instance a
+/// moment ago).
 pub(super) async fn drop_old_table(
     conn: &mut Conn,
     id: &str,
     schema: &str,
     old: &str,
-) -> Result<()> {
+) -> Result<bool> {
     let started = Instant::now();
     conn.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(schema, old)))
         .await?;
+    // IF EXISTS warns (1051) when there was nothing to drop.
+    let existed = conn.get_warnings() == 0;
     let took = started.elapsed();
     store::old_table_dropped(conn, id).await?;
     metrics::counter!(crate::metrics::OLD_TABLES_DROPPED).increment(1);
     metrics::histogram!(crate::metrics::OLD_TABLE_DROP_SECONDS).record(took.as_secs_f64());
-    info!(%id, %schema, table = %old, ms = took.as_millis() as u64, "old table dropped");
-    Ok(())
+    info!(%id, %schema, table = %old, ms = took.as_millis() as u64,
+        existed, "old table dropped");
+    Ok(existed)
 }
 
 impl Handle {
