@@ -315,7 +315,14 @@ pub const SHOWN: [(&str, &str); 23] = [
     ("statement", "statement"),
     ("strategy", "strategy"),
     ("status", "status"),
-    ("stage", "stage"),
+    // An unfinished migration whose instance is gone (its owner lock is
+    // free) says so until another instance takes it over.
+    (
+        "stage",
+        "IF(status IN ('queued', 'running', 'ready', 'cutting_over') \
+         AND IS_USED_LOCK(CONCAT('ghostwire.', owner)) IS NULL, \
+         CONCAT('stalled, its ghostwire instance is gone: ', stage), stage)",
+    ),
     ("progress_pct", "progress_pct"),
     ("rows_copied", "rows_copied"),
     ("rows_total", "rows_total"),
