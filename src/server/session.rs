@@ -63,7 +63,7 @@ pub(crate) async fn run(sock: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
     };
     // (Moved into the match: a session must be gone before `client` is
     // written to below.)
-    let err = match { connected } {
+    let err = match std::convert::identity(connected) {
         Some(Ok(mut session)) => {
             drop(ticket);
             let outcome = session.serve().await;
