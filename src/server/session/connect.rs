@@ -59,7 +59,8 @@ impl<'a> Session<'a> {
             }
         };
         client.write(&greeting).await.map_err(client_err)?;
-        seq.store(1, Ordering::Relaxed);
+        // The client's handshake response is 1: the server's answer is 2.
+        seq.store(2, Ordering::Relaxed);
 
         let (len, hello_seq) = client_header(client, cfg).await?;
         if hello_seq != 1 {
@@ -70,7 +71,6 @@ impl<'a> Session<'a> {
             let err = errors::preauth_too_large(len, MAX_PREAUTH_PACKET);
             return Err(refuse(client, err, 2).await);
         }
-        seq.store(2, Ordering::Relaxed);
         client_frame(client, cfg).await?;
         let mut hello = client.take(HEADER_LEN + len);
         let parsed = match hello
