@@ -144,6 +144,8 @@ struct Session<'a> {
     /// Until login is done: the sequence id an ERR to the client would
     /// carry (read by `run` when the login runs out of time).
     auth_seq: Option<Arc<AtomicU8>>,
+    /// The server's flavour (from its greeting).
+    flavour: crate::flavour::Flavour,
 }
 
 /// Gate claims end with the session, however it ends: a claim left behind
@@ -299,7 +301,7 @@ impl Session<'_> {
         if self.pending_db.is_some() {
             self.follow_database().await?;
         }
-        match Expect::for_command(cmd) {
+        match self.expect(cmd, len) {
             Expect::Nothing => Ok(cmd != Command::COM_QUIT as u8),
             Expect::Auth => {
                 self.relay_auth().await?;
@@ -314,6 +316,25 @@ impl Session<'_> {
                 Ok(true)
             }
         }
+    }
+
+    /// The response a command of `len` payload bytes gets. MySQL answers a
+    /// COM_STMT_CLOSE or COM_STMT_SEND_LONG_DATA too short to name its
+    /// statement (and parameter) with an ERR, though these commands have no
+    /// answer otherwise; MariaDB ignores them. The answer must be relayed as
+    /// this command's, or the next command would take it for its own.
+    fn expect(&self, cmd: u8, len: usize) -> Expect {
+        const CLOSE: u8 = Command::COM_STMT_CLOSE as u8;
+        const LONG_DATA: u8 = Command::COM_STMT_SEND_LONG_DATA as u8;
+        let malformed = match cmd {
+            CLOSE => len < 1 + 4,
+            LONG_DATA => len < 1 + 4 + 2,
+            _ => false,
+        };
+        if malformed && self.flavour == crate::flavour::Flavour::MySql {
+            return Expect::OnePacket;
+        }
+        Expect::for_command(cmd)
     }
 
     /// Waits for the first frame of the next command. `None`: the session

@@ -82,11 +82,17 @@ async fn exchange(addr: SocketAddr, db: &str, bytes: &[u8]) -> Vec<(u8, Vec<u8>)
 
 async fn same_as_direct(ctx: &Ctx) {
     let direct: SocketAddr = server().addr().parse().unwrap();
+    let mut differ = Vec::new();
     for (what, bytes) in cases() {
         let want = exchange(direct, &ctx.schema, &bytes).await;
         let got = exchange(ctx.addr, &ctx.schema, &bytes).await;
-        assert_eq!(got, want, "{what}: through ghostwire vs directly");
+        if got != want {
+            differ.push(format!(
+                "{what}:\n  ghostwire {got:?}\n  directly  {want:?}"
+            ));
+        }
     }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tracing::debug;
 
 use super::{backend_err, client_err, refuse, Result, Session, SessionError};
+use crate::flavour::ServerInfo;
 use crate::metrics::Handles;
 use crate::protocol::handshake::{mask_greeting, parse_client_hello};
 use crate::protocol::packets::{errors, ok_status, ErrPacket, ERR_HEADER, OK_HEADER};
@@ -58,6 +59,11 @@ impl<'a> Session<'a> {
                 return Err(refuse(client, err, 0).await);
             }
         };
+        // The server's flavour, from the version string after the protocol
+        // byte: how it answers malformed commands differs.
+        let version = greeting.get(HEADER_LEN + 1..).unwrap_or_default();
+        let version = version.split(|b| *b == 0).next().unwrap_or_default();
+        let flavour = ServerInfo::parse(&String::from_utf8_lossy(version)).flavour;
         client.write(&greeting).await.map_err(client_err)?;
         // The client's handshake response is 1: the server's answer is 2.
         seq.store(2, Ordering::Relaxed);
@@ -99,6 +105,7 @@ impl<'a> Session<'a> {
             pending_db: None,
             prepared: Default::default(),
             auth_seq: Some(seq),
+            flavour,
         };
         if !session.relay_auth().await? {
             return Err(SessionError::Backend(IoError::Closed));
