@@ -7,6 +7,8 @@
 
 mod common;
 
+#[path = "hostile/backend.rs"]
+mod backend;
 #[path = "hostile/frames.rs"]
 mod frames;
 #[path = "hostile/login.rs"]
