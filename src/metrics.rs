@@ -5,7 +5,7 @@
 //! | `ghostwire_client_connections` | gauge | — | client sessions open now |
 //! | `ghostwire_client_connections_total` | counter | — | client connections accepted |
 //! | `ghostwire_client_connections_unauthenticated` | gauge | — | client connections still in the handshake / login now |
-//! | `ghostwire_client_connections_rejected_total` | counter | `reason` (`max_connections`, `shutdown`, `max_unauthenticated`: closed while logging in to make room under `max_unauthenticated`, `handshake_timeout`: login not done within `handshake_timeout_ms`, `preauth_too_large`: a packet over 64 KiB before login) | connections refused before or during login |
+//! | `ghostwire_client_connections_rejected_total` | counter | `reason` (`max_connections`, `shutdown`, `max_unauthenticated`: closed while logging in to make room under `max_unauthenticated`, `handshake_timeout`: login not done within `handshake_timeout_ms`, `preauth_too_large`: a packet over 72 KiB before login; `shutdown` also counts logins cut short by a shutdown) | connections refused before or during login |
 //! | `ghostwire_client_write_timeouts_total` | counter | — | sessions ended because the client took no bytes for `client_write_timeout_ms` |
 //! | `ghostwire_session_panics_total` | counter | — | session tasks that panicked (a bug: the session was closed and cleaned up; the log has the message) |
 //! | `ghostwire_accept_errors_total` | counter | — | failed `accept()` calls (e.g. out of file descriptors); the listener backs off and goes on |

@@ -144,3 +144,25 @@ async fn oversized_login_packets_are_refused_at_the_header() {
     assert_clean(&ctx).await;
     ctx.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_for_logins() {
+    let ctx = setup_with("hostile_login_shutdown", |c| {
+        c.listen.handshake_timeout_ms = 120_000;
+    })
+    .await;
+    let mut r = Raw::connect(ctx.addr).await;
+    r.read_packet().await.expect("greeting");
+    r.send_raw(&[0x20, 0x00]).await;
+    let proxy = ctx.proxy.as_ref().unwrap();
+    eventually("the login has its backend connection", || async {
+        proxy.open_sessions() == 1
+    })
+    .await;
+    let stopping = tokio::spawn(ctx.shutdown());
+    // Closed with ERR 1053 at once: not after its (long) login timeout.
+    let packets = r.read_to_close().await;
+    let (code, msg) = err_of(packets.last().expect("an ERR before close"));
+    assert_eq!(code, 1053, "{msg}");
+    stopping.await.unwrap();
+}
