@@ -60,6 +60,8 @@ pub(crate) async fn run(sock: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
         r = Session::connect(&mut client, &shared, m, seq.clone()) => Some(r),
         _ = tokio::time::sleep_until(ticket.deadline) => None,
         _ = ticket.evicted.cancelled() => None,
+        // Shutting down: a login not done yet is not waited for.
+        _ = shared.drain.cancelled() => None,
     };
     // (Moved into the match: a session must be gone before `client` is
     // written to below.)
@@ -73,6 +75,10 @@ pub(crate) async fn run(sock: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
         Some(Err(e)) => {
             debug!(error = %e, "session ended during connect");
             None
+        }
+        None if shared.drain.is_cancelled() => {
+            m.rejected_shutdown.increment(1);
+            Some(errors::server_shutdown())
         }
         None if ticket.evicted.is_cancelled() => {
             m.rejected_max_unauthenticated.increment(1);
