@@ -129,6 +129,13 @@ async fn oversized_login_packets_are_refused_at_the_header() {
     assert_eq!(code, 1153, "{msg}");
     assert!(msg.contains("1048576-byte packet"), "{msg}");
 
+    // An empty handshake response: a bad handshake, answered and closed.
+    let mut r = Raw::connect(ctx.addr).await;
+    r.read_packet().await.expect("greeting");
+    r.send_raw(&[0, 0, 0, 1]).await;
+    let packets = r.read_to_close().await;
+    assert_eq!(err_of(&packets[0]).0, 1043);
+
     // A big packet after login is no login packet: it is relayed.
     let mut r = Raw::login(ctx.addr, &ctx.schema, base_caps(), 0).await;
     let mut q = b"\x03SELECT LENGTH('".to_vec();
