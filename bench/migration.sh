@@ -82,3 +82,8 @@ run_tool pt-online-schema-change "$DB_PORT" pt-online-schema-change --alter "$AL
 echo "  pt-online-schema-change: $(ratio)x the ceiling"
 run_tool "native ALTER (COPY)" "$DB_PORT" sql -e "ALTER TABLE t $ALTER, ALGORITHM=COPY"
 echo "  native ALTER: $(ratio)x the ceiling (server-internal copy; blocks writes throughout)"
+# The old table's background drop: a plain DROP TABLE of a table this size,
+# under the same load (its "rows/s" is the table's rows over the drop time).
+sql -e "DROP TABLE IF EXISTS big_old; CREATE TABLE big_old LIKE seed; INSERT INTO big_old SELECT * FROM seed"
+run_tool "DROP TABLE (old table)" "$GW_PORT" sql -e "DROP TABLE big_old"
+echo "  the load's latency while ghostwire's background drop would run (plain DROP TABLE)"

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Installs what ghostwire's scripts and tests need on a Debian machine, only
-# what is missing: MariaDB server + client, sysbench, and the clients of the
-# auth matrix (tests/auth.rs): PyMySQL with cryptography (its RSA key
-# exchange) and PyNaCl (its ed25519), mysql-connector-python, node's mysql2 (tests/auth/node_modules,
-# from tests/auth/package-lock.json), Go with Debian's go-sql-driver. The
-# matrix's MySQL CLI lives in MySQL's root filesystem (scripts/mysql-up.sh).
+# what is missing: MariaDB server + client, sysbench, and
+# - the clients of the auth matrix (tests/auth.rs): PyMySQL with cryptography
+#   (its RSA key exchange) and PyNaCl (its ed25519), mysql-connector-python,
+#   node's mysql2 (tests/auth/node_modules, from tests/auth/package-lock.json),
+#   Go with Debian's go-sql-driver; its MySQL CLI lives in MySQL's root
+#   filesystem (scripts/mysql-up.sh);
+# - for the tools tests (tests/tools.rs): Node.js + npm, Go with its MySQL
+#   driver, Ruby's Sequel and mysql2, and the pinned migration tools in
+#   $GHOSTWIRE_TEST_DEPS (a Python venv from tests/tools/requirements.txt,
+#   node modules from tests/tools/package.json).
 # --server-only: just the MariaDB server and client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 full=1
 [ "${1:-}" = "--server-only" ] && full=0
+DEPS=${GHOSTWIRE_TEST_DEPS:-/var/tmp/ghostwire-test-deps}
 need=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
@@ -21,6 +27,10 @@ if [ $full = 1 ]; then
   [ -d /usr/share/gocode/src/github.com/go-sql-driver/mysql ] || need+=(golang-github-go-sql-driver-mysql-dev)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
   command -v npm >/dev/null 2>&1 || need+=(npm)
+  # Sequel and Ruby's mysql2 from Debian (they bring ruby).
+  ruby -e 'require "sequel"' >/dev/null 2>&1 || need+=(ruby-sequel)
+  ruby -e 'require "mysql2"' >/dev/null 2>&1 || need+=(ruby-mysql2)
+  python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
@@ -48,4 +58,19 @@ pip_or_apt mysql.connector mysql-connector-python==26.10.0 python3-mysql.connect
 if [ ! -d tests/auth/node_modules/mysql2 ]; then
   echo "installing: mysql2 (npm, into tests/auth/node_modules)"
   npm ci --prefix tests/auth --no-audit --no-fund --loglevel=error >/dev/null
+fi
+# The tools tests' Python packages, pinned; reinstalled when the pins change.
+mkdir -p "$DEPS"
+if ! cmp -s tests/tools/requirements.txt "$DEPS/venv/requirements.txt"; then
+  echo "installing: $(grep -v '^#' tests/tools/requirements.txt | tr '\n' ' ')into $DEPS/venv"
+  [ -x "$DEPS/venv/bin/python" ] || python3 -m venv "$DEPS/venv"
+  "$DEPS/venv/bin/pip" install -q -r tests/tools/requirements.txt
+  cp tests/tools/requirements.txt "$DEPS/venv/requirements.txt"
+fi
+# The node packages, pinned with their lock file, likewise.
+if ! cmp -s tests/tools/package-lock.json "$DEPS/node/package-lock.json"; then
+  echo "installing: node packages of tests/tools/package.json into $DEPS/node"
+  mkdir -p "$DEPS/node"
+  cp tests/tools/package.json tests/tools/package-lock.json "$DEPS/node/"
+  (cd "$DEPS/node" && npm ci --no-audit --no-fund --silent) || { rm -f "$DEPS/node/package-lock.json"; exit 1; }
 fi

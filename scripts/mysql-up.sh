@@ -22,19 +22,22 @@
 #                                             already answering on PORT is left as it is
 #        scripts/mysql-up.sh --stop PORT      stop the server this script started on PORT
 #                                             and remove its data directory
+#        scripts/mysql-up.sh --kill PORT      kill -9 it, keeping its data (a crash; start
+#                                             it again with scripts/mysql-up.sh PORT)
 # Server: root@% without password, ROW binlog, FULL images, GTID on,
 # performance_schema on (the tests read the processlist), LOCAL INFILE allowed
 # (off by default on MySQL; MariaDB allows it), X protocol off.
 # Its error log: $ROOTFS/var/lib/ghostwire-PORT/err.log.
 set -euo pipefail
 ROOT=${GHOSTWIRE_MYSQL_ROOTFS:-/var/tmp/ghostwire-mysql-rootfs}
-FRESH=0; STOP=0; ROOTFS_ONLY=0; PORT=
+FRESH=0; STOP=0; KILL=0; ROOTFS_ONLY=0; PORT=
 case "${1:-}" in
   --fresh) FRESH=1; shift ;;
   --stop) STOP=1; shift ;;
+  --kill) KILL=1; shift ;;
   --rootfs) ROOTFS_ONLY=1 ;;
 esac
-[ $ROOTFS_ONLY = 1 ] || PORT=${1:?usage: mysql-up.sh [--rootfs | [--fresh|--stop] PORT]}
+[ $ROOTFS_ONLY = 1 ] || PORT=${1:?usage: mysql-up.sh [--rootfs | [--fresh|--stop|--kill] PORT]}
 DATA=/var/lib/ghostwire-$PORT          # as mysqld sees it, inside the chroot
 TEMPLATE=/var/lib/ghostwire-template
 PIDFILE=$ROOT$DATA.pid
@@ -52,6 +55,15 @@ stop_pid() {   # a clean shutdown first (so a reused data directory is sound)
   kill -9 "$pid" 2>/dev/null || true
 }
 
+if [ $KILL = 1 ]; then
+  pid=$(cat "$PIDFILE" 2>/dev/null || true)
+  if [ -n "$pid" ]; then
+    kill -9 "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  fi
+  rm -f "$PIDFILE"
+  exit 0
+fi
 if [ $STOP = 1 ]; then
   pid=$(cat "$PIDFILE" 2>/dev/null || true)
   [ -n "$pid" ] && stop_pid "$pid"

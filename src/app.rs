@@ -80,6 +80,9 @@ impl Proxy {
         });
         let tasks = TaskTracker::new();
         tasks.spawn(listener::run(listener, shared.clone(), tasks.clone()));
+        // The engine's state, lock and reconciler come up in the
+        // background (retrying while the primary is away).
+        shared.migrations.start();
         // Once, in the background: what ghostwire's own account may do.
         let engine = shared.migrations.clone();
         tokio::spawn(async move {

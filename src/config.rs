@@ -224,6 +224,10 @@ pub struct Migrations {
     /// How long the old table is kept after a cut-over before ghostwire
     /// drops it ("0" drops it right away).
     pub retain_old_table: Retention,
+    /// How long a migration's owner lock must be free before another
+    /// instance takes the migration over (a live owner re-takes its lock
+    /// within seconds of a server restart).
+    pub adopt_after_ms: u64,
 }
 
 /// A retention: seconds, written as a number or as `"90s"`, `"30m"`,
@@ -280,6 +284,7 @@ impl Default for Migrations {
             keepalive_ms: 30_000,
             checksum: true,
             retain_old_table: Retention(86_400),
+            adopt_after_ms: 15_000,
         }
     }
 }

@@ -15,6 +15,8 @@ mod world;
 mod commands;
 #[path = "attacks/helpers.rs"]
 mod helpers;
+#[path = "attacks/index_ddl.rs"]
+mod index_ddl;
 #[path = "attacks/privileges.rs"]
 mod privileges;
 #[path = "attacks/smuggling.rs"]

@@ -437,6 +437,38 @@ async fn cancel_answers_the_waiting_client_and_leaves_the_table() {
     await_status(&ctx, &id, "cancelled").await;
     assert_eq!(tables(&ctx).await, ["t"]);
     assert_eq!(show_create(&mut d, "t").await, create_before);
+
+    // RETRY runs its statement again, from the start, as if sent now (the
+    // hints in its text included: postponed again, then completed).
+    let (new_id, _): (String, String) = c
+        .query_first(format!("ALTER MIGRATION '{id}' RETRY"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(new_id, id);
+    await_status(&ctx, &new_id, "ready").await;
+    run(&mut c, &format!("ALTER MIGRATION '{new_id}' COMPLETE"))
+        .await
+        .unwrap();
+    await_status(&ctx, &new_id, "complete").await;
+    let mut n = ctx.direct().await;
+    n.query_drop(
+        "CREATE TABLE n2 (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL); \
+         ALTER TABLE n2 ADD INDEX (c)",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        show_create(&mut d, "t").await,
+        show_create(&mut n, "n2").await
+    );
+    assert!(shown(&ctx, &id).await["last_command"].starts_with("RETRY by "));
+    // Only a failed or cancelled migration is retried.
+    let (code, msg) = run(&mut c, &format!("ALTER MIGRATION '{new_id}' RETRY"))
+        .await
+        .unwrap_err();
+    assert_eq!(code, 1105);
+    assert!(msg.contains("is complete"), "{msg}");
     ctx.shutdown().await;
 }
 

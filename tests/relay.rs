@@ -166,9 +166,20 @@ async fn change_user_reset_ping_quit() {
         .await
         .unwrap();
     assert_eq!(who.as_deref(), Some(GHOSTWIRE_USER.0));
+    let backend_id: Option<u64> = c.query_first("SELECT CONNECTION_ID()").await.unwrap();
     c.disconnect().await.unwrap(); // COM_QUIT
+                                   // (by id: the engine's own connections use the same account)
     eventually("backend session of the quit client is closed", || async {
-        backend_sessions("USER", GHOSTWIRE_USER.0).await == 0
+        let mut d = direct_conn_to("mysql").await;
+        let n: Option<u64> = d
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?",
+                (backend_id,),
+            )
+            .await
+            .unwrap();
+        d.disconnect().await.ok();
+        n == Some(0)
     })
     .await;
     ctx.shutdown().await;
@@ -218,8 +229,10 @@ async fn show_migrations_is_an_empty_synthetic_result() {
         .unwrap();
     assert!(none.is_empty());
     c.query_drop("COMMIT").await.unwrap();
-    let e = c.prep("SHOW MIGRATIONS").await.unwrap_err();
-    assert!(format!("{e:?}").contains("1295"), "{e:?}");
+    // Prepared (drivers that prepare everything): the same columns.
+    let stmt = c.prep("SHOW MIGRATIONS").await.unwrap();
+    assert_eq!(stmt.columns().len(), cols.len());
+    let _: Vec<Row> = c.exec(&stmt, ()).await.unwrap();
     let e = c
         .query_drop("ALTER MIGRATION 'x' CANCEL")
         .await

@@ -20,24 +20,51 @@ impl Handle {
     pub async fn command(&self, id: &str, action: Action, by: &str) -> Answer {
         let answer = self.apply(id, action, by).await;
         let result = match &answer {
-            Ok(info) => info.clone(),
-            Err(e) => format!("refused: {}", e.message),
+            Ok(info) => Ok(info.as_str()),
+            Err(e) => Err(e.message.as_str()),
+        };
+        self.note_command(id, action, by, result).await;
+        answer
+    }
+
+    /// Records a command on the migration, logs and counts it.
+    pub async fn note_command(
+        &self,
+        id: &str,
+        action: Action,
+        by: &str,
+        result: std::result::Result<&str, &str>,
+    ) {
+        let text = match result {
+            Ok(info) => info.to_string(),
+            Err(e) => format!("refused: {e}"),
         };
         let verb = match action {
             Action::Throttle(r) if r < 1.0 => format!("THROTTLE RATIO {r}"),
             a => a.name().to_string(),
         };
         if let Ok(mut conn) = self.inner.pool.get_conn().await {
-            if let Err(e) = store::record_command(&mut conn, id, &verb, by, &result).await {
+            if let Err(e) = store::record_command(&mut conn, id, &verb, by, &text).await {
                 tracing::warn!(%id, error = %e, "could not record a migration command");
             }
         }
-        let label = if answer.is_ok() { "ok" } else { "refused" };
+        let label = if result.is_ok() { "ok" } else { "refused" };
         metrics::counter!(crate::metrics::MIGRATION_COMMANDS,
             "action" => action.name().to_ascii_lowercase(), "result" => label)
         .increment(1);
         info!(%id, action = %verb, %by, result = label, "migration command");
-        answer
+    }
+
+    /// A migration's status, statement bytes and their character set.
+    pub async fn statement_of(&self, id: &str) -> super::Result<Option<(String, Vec<u8>, String)>> {
+        use mysql_async::prelude::Queryable;
+        let mut conn = self.inner.pool.get_conn().await?;
+        Ok(conn
+            .exec_first(
+                "SELECT status, statement, statement_charset FROM `_ghostwire`.`migrations` WHERE id = ?",
+                (id,),
+            )
+            .await?)
     }
 
     async fn apply(&self, id: &str, action: Action, by: &str) -> Answer {
@@ -72,10 +99,11 @@ impl Handle {
             };
         }
         if action == Action::Retry {
+            // Retried by the session (as if the client sent the statement).
             return Err(ErrPacket::new(
                 1235,
                 "42000",
-                "ghostwire: ALTER MIGRATION … RETRY is not supported yet; submit the ALTER again",
+                format!("ghostwire: send ALTER MIGRATION '{id}' RETRY as a plain query, for one migration"),
             ));
         }
         let Some(control) = self.control(id) else {

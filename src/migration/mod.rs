@@ -14,6 +14,7 @@ mod commands;
 pub mod control;
 pub mod copier;
 mod cutover;
+mod instance;
 mod lifecycle;
 mod runner;
 pub mod schema;
@@ -392,14 +393,19 @@ impl Handle {
             )));
         }
         let id = ticket.id.clone();
-        store::insert(&mut conn, &self.new_record(&id, &req, None)).await?;
+        // Registered before it is recorded: the reconciler must never see
+        // a migration of ours that no runner has.
+        let control = Arc::new(control::Control::new(&inner.stop));
+        self.controls().insert(id.clone(), control.clone());
+        if let Err(e) = store::insert(&mut conn, &self.new_record(&id, &req, None)).await {
+            self.controls().remove(&id);
+            return Err(e);
+        }
         drop(conn);
         info!(%id, %schema, %table, "migration submitted");
         let (tx, done) = oneshot::channel();
         let handle = self.clone();
         let mid = id.clone();
-        let control = Arc::new(control::Control::new(&inner.stop));
-        self.controls().insert(id.clone(), control.clone());
         inner.tasks.spawn(async move {
             let outcome = runner::run(&handle, &mid, &req, &control).await;
             handle.controls().remove(&mid);
@@ -407,6 +413,15 @@ impl Handle {
             let _ = tx.send(outcome);
         });
         Ok(Submitted { id, done })
+    }
+
+    /// Whether `id` holds the reservation of `schema.table` here.
+    fn is_reserved(&self, schema: &str, table: &str, id: &str) -> bool {
+        let active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
+        active
+            .get(&(schema.to_string(), table.to_string()))
+            .map(String::as_str)
+            == Some(id)
     }
 
     fn finished(&self, key: &(String, String)) {
@@ -463,8 +478,9 @@ impl Handle {
         let _ = tokio::time::timeout(Duration::from_secs(5), disconnect).await;
     }
 
-    /// Creates `_ghostwire.migrations` on first use, takes this instance's
-    /// owner lock, and fails what a stopped instance left unfinished.
+    /// Creates `_ghostwire.migrations` (at startup, see `start`, or on
+    /// first use), takes this instance's owner lock, and starts the
+    /// reconciler, the old-table dropper and the throttler.
     async fn ensure_store(&self) -> Result<()> {
         let pool = &self.inner.pool;
         self.inner
@@ -472,14 +488,7 @@ impl Handle {
             .get_or_try_init(|| async {
                 store::ensure(pool).await?;
                 self.hold_owner_lock().await?;
-                let mut conn = pool.get_conn().await?;
-                for o in store::fail_orphans(&mut conn).await? {
-                    warn!(id = %o.id, schema = %o.schema, table = %o.table,
-                        "failing a migration left by a previous run");
-                    if o.shadow_created {
-                        runner::drop_helpers(&mut conn, &o.id, &o.schema, &o.table).await;
-                    }
-                }
+                self.spawn_reconciler();
                 lifecycle::spawn_dropper(self.clone());
                 let inner = &self.inner;
                 inner.throttler.spawn(
@@ -491,42 +500,6 @@ impl Handle {
                 Ok::<(), MigrationError>(())
             })
             .await?;
-        Ok(())
-    }
-}
-
-impl Handle {
-    /// Holds `GET_LOCK(owner)` on a dedicated connection for the life of
-    /// the engine, so other instances can tell our migrations are alive.
-    async fn hold_owner_lock(&self) -> Result<()> {
-        use mysql_async::prelude::Queryable;
-        let mut conn = mysql_async::Conn::new(self.inner.opts.clone()).await?;
-        let got: Option<Option<u64>> = conn
-            .exec_first(
-                "SELECT GET_LOCK(?, 0)",
-                (store::owner_lock(&self.inner.instance),),
-            )
-            .await?;
-        if got.flatten() != Some(1) {
-            return Err(MigrationError::Internal(
-                "cannot take the instance lock".into(),
-            ));
-        }
-        let stop = self.inner.stop.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_secs(60)) => {
-                        if conn.ping().await.is_err() {
-                            warn!("lost the instance lock connection");
-                            break;
-                        }
-                    }
-                }
-            }
-            let _ = conn.disconnect().await;
-        });
         Ok(())
     }
 }

@@ -138,7 +138,9 @@ pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<Ta
             },
         )
         .collect();
-    let stats: Vec<(String, u64, String, Option<u64>, String)> = conn
+    // (index, non-unique, column, sub-part, nullable)
+    type Stat = (String, u64, Option<String>, Option<u64>, String);
+    let stats: Vec<Stat> = conn
         .exec(
             "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE \
              FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
@@ -156,8 +158,10 @@ pub async fn table_info(conn: &mut Conn, schema: &str, table: &str) -> Result<Ta
             });
         }
         let key = keys.last_mut().expect("just pushed");
-        key.columns.push(column);
-        key.identifies_rows &= sub_part.is_none() && nullable != "YES";
+        // A functional key part (MySQL) has no column: such a key never
+        // identifies rows, and "" matches no column name.
+        key.identifies_rows &= column.is_some() && sub_part.is_none() && nullable != "YES";
+        key.columns.push(column.unwrap_or_default());
     }
     Ok(TableInfo { columns, keys })
 }

@@ -449,50 +449,52 @@ pub fn owner_lock(owner: &str) -> String {
     format!("ghostwire.{owner}")
 }
 
-/// Marks unfinished migrations whose proxy instance is gone (its owner lock
-/// is free) as failed, and returns them so their helper tables can be
-/// dropped. Migrations of live instances (other proxies sharing the
-/// primary) are left alone.
-pub async fn fail_orphans(conn: &mut Conn) -> Result<Vec<Orphan>> {
-    let rows: Vec<(String, String, String, String, bool)> = conn
+/// An unfinished migration, as recorded.
+pub struct Unfinished {
+    pub id: String,
+    /// The proxy instance running it (see `owner_lock`).
+    pub owner: String,
+    pub schema: String,
+    pub table: String,
+    pub stage: String,
+    /// Whether it had created its shadow table (which is then its to drop).
+    pub shadow_created: bool,
+}
+
+pub async fn unfinished(conn: &mut Conn) -> Result<Vec<Unfinished>> {
+    let rows: Vec<(String, String, String, String, String, bool)> = conn
         .query(
-            "SELECT id, owner, table_schema, table_name, shadow_created \
+            "SELECT id, owner, table_schema, table_name, stage, shadow_created \
              FROM `_ghostwire`.`migrations` \
              WHERE status IN ('queued', 'running', 'ready', 'cutting_over')",
         )
         .await?;
-    let mut orphans = Vec::new();
-    for (id, owner, schema, table, shadow_created) in rows {
-        let holder: Option<Option<u64>> = conn
-            .exec_first("SELECT IS_USED_LOCK(?)", (owner_lock(&owner),))
-            .await?;
-        if holder.flatten().is_some() {
-            continue;
-        }
-        conn.exec_drop(
-            "UPDATE `_ghostwire`.`migrations` SET status = 'failed', stage = 'failed', \
-             completed_at = UTC_TIMESTAMP(6), message = 'ghostwire stopped while this migration \
-             ran; the original table is unchanged. Submit the ALTER again' WHERE id = ?",
-            (&id,),
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, owner, schema, table, stage, shadow_created)| Unfinished {
+                id,
+                owner,
+                schema,
+                table,
+                stage,
+                shadow_created,
+            },
         )
-        .await?;
-        orphans.push(Orphan {
-            id,
-            schema,
-            table,
-            shadow_created,
-        });
-    }
-    Ok(orphans)
+        .collect())
 }
 
-/// An unfinished migration whose proxy instance is gone.
-pub struct Orphan {
-    pub id: String,
-    pub schema: String,
-    pub table: String,
-    /// Whether it had created its shadow table (which is then its to drop).
-    pub shadow_created: bool,
+/// Fails a migration nobody runs, if it is still unfinished and still
+/// `owner`'s (two reconcilers never both take it). True when it did.
+pub async fn fail_abandoned(conn: &mut Conn, id: &str, owner: &str, message: &str) -> Result<bool> {
+    conn.exec_drop(
+        "UPDATE `_ghostwire`.`migrations` SET status = 'failed', stage = 'failed', \
+         completed_at = UTC_TIMESTAMP(6), message = ? \
+         WHERE id = ? AND owner = ? AND status IN ('queued', 'running', 'ready', 'cutting_over')",
+        (message, id, owner),
+    )
+    .await?;
+    Ok(conn.affected_rows() == 1)
 }
 
 /// Records an `ALTER MIGRATION` command on the migration: in `commands`

@@ -6,6 +6,7 @@
 //! stay byte-for-byte faithful and must not decode rows (see docs/ARCHITECTURE.md,
 //! decision 1).
 
+pub mod binary;
 pub mod charset;
 pub mod handshake;
 pub mod packets;

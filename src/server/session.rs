@@ -13,7 +13,9 @@ mod connect;
 mod gated;
 mod intercept;
 mod migrations;
+mod prepared;
 mod probe;
+mod retry;
 
 use self::intercept::Decision;
 use super::io::{Conn, IoError};
@@ -147,6 +149,12 @@ struct Session<'a> {
     pending_db: Option<String>,
     /// Texts of the session's prepared statements, by id.
     prepared: std::collections::HashMap<u32, std::sync::Arc<[u8]>>,
+    /// Statements prepared in the proxy (see `prepared.rs`), by id.
+    proxy_stmts: std::collections::HashMap<u32, prepared::ProxyStmt>,
+    next_proxy_stmt_id: u32,
+    /// The last COM_STMT_PREPARE was answered by the proxy with this id
+    /// (MariaDB's "last prepared statement", id 0xFFFF_FFFF).
+    last_prepared_in_proxy: Option<u32>,
     /// Until login is done: the sequence id an ERR to the client would
     /// carry (read by `run` when the login runs out of time).
     auth_seq: Option<Arc<AtomicU8>>,
@@ -197,6 +205,12 @@ impl Session<'_> {
         const RESET: u8 = Command::COM_RESET_CONNECTION as u8;
         const INIT_DB: u8 = Command::COM_INIT_DB as u8;
         const CHANGE_USER: u8 = Command::COM_CHANGE_USER as u8;
+        if self.proxy_stmt_command(cmd, len).await? {
+            return Ok(true);
+        }
+        if cmd == PREPARE {
+            self.last_prepared_in_proxy = None;
+        }
         let kind = match cmd {
             QUERY | PREPARE => {
                 let text = self
@@ -206,25 +220,36 @@ impl Session<'_> {
                     .unwrap_or_default();
                 let whole = len < MAX_FRAME_PAYLOAD;
                 match classify(text) {
-                    Class::MigrationCommand if whole => {
-                        self.answer_migration_command(cmd == PREPARE, len).await?;
+                    Class::MigrationCommand if whole && cmd == PREPARE => {
+                        self.prepare_migration_command(len).await?;
                         return Ok(true);
                     }
-                    Class::AlterTable if whole && cmd == QUERY => {
-                        self.m.command(CommandKind::Alter).increment(1);
-                        match self.intercept_alter(len).await? {
-                            Decision::Answered => return Ok(true),
-                            Decision::Relay => return self.relay_command(cmd, len).await,
-                        }
+                    Class::MigrationCommand if whole => {
+                        self.answer_migration_command(false, len).await?;
+                        return Ok(true);
                     }
-                    Class::AlterTable if whole => {
-                        if let Some(err) = self.refuse_prepared_alter(len) {
+                    class @ (Class::AlterTable | Class::IndexDdl) if whole => {
+                        let kind = match class {
+                            Class::IndexDdl => intercept::Statement::IndexDdl,
+                            _ => intercept::Statement::AlterTable,
+                        };
+                        if cmd == PREPARE {
+                            if self.prepare_intercepted(len, kind).await? {
+                                self.m.command(CommandKind::Alter).increment(1);
+                                return Ok(true);
+                            }
+                            CommandKind::Alter
+                        } else {
                             self.m.command(CommandKind::Alter).increment(1);
-                            self.client.discard(HEADER_LEN + len);
-                            self.client.write(&err.frame(1)).await.map_err(client_err)?;
-                            return Ok(true);
+                            let text = text.to_vec();
+                            match self
+                                .intercept_alter(text, HEADER_LEN + len, false, kind)
+                                .await?
+                            {
+                                Decision::Answered => return Ok(true),
+                                Decision::Relay => return self.relay_command(cmd, len).await,
+                            }
                         }
-                        CommandKind::Alter
                     }
                     Class::SetHint if whole && cmd == QUERY => {
                         if let Some(err) = self.note_session_hints(len) {
@@ -254,7 +279,8 @@ impl Session<'_> {
                 CommandKind::Other
             }
             RESET | CHANGE_USER => {
-                // User variables go with the session state: so do the hints.
+                // User variables go with the session state: so do the hints,
+                // and prepared statements (the server drops its own).
                 self.hints = Default::default();
                 if cmd == CHANGE_USER {
                     // The new user's database is only known once its auth
@@ -264,6 +290,7 @@ impl Session<'_> {
                     self.db = None;
                     self.pending_db = None;
                 }
+                self.proxy_stmts.clear();
                 CommandKind::Other
             }
             _ => CommandKind::Other,

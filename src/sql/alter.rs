@@ -164,7 +164,7 @@ pub fn parse_alter(sql: &[u8], d: &Dialect) -> Result<Alter, AlterError> {
 /// Index of the first trailing `;` (or the token count). Any token after a
 /// top-level `;` is a second statement; a `;` inside an executed comment is
 /// refused too (both servers fail on `/*!40000 ; */`).
-fn statement_end(l: &Lexed, from: usize) -> Result<usize, AlterError> {
+pub(super) fn statement_end(l: &Lexed, from: usize) -> Result<usize, AlterError> {
     let t = &l.tokens;
     let Some(first_semi) = (from..t.len()).find(|&k| t[k].kind == TokenKind::Punct(b';')) else {
         return Ok(t.len());

@@ -15,6 +15,9 @@ pub enum Class {
     /// `SHOW MIGRATIONS`, `SHOW MIGRATION '<id>'`, `ALTER MIGRATION …`:
     /// answered by the proxy.
     MigrationCommand,
+    /// `CREATE [UNIQUE|FULLTEXT|SPATIAL] INDEX …` or `DROP INDEX …`: a
+    /// candidate for an online migration as its equivalent `ALTER TABLE`.
+    IndexDdl,
     /// `SET … @ghostwire …`: the session notes its hints, then relays it.
     SetHint,
     /// `USE db`: the session follows its current database.
@@ -48,6 +51,24 @@ pub fn classify(sql: &[u8]) -> Class {
             {
                 Class::MigrationCommand
             }
+            _ => Class::Passthrough,
+        }
+    } else if first.eq_ignore_ascii_case(b"CREATE") {
+        let mut w = words.next();
+        if w.is_some_and(|w| {
+            w.eq_ignore_ascii_case(b"UNIQUE")
+                || w.eq_ignore_ascii_case(b"FULLTEXT")
+                || w.eq_ignore_ascii_case(b"SPATIAL")
+        }) {
+            w = words.next();
+        }
+        match w {
+            Some(w) if w.eq_ignore_ascii_case(b"INDEX") => Class::IndexDdl,
+            _ => Class::Passthrough,
+        }
+    } else if first.eq_ignore_ascii_case(b"DROP") {
+        match words.next() {
+            Some(w) if w.eq_ignore_ascii_case(b"INDEX") => Class::IndexDdl,
             _ => Class::Passthrough,
         }
     } else if first.eq_ignore_ascii_case(b"USE") {
@@ -149,6 +170,15 @@ mod tests {
             ("SET @GhostWire = 'async'", Class::SetHint),
             ("SET autocommit = 1", Class::Passthrough),
             ("use `shop`", Class::Use),
+            ("CREATE INDEX i ON t (v)", Class::IndexDdl),
+            ("create unique index i on t (v)", Class::IndexDdl),
+            ("/* x */ CREATE\nFULLTEXT INDEX i ON t (v)", Class::IndexDdl),
+            ("DROP INDEX i ON t", Class::IndexDdl),
+            ("CREATE OR REPLACE INDEX i ON t (v)", Class::Passthrough),
+            ("CREATE UNIQUE TABLE", Class::Passthrough),
+            ("CREATE TABLE t (i INT)", Class::Passthrough),
+            ("DROP TABLE t", Class::Passthrough),
+            ("CREATE INDEXES", Class::Passthrough),
             ("--comment-like ALTER TABLE", Class::Passthrough),
             ("--\x01 x\nALTER TABLE t FORCE", Class::AlterTable),
             ("--\x7f\nALTER TABLE t FORCE", Class::AlterTable),

@@ -6,6 +6,7 @@
 //! - `classify`: the hot-path first-keywords classifier (no allocation).
 //! - `alter`: `ALTER TABLE` table name, body range, column operations.
 //! - `columns`: which original column feeds each new column; name decoding.
+//! - `index`: `CREATE INDEX` / `DROP INDEX` as their equivalent `ALTER TABLE` body.
 //! - `hints`: ghostwire hints in comments and `@ghostwire`.
 //! - `tables`: tables a statement names, for routing (the cut-over gate,
 //!   `USE`).
@@ -16,6 +17,7 @@ pub mod classify;
 pub mod columns;
 pub mod commands;
 pub mod hints;
+pub mod index;
 pub mod lexer;
 pub mod tables;
 
@@ -24,11 +26,14 @@ mod alter_tests;
 #[cfg(test)]
 mod columns_tests;
 #[cfg(test)]
+mod index_tests;
+#[cfg(test)]
 mod lexer_tests;
 
 pub use alter::{parse_alter, Alter, AlterError, Op};
 pub use columns::{column_sources, decode_name, decode_ops};
 pub use hints::{session_hint_value, Hints, UnknownHint};
+pub use index::{parse_index_ddl, IndexDdl};
 pub use lexer::{
     lex, lex_charset, lexable_charset, Charset, Dialect, Flavour, Lexed, Token, TokenKind,
 };

@@ -10,6 +10,7 @@
 
 pub mod raw;
 pub mod replica;
+pub mod restartable;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

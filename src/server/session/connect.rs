@@ -104,6 +104,9 @@ impl<'a> Session<'a> {
             db: parsed.database.clone(),
             pending_db: None,
             prepared: Default::default(),
+            proxy_stmts: Default::default(),
+            next_proxy_stmt_id: super::prepared::FIRST_PROXY_STMT_ID,
+            last_prepared_in_proxy: None,
             auth_seq: Some(seq),
             flavour,
         };

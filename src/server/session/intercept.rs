@@ -11,6 +11,7 @@ use super::probe::qualify;
 use super::{client_err, Result, Session};
 use crate::config::Intercept;
 use crate::migration::{Hints, Request};
+use crate::protocol::binary::to_binary_rows;
 use crate::protocol::charset;
 use crate::protocol::packets::{err_code, ok_with_info, ErrPacket};
 use crate::protocol::resultset::{write_result_set, Column, Kind};
@@ -20,7 +21,7 @@ use crate::sql::{self, AlterError, Dialect};
 const LOCK_WAIT_TIMEOUT: u16 = 1205;
 const SYNTAX_ERROR: u16 = 1064;
 
-const SUBMITTED_COLUMNS: [Column; 2] = [
+pub(super) const SUBMITTED_COLUMNS: [Column; 2] = [
     Column::new("migration_id", Kind::Text),
     Column::new("status", Kind::Text),
 ];
@@ -38,6 +39,18 @@ struct Parsed {
     alter: sql::Alter,
     ops: Vec<sql::Op<String>>,
     body: Vec<u8>,
+    /// Set when the client sent CREATE/DROP INDEX: `alter` is its
+    /// equivalent ALTER TABLE, and the instant probe is the client's own
+    /// statement (see `IndexDdl::probe`).
+    index: Option<sql::IndexDdl>,
+}
+
+/// Which statement the session intercepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Statement {
+    AlterTable,
+    /// `CREATE [UNIQUE|FULLTEXT|SPATIAL] INDEX` / `DROP INDEX`.
+    IndexDdl,
 }
 
 /// How the instant attempt on the client's connection went.
@@ -51,7 +64,10 @@ enum InstantAttempt {
 }
 
 impl Session<'_> {
-    /// Handles the buffered COM_QUERY `ALTER TABLE` of `len` payload bytes.
+    /// Handles an `ALTER TABLE` whose text is `text`: a COM_QUERY whose
+    /// frame (`frame` bytes, dropped before any answer) is still buffered,
+    /// or a statement the proxy prepared (`frame` 0, answered in the binary
+    /// protocol: `binary`).
     ///
     /// The trust boundary: nothing derived from the client's text reaches
     /// ghostwire's own account before the server has, on the client's own
@@ -61,18 +77,26 @@ impl Session<'_> {
     /// which checks every right the ALTER needs and either does it (then
     /// it is done, natively) or refuses only because it cannot be instant.
     /// The engine then runs the same body on the shadow table only.
-    pub(super) async fn intercept_alter(&mut self, len: usize) -> Result<Decision> {
-        let Some(text) = self.client.buf.get(HEADER_LEN + 1..HEADER_LEN + len) else {
-            return Ok(Decision::Relay);
-        };
-        let text = text.to_vec();
+    ///
+    /// A CREATE INDEX / DROP INDEX (`kind`) takes the same path as its
+    /// equivalent `ALTER TABLE t ADD … INDEX` / `DROP INDEX`, except that
+    /// (1) is its own text and (3) is its own statement with
+    /// `ALGORITHM=INSTANT`: natively it needs the INDEX right, not ALTER,
+    /// and the server checks exactly that right before the algorithm.
+    pub(super) async fn intercept_alter(
+        &mut self,
+        text: Vec<u8>,
+        frame: usize,
+        binary: bool,
+        kind: Statement,
+    ) -> Result<Decision> {
         // Hints first: an ALTER the client sends `direct` (or that the
         // configuration does not intercept) goes to the server untouched.
         let hinted = match sql::hints::hints_in_statement(&text, &self.plain_dialect()) {
             Ok(h) => Hints::merged(self.hints, h),
             Err(e) => {
                 return self
-                    .answer_error(len, ErrPacket::new(1105, "HY000", e.to_string()))
+                    .answer_error(frame, ErrPacket::new(1105, "HY000", e.to_string()))
                     .await
             }
         };
@@ -82,24 +106,28 @@ impl Session<'_> {
         let engine = self.shared.migrations.clone();
         let server = match engine.server().await {
             Ok(s) => s,
-            Err(e) => return self.answer_error(len, e.to_packet()).await,
+            Err(e) => return self.answer_error(frame, e.to_packet()).await,
         };
         let session = match self.capture(server).await? {
             Ok(s) => s,
-            Err(e) => return self.answer_raw_error(len, e).await,
+            Err(e) => return self.answer_raw_error(frame, e).await,
         };
         let Some(dialect) = Dialect::of_session(server, &session.sql_mode, &session.charset_client)
         else {
             return self
-                .answer_error(len, unreadable_charset(&session.charset_client))
+                .answer_error(frame, unreadable_charset(&session.charset_client))
                 .await;
         };
-        let parsed = match read_alter(&text, &dialect, &session.charset_client) {
+        let read = match kind {
+            Statement::AlterTable => read_alter(&text, &dialect, &session.charset_client),
+            Statement::IndexDdl => read_index(&text, &dialect, &session.charset_client),
+        };
+        let parsed = match read {
             Ok(Some(p)) => p,
             // What the server reads differently from us, it runs as it reads
             // it: natively, as this client.
             Ok(None) => return Ok(Decision::Relay),
-            Err(e) => return self.answer_error(len, e).await,
+            Err(e) => return self.answer_error(frame, e).await,
         };
         let hints = Hints::merged(self.hints, parsed.alter.hints);
         if !self.should_intercept(hints) || parsed.body.is_empty() {
@@ -115,11 +143,11 @@ impl Session<'_> {
             (Some(s), _) => s.clone(),
             (None, Some(db)) => match charset::encode(db, &session.charset_client) {
                 Some(b) => b,
-                None => return self.answer_error(len, unreadable_name()).await,
+                None => return self.answer_error(frame, unreadable_name()).await,
             },
             (None, None) => {
                 return self
-                    .answer_error(len, ErrPacket::new(1046, "3D000", "No database selected"))
+                    .answer_error(frame, ErrPacket::new(1046, "3D000", "No database selected"))
                     .await
             }
         };
@@ -131,9 +159,9 @@ impl Session<'_> {
             charset::decode(&schema_bytes, &session.charset_client),
             charset::decode(&parsed.alter.table, &session.charset_client),
         ) else {
-            return self.answer_error(len, unreadable_name()).await;
+            return self.answer_error(frame, unreadable_name()).await;
         };
-        self.client.discard(HEADER_LEN + len);
+        self.client.discard(frame);
         let ticket = match engine.reserve(&schema, &table).await {
             Ok(t) => t,
             Err(e) => return self.reply_err(e.to_packet()).await,
@@ -148,20 +176,26 @@ impl Session<'_> {
             hints,
             session,
         };
-        let mut probe = b"ALTER ".to_vec();
-        if parsed.alter.online {
-            probe.extend_from_slice(b"ONLINE ");
-        }
-        if parsed.alter.ignore {
-            probe.extend_from_slice(b"IGNORE ");
-        }
-        probe.extend_from_slice(b"TABLE ");
-        probe.extend_from_slice(&qualified);
-        probe.push(b' ');
-        probe.extend_from_slice(&request.body);
-        // On a line of its own: a trailing `--` or `#` comment ends there.
-        probe.extend_from_slice(server.instant_probe_suffix().as_bytes());
-        match self.try_instant(&probe, &request, server).await? {
+        let probe = match &parsed.index {
+            Some(index) => index.probe(&request.text, &qualified),
+            None => {
+                let mut probe = b"ALTER ".to_vec();
+                if parsed.alter.online {
+                    probe.extend_from_slice(b"ONLINE ");
+                }
+                if parsed.alter.ignore {
+                    probe.extend_from_slice(b"IGNORE ");
+                }
+                probe.extend_from_slice(b"TABLE ");
+                probe.extend_from_slice(&qualified);
+                probe.push(b' ');
+                probe.extend_from_slice(&request.body);
+                // On a line of its own: a trailing `--` or `#` comment ends there.
+                probe.extend_from_slice(server.instant_probe_suffix().as_bytes());
+                probe
+            }
+        };
+        match self.try_instant(&probe, &request, server, kind).await? {
             InstantAttempt::Done(stall_ms) => {
                 let message = engine.record_instant(ticket, &request, stall_ms).await;
                 let ok = ok_with_info(0, self.tracker.status, &message);
@@ -190,6 +224,9 @@ impl Session<'_> {
                 &SUBMITTED_COLUMNS,
                 &[row],
             );
+            if binary {
+                out = to_binary_rows(&out, self.caps).unwrap_or(out);
+            }
             self.client.write(&out).await.map_err(client_err)?;
             return Ok(Decision::Answered);
         }
@@ -206,6 +243,7 @@ impl Session<'_> {
         probe: &[u8],
         req: &Request,
         server: crate::flavour::ServerInfo,
+        kind: Statement,
     ) -> Result<InstantAttempt> {
         let engine = self.shared.migrations.clone();
         let cfg = engine.cutover_config().clone();
@@ -262,7 +300,7 @@ impl Session<'_> {
                 // The client's text prepared fine, so the syntax error is
                 // the appended algorithm clause's: a clause that must come
                 // last (ORDER BY) is in the way.
-                Err(e) if err_code(&e) == Some(SYNTAX_ERROR) => {
+                Err(e) if err_code(&e) == Some(SYNTAX_ERROR) && kind == Statement::AlterTable => {
                     outcome = InstantAttempt::Refused(
                         ErrPacket::new(
                             1235,
@@ -290,21 +328,6 @@ impl Session<'_> {
         Ok(outcome)
     }
 
-    /// An ALTER that would be intercepted cannot be prepared: the answer.
-    pub(super) fn refuse_prepared_alter(&self, len: usize) -> Option<ErrPacket> {
-        let text = self.client.buf.get(HEADER_LEN + 1..HEADER_LEN + len)?;
-        let statement = sql::hints::hints_in_statement(text, &self.plain_dialect()).ok()?;
-        self.should_intercept(Hints::merged(self.hints, statement))
-            .then(|| {
-                ErrPacket::new(
-                    1295,
-                    "HY000",
-                    "ghostwire: ALTER TABLE cannot be prepared when it runs as an online migration; \
-                     send it as a plain query (or add /* ghostwire: direct */ to run it on the server)",
-                )
-            })
-    }
-
     /// The dialect hint words are read in outside an ALTER (no session
     /// capture for a `SET`): hints are ASCII words in comments or a
     /// string, which every mode and lexable character set reads alike.
@@ -320,7 +343,7 @@ impl Session<'_> {
         Dialect::new(server.flavour, server.version)
     }
 
-    fn should_intercept(&self, hints: Hints) -> bool {
+    pub(super) fn should_intercept(&self, hints: Hints) -> bool {
         !hints.direct
             && match self.shared.config.migrations.intercept {
                 Intercept::All => true,
@@ -364,13 +387,13 @@ impl Session<'_> {
         }
     }
 
-    async fn answer_error(&mut self, len: usize, err: ErrPacket) -> Result<Decision> {
-        self.client.discard(HEADER_LEN + len);
+    async fn answer_error(&mut self, frame: usize, err: ErrPacket) -> Result<Decision> {
+        self.client.discard(frame);
         self.reply_err(err).await
     }
 
-    async fn answer_raw_error(&mut self, len: usize, payload: Vec<u8>) -> Result<Decision> {
-        self.client.discard(HEADER_LEN + len);
+    async fn answer_raw_error(&mut self, frame: usize, payload: Vec<u8>) -> Result<Decision> {
+        self.client.discard(frame);
         self.reply_raw_err(payload).await
     }
 
@@ -444,5 +467,36 @@ fn read_alter(
     };
     let ops = sql::decode_ops(&alter.ops, charset_client).ok_or_else(unreadable_name)?;
     let body = text.get(alter.body.clone()).unwrap_or_default().to_vec();
-    Ok(Some(Parsed { alter, ops, body }))
+    Ok(Some(Parsed {
+        alter,
+        ops,
+        body,
+        index: None,
+    }))
+}
+
+/// Reads the client's CREATE INDEX / DROP INDEX as its equivalent ALTER:
+/// `ALTER TABLE <[db.]table as written> <body>`, put together from the
+/// client's own tokens and read by the same ALTER reader (so the engine
+/// sees exactly what it would for the ALTER). `None`: relayed unchanged.
+fn read_index(
+    text: &[u8],
+    dialect: &Dialect,
+    charset_client: &str,
+) -> std::result::Result<Option<Parsed>, ErrPacket> {
+    let Some(index) = sql::parse_index_ddl(text, dialect) else {
+        return Ok(None);
+    };
+    let mut equivalent = b"ALTER TABLE ".to_vec();
+    equivalent.extend_from_slice(text.get(index.table_span.clone()).unwrap_or_default());
+    equivalent.push(b' ');
+    equivalent.extend_from_slice(&index.body);
+    let Some(mut parsed) = read_alter(&equivalent, dialect, charset_client)? else {
+        return Ok(None);
+    };
+    // Hints may stand anywhere in the client's text, also outside the
+    // tokens the equivalent ALTER is made of.
+    parsed.alter.hints = index.hints;
+    parsed.index = Some(index);
+    Ok(Some(parsed))
 }

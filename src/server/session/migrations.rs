@@ -25,10 +25,21 @@ impl Session<'_> {
     ) -> Result<()> {
         self.m.command(CommandKind::Migration).increment(1);
         let frame = self.client.take(HEADER_LEN + len);
+        let sql = frame.get(HEADER_LEN + 1..).unwrap_or_default();
+        if let (
+            false,
+            admin::Request::Alter {
+                target: Target::Id(id),
+                action: Action::Retry,
+            },
+        ) = (prepared, admin::parse(sql))
+        {
+            // Answered by the retried statement's own path.
+            return self.retry(&id).await;
+        }
         let reply = if prepared {
             admin::refuse_prepare()
         } else {
-            let sql = frame.get(HEADER_LEN + 1..).unwrap_or_default();
             match self.migration_reply(sql).await? {
                 Ok(reply) => reply,
                 Err(payload) => {
@@ -41,7 +52,7 @@ impl Session<'_> {
         self.client.write(&reply).await.map_err(client_err)
     }
 
-    async fn migration_reply(&mut self, sql: &[u8]) -> Result<Answer<Vec<u8>>> {
+    pub(super) async fn migration_reply(&mut self, sql: &[u8]) -> Result<Answer<Vec<u8>>> {
         let engine = self.shared.migrations.clone();
         let request = admin::parse(sql);
         if let admin::Request::Invalid(reply) = request {
@@ -194,7 +205,7 @@ impl Session<'_> {
     /// submitted by `by`: its submitter may; anyone else must see the table
     /// (otherwise the migration does not exist for them) and pass a bare
     /// `ALTER TABLE` of it on their own connection.
-    async fn may_change(
+    pub(super) async fn may_change(
         &mut self,
         me: &ClientSession,
         schema: &str,
@@ -234,7 +245,7 @@ impl Session<'_> {
 }
 
 /// Whether a client may change a migration.
-enum Change {
+pub(super) enum Change {
     Allowed,
     /// It may not see the table: the migration does not exist for it.
     Hidden,

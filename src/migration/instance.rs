@@ -1,0 +1,191 @@
+//! This proxy instance among others sharing the primary: its owner lock,
+//! kept across server restarts, and the reconciliation of migrations no
+//! process runs any more.
+//!
+//! Each instance holds `GET_LOCK('ghostwire.<instance id>')` on a
+//! connection of its own; its migrations carry the id as `owner`. The lock
+//! keeper pings every second and, when the connection is lost (a server
+//! restart), reconnects and takes the lock again. If it cannot for half of
+//! `[migrations] adopt_after_ms`, it cancels its own migrations: by then
+//! another instance may take them over, and two instances must never run
+//! the same migration.
+//!
+//! The reconciler (every few seconds, from startup) takes over unfinished
+//! migrations whose owner lock has been free for `adopt_after_ms` — long
+//! enough for a live owner to have re-taken it — and those of this
+//! instance that no runner of this process has (a runner that could not
+//! record its end while the server was away). Taking over means, for now,
+//! failing the migration and dropping the helper tables it made: copies
+//! are not resumed from a checkpoint yet.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use tracing::{info, warn};
+
+use super::{runner, store, Handle, MigrationError, Result};
+
+/// How often the lock keeper checks its connection.
+const KEEP: Duration = Duration::from_secs(1);
+/// How often the reconciler looks for migrations nobody runs: a third of
+/// `adopt_after_ms`, within these bounds.
+const RECONCILE: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
+
+impl Handle {
+    /// Starts the engine's background work at startup: the state table,
+    /// the owner lock, the reconciler (retrying until the server answers).
+    pub fn start(&self) {
+        let handle = self.clone();
+        let stop = self.inner.stop.clone();
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(200);
+            loop {
+                match handle.ensure_store().await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        warn!(error = %e, "the migration engine cannot reach the primary yet; retrying")
+                    }
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        });
+    }
+
+    /// Takes the owner lock and starts its keeper.
+    pub(super) async fn hold_owner_lock(&self) -> Result<()> {
+        let lock = store::owner_lock(&self.inner.instance);
+        let conn = take_lock(&self.inner.opts, &lock)
+            .await?
+            .ok_or_else(|| MigrationError::Internal("cannot take the instance lock".into()))?;
+        let handle = self.clone();
+        tokio::spawn(async move { handle.keep_lock(conn, lock).await });
+        Ok(())
+    }
+
+    async fn keep_lock(self, mut conn: Conn, lock: String) {
+        let stop = self.inner.stop.clone();
+        let adopt_after = Duration::from_millis(self.inner.config.migrations.adopt_after_ms);
+        let mut lost_since: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(KEEP) => {}
+            }
+            if lost_since.is_none() {
+                if conn.ping().await.is_ok() {
+                    continue;
+                }
+                warn!("lost the instance lock's connection; taking the lock again");
+                lost_since = Some(Instant::now());
+            }
+            if let Ok(Some(c)) = take_lock(&self.inner.opts, &lock).await {
+                info!("took the instance lock again");
+                conn = c;
+                lost_since = None;
+                continue;
+            }
+            // Others may take our migrations over once the lock has been
+            // free for adopt_after: ours must stop well before.
+            if lost_since.is_some_and(|t| t.elapsed() >= adopt_after / 2) {
+                let ids: Vec<String> = self.controls().keys().cloned().collect();
+                for id in ids {
+                    if let Some(c) = self.control(&id) {
+                        warn!(%id, "cancelling: the instance lock is lost, another instance may take the migration over");
+                        c.cancel("ghostwire (its instance lock was lost)");
+                    }
+                }
+            }
+        }
+        let _ = conn.disconnect().await;
+    }
+
+    /// Every RECONCILE: takes over what no process runs (see the module).
+    pub(super) fn spawn_reconciler(&self) {
+        let handle = self.clone();
+        let stop = self.inner.stop.clone();
+        let every = (Duration::from_millis(self.inner.config.migrations.adopt_after_ms) / 3)
+            .clamp(RECONCILE.0, RECONCILE.1);
+        tokio::spawn(async move {
+            let mut free_since: HashMap<String, Instant> = HashMap::new();
+            let mut failing = false;
+            loop {
+                match handle.reconcile(&mut free_since).await {
+                    // Said once, not every round, while the primary is away.
+                    Err(e) if !failing => {
+                        warn!(error = %e, "could not look for migrations left by stopped instances");
+                        failing = true;
+                    }
+                    Err(_) => {}
+                    Ok(()) => failing = false,
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+    }
+
+    async fn reconcile(&self, free_since: &mut HashMap<String, Instant>) -> Result<()> {
+        let mut conn = self.inner.pool.get_conn().await?;
+        let adopt_after = Duration::from_millis(self.inner.config.migrations.adopt_after_ms);
+        let me = &self.inner.instance;
+        let mut seen = Vec::new();
+        for u in store::unfinished(&mut conn).await? {
+            seen.push(u.id.clone());
+            let abandoned = if &u.owner == me {
+                // Ours, but no runner here has it: its end went unrecorded.
+                self.control(&u.id).is_none() && !self.is_reserved(&u.schema, &u.table, &u.id)
+            } else {
+                let holder: Option<Option<u64>> = conn
+                    .exec_first("SELECT IS_USED_LOCK(?)", (store::owner_lock(&u.owner),))
+                    .await?;
+                if holder.flatten().is_some() {
+                    free_since.remove(&u.id);
+                    false
+                } else {
+                    let since = *free_since.entry(u.id.clone()).or_insert_with(Instant::now);
+                    since.elapsed() >= adopt_after
+                }
+            };
+            if !abandoned {
+                continue;
+            }
+            let message = if &u.owner == me {
+                "its runner ended while the server was unreachable; the original table is unchanged. \
+                 Submit the ALTER again"
+            } else {
+                "the ghostwire instance running it stopped; the original table is unchanged. \
+                 Submit the ALTER again"
+            };
+            if store::fail_abandoned(&mut conn, &u.id, &u.owner, message).await? {
+                warn!(id = %u.id, schema = %u.schema, table = %u.table, stage = %u.stage,
+                    owner = %u.owner, "failing a migration no process runs any more");
+                if u.shadow_created {
+                    runner::drop_helpers(&mut conn, &u.id, &u.schema, &u.table).await;
+                }
+            }
+            free_since.remove(&u.id);
+        }
+        free_since.retain(|id, _| seen.contains(id));
+        Ok(())
+    }
+}
+
+/// A new connection holding `lock`, or `None` when someone holds it.
+async fn take_lock(opts: &mysql_async::Opts, lock: &str) -> Result<Option<Conn>> {
+    let mut conn = Conn::new(opts.clone()).await?;
+    let got: Option<Option<u64>> = conn.exec_first("SELECT GET_LOCK(?, 0)", (lock,)).await?;
+    if got.flatten() == Some(1) {
+        Ok(Some(conn))
+    } else {
+        let _ = conn.disconnect().await;
+        Ok(None)
+    }
+}

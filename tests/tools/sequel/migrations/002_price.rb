@@ -1,0 +1,5 @@
+Sequel.migration do
+  change do
+    add_column :items, :price, Integer, null: true
+  end
+end
