@@ -49,6 +49,15 @@ impl Proxy {
         let stop_metrics = CancellationToken::new();
         let metrics_addr = match config.metrics.addr {
             Some(a) => {
+                if !a.ip().is_loopback() {
+                    // Anyone who reaches it reads the metrics: table names,
+                    // migration states, traffic.
+                    warn!(
+                        addr = %a,
+                        "[metrics] addr is not a loopback address: the endpoint has no \
+                         authentication; bind it to 127.0.0.1 or a private interface"
+                    );
+                }
                 metrics::handles();
                 let l = bind(a).await?;
                 let bound = l.local_addr().ok();
@@ -67,6 +76,7 @@ impl Proxy {
             drain: CancellationToken::new(),
             kill: CancellationToken::new(),
             open_sessions: Default::default(),
+            session_panics: Default::default(),
         });
         let tasks = TaskTracker::new();
         tasks.spawn(listener::run(listener, shared.clone(), tasks.clone()));
@@ -98,6 +108,13 @@ impl Proxy {
     pub fn open_sessions(&self) -> usize {
         self.shared
             .open_sessions
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Session tasks that panicked so far (0 unless ghostwire has a bug).
+    pub fn session_panics(&self) -> usize {
+        self.shared
+            .session_panics
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 

@@ -111,7 +111,15 @@ impl Default for Throttle {
 pub struct Listen {
     pub addr: SocketAddr,
     pub max_connections: usize,
+    /// Connections still in the handshake / auth exchange at once (part of
+    /// `max_connections`); a new one over it closes the oldest of them.
+    pub max_unauthenticated: usize,
+    /// The whole handshake and auth exchange must end within this (ms).
+    pub handshake_timeout_ms: u64,
     pub client_read_timeout_ms: u64,
+    /// A client that takes no byte of its response for this long is
+    /// disconnected (ms).
+    pub client_write_timeout_ms: u64,
     pub shutdown_timeout_ms: u64,
 }
 
@@ -120,7 +128,10 @@ impl Default for Listen {
         Self {
             addr: "127.0.0.1:6033".parse().unwrap(),
             max_connections: 1000,
+            max_unauthenticated: 256,
+            handshake_timeout_ms: 10_000,
             client_read_timeout_ms: 30_000,
+            client_write_timeout_ms: 30_000,
             shutdown_timeout_ms: 30_000,
         }
     }
@@ -413,6 +424,18 @@ impl Config {
         }
         for (key, v) in [
             (
+                "listen.max_unauthenticated",
+                self.listen.max_unauthenticated as u64,
+            ),
+            (
+                "listen.handshake_timeout_ms",
+                self.listen.handshake_timeout_ms,
+            ),
+            (
+                "listen.client_write_timeout_ms",
+                self.listen.client_write_timeout_ms,
+            ),
+            (
                 "listen.client_read_timeout_ms",
                 self.listen.client_read_timeout_ms,
             ),
@@ -458,6 +481,12 @@ impl Config {
 
     pub fn client_read_timeout(&self) -> Duration {
         Duration::from_millis(self.listen.client_read_timeout_ms)
+    }
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.listen.handshake_timeout_ms)
+    }
+    pub fn client_write_timeout(&self) -> Duration {
+        Duration::from_millis(self.listen.client_write_timeout_ms)
     }
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_millis(self.listen.shutdown_timeout_ms)

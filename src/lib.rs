@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod app;
 pub mod config;
+pub mod fdlimit;
 pub mod flavour;
 pub mod gate;
 pub mod metrics;

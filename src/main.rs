@@ -58,6 +58,11 @@ fn serve(config: Config) -> ExitCode {
                 .unwrap_or_else(|_| "info".into()),
         )
         .init();
+    if let Err(e) = ghostwire::fdlimit::raise_and_check(config.listen.max_connections) {
+        tracing::error!("{e}");
+        eprintln!("ghostwire: {e}");
+        return ExitCode::from(2);
+    }
     // One worker runs on a current-thread runtime: no cross-thread wakeups,
     // which is what a relay bound by syscalls and context switches wants.
     let mut rt = match config.runtime.worker_threads {

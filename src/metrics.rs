@@ -4,7 +4,11 @@
 //! |---|---|---|---|
 //! | `ghostwire_client_connections` | gauge | — | client sessions open now |
 //! | `ghostwire_client_connections_total` | counter | — | client connections accepted |
-//! | `ghostwire_client_connections_rejected_total` | counter | `reason` (`max_connections`, `shutdown`) | connections refused before relaying |
+//! | `ghostwire_client_connections_unauthenticated` | gauge | — | client connections still in the handshake / login now |
+//! | `ghostwire_client_connections_rejected_total` | counter | `reason` (`max_connections`, `shutdown`, `max_unauthenticated`: closed while logging in to make room under `max_unauthenticated`, `handshake_timeout`: login not done within `handshake_timeout_ms`, `preauth_too_large`: a packet over 72 KiB before login; `shutdown` also counts logins cut short by a shutdown) | connections refused before or during login |
+//! | `ghostwire_client_write_timeouts_total` | counter | — | sessions ended because the client took no bytes for `client_write_timeout_ms` |
+//! | `ghostwire_session_panics_total` | counter | — | session tasks that panicked (a bug: the session was closed and cleaned up; the log has the message) |
+//! | `ghostwire_accept_errors_total` | counter | — | failed `accept()` calls (e.g. out of file descriptors); the listener backs off and goes on |
 //! | `ghostwire_backend_connect_errors_total` | counter | — | failed connects to the backend |
 //! | `ghostwire_commands_total` | counter | `kind` (see [`CommandKind`]) | client commands relayed or answered |
 //! | `ghostwire_bytes_total` | counter | `direction` (`client_to_backend`, `backend_to_client`) | bytes relayed |
@@ -40,6 +44,10 @@ use tokio_util::sync::CancellationToken;
 pub const CLIENT_CONNECTIONS: &str = "ghostwire_client_connections";
 pub const CLIENT_CONNECTIONS_TOTAL: &str = "ghostwire_client_connections_total";
 pub const CLIENT_CONNECTIONS_REJECTED: &str = "ghostwire_client_connections_rejected_total";
+pub const CLIENT_CONNECTIONS_UNAUTHENTICATED: &str = "ghostwire_client_connections_unauthenticated";
+pub const CLIENT_WRITE_TIMEOUTS: &str = "ghostwire_client_write_timeouts_total";
+pub const SESSION_PANICS: &str = "ghostwire_session_panics_total";
+pub const ACCEPT_ERRORS: &str = "ghostwire_accept_errors_total";
 pub const BACKEND_CONNECT_ERRORS: &str = "ghostwire_backend_connect_errors_total";
 pub const COMMANDS: &str = "ghostwire_commands_total";
 pub const BYTES: &str = "ghostwire_bytes_total";
@@ -97,6 +105,13 @@ pub struct Handles {
     pub connections_total: Counter,
     pub rejected_max_connections: Counter,
     pub rejected_shutdown: Counter,
+    pub rejected_max_unauthenticated: Counter,
+    pub rejected_handshake_timeout: Counter,
+    pub rejected_preauth_too_large: Counter,
+    pub unauthenticated: Gauge,
+    pub write_timeouts: Counter,
+    pub session_panics: Counter,
+    pub accept_errors: Counter,
     pub backend_connect_errors: Counter,
     commands: [Counter; CommandKind::ALL.len()],
     pub bytes_to_backend: Counter,
@@ -154,6 +169,16 @@ fn describe() {
         CLIENT_CONNECTIONS_REJECTED,
         "connections refused before relaying"
     );
+    metrics::describe_gauge!(
+        CLIENT_CONNECTIONS_UNAUTHENTICATED,
+        "client connections still logging in"
+    );
+    metrics::describe_counter!(
+        CLIENT_WRITE_TIMEOUTS,
+        "sessions ended because the client took no bytes for client_write_timeout_ms"
+    );
+    metrics::describe_counter!(SESSION_PANICS, "session tasks that panicked (a bug)");
+    metrics::describe_counter!(ACCEPT_ERRORS, "failed accept() calls");
     metrics::describe_counter!(BACKEND_CONNECT_ERRORS, "failed connects to the backend");
     metrics::describe_counter!(COMMANDS, "client commands by kind");
     metrics::describe_counter!(BYTES, "bytes relayed by direction");
@@ -170,6 +195,13 @@ fn resolve() -> Handles {
         connections_total: metrics::counter!(CLIENT_CONNECTIONS_TOTAL),
         rejected_max_connections: metrics::counter!(CLIENT_CONNECTIONS_REJECTED, "reason" => "max_connections"),
         rejected_shutdown: metrics::counter!(CLIENT_CONNECTIONS_REJECTED, "reason" => "shutdown"),
+        rejected_max_unauthenticated: metrics::counter!(CLIENT_CONNECTIONS_REJECTED, "reason" => "max_unauthenticated"),
+        rejected_handshake_timeout: metrics::counter!(CLIENT_CONNECTIONS_REJECTED, "reason" => "handshake_timeout"),
+        rejected_preauth_too_large: metrics::counter!(CLIENT_CONNECTIONS_REJECTED, "reason" => "preauth_too_large"),
+        unauthenticated: metrics::gauge!(CLIENT_CONNECTIONS_UNAUTHENTICATED),
+        write_timeouts: metrics::counter!(CLIENT_WRITE_TIMEOUTS),
+        session_panics: metrics::counter!(SESSION_PANICS),
+        accept_errors: metrics::counter!(ACCEPT_ERRORS),
         backend_connect_errors: metrics::counter!(BACKEND_CONNECT_ERRORS),
         commands: CommandKind::ALL.map(|k| metrics::counter!(COMMANDS, "kind" => k.label())),
         bytes_to_backend: metrics::counter!(BYTES, "direction" => "client_to_backend"),

@@ -94,10 +94,8 @@ pub fn parse_client_hello(
     payload: &mut [u8],
     server: &Greeting,
 ) -> Result<ClientHello, HandshakeError> {
-    if payload.len() < 4 {
-        return Err(HandshakeError::MalformedResponse);
-    }
-    let raw_caps = u32::from_le_bytes(payload[..4].try_into().unwrap());
+    let bad = || HandshakeError::MalformedResponse;
+    let raw_caps = u32::from_le_bytes(four(payload.get(..4)).ok_or_else(bad)?);
     if raw_caps & CapabilityFlags::CLIENT_PROTOCOL_41.bits() == 0 {
         return Err(HandshakeError::OldProtocol);
     }
@@ -107,22 +105,25 @@ pub fn parse_client_hello(
             ..Default::default()
         });
     }
-    if payload.len() < 32 {
-        return Err(HandshakeError::MalformedResponse);
-    }
+    // The fixed part: capabilities, max packet, charset, filler (whose
+    // last 4 bytes are MariaDB's extended capabilities).
+    let (fixed, rest) = payload.split_at_mut_checked(32).ok_or_else(bad)?;
     let caps = raw_caps & !MASKED_CAPS;
-    payload[..4].copy_from_slice(&caps.to_le_bytes());
+    fixed
+        .get_mut(..4)
+        .ok_or_else(bad)?
+        .copy_from_slice(&caps.to_le_bytes());
     let mut mariadb = 0;
     if caps & CapabilityFlags::CLIENT_LONG_PASSWORD.bits() == 0 {
-        let ext = &mut payload[28..32];
-        mariadb = u32::from_le_bytes((&*ext).try_into().unwrap()) & !MASKED_MARIADB_CAPS;
+        let ext = fixed.get_mut(28..32).ok_or_else(bad)?;
+        mariadb = u32::from_le_bytes(four(Some(&*ext)).ok_or_else(bad)?) & !MASKED_MARIADB_CAPS;
         ext.copy_from_slice(&mariadb.to_le_bytes());
     }
     let negotiated = Caps {
         client: caps & server.caps.client,
         mariadb: mariadb & server.caps.mariadb,
     };
-    let (user, database) = read_user_and_db(&payload[32..], caps)?;
+    let (user, database) = read_user_and_db(rest, caps)?;
     Ok(ClientHello {
         caps: negotiated,
         ssl_request: false,
@@ -131,10 +132,15 @@ pub fn parse_client_hello(
     })
 }
 
+/// Four bytes as an array, if there are exactly four.
+fn four(b: Option<&[u8]>) -> Option<[u8; 4]> {
+    b?.try_into().ok()
+}
+
 fn read_user_and_db(rest: &[u8], caps: u32) -> Result<(String, Option<String>), HandshakeError> {
     let bad = || HandshakeError::MalformedResponse;
     let nul = rest.iter().position(|b| *b == 0).ok_or_else(bad)?;
-    let user = String::from_utf8_lossy(&rest[..nul]).into_owned();
+    let user = String::from_utf8_lossy(rest.get(..nul).ok_or_else(bad)?).into_owned();
     let mut at = nul + 1;
     // Auth response: length-encoded, or a one-byte length.
     let auth_len = if caps & CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA.bits() != 0 {
@@ -151,11 +157,11 @@ fn read_user_and_db(rest: &[u8], caps: u32) -> Result<(String, Option<String>), 
         .filter(|a| *a <= rest.len())
         .ok_or_else(bad)?;
     let mut database = None;
-    if caps & CapabilityFlags::CLIENT_CONNECT_WITH_DB.bits() != 0 && at < rest.len() {
-        let db = &rest[at..];
-        let end = db.iter().position(|b| *b == 0).unwrap_or(db.len());
-        if end > 0 {
-            database = Some(String::from_utf8_lossy(&db[..end]).into_owned());
+    if caps & CapabilityFlags::CLIENT_CONNECT_WITH_DB.bits() != 0 {
+        let db = rest.get(at..).unwrap_or_default();
+        let name = db.split(|b| *b == 0).next().unwrap_or_default();
+        if !name.is_empty() {
+            database = Some(String::from_utf8_lossy(name).into_owned());
         }
     }
     Ok((user, database))

@@ -13,6 +13,9 @@ pub mod packets;
 pub mod response;
 pub mod resultset;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 pub use mysql_common::constants::{
     CapabilityFlags, ColumnType, Command, MariadbCapabilities, StatusFlags,
 };

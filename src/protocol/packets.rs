@@ -169,6 +169,38 @@ pub mod errors {
             "ghostwire: timeout reading a packet the client started; closing connection",
         )
     }
+    /// A new connection came while `max_unauthenticated` others were still
+    /// logging in; this one had been at it the longest.
+    pub fn too_many_unauthenticated(max: usize) -> ErrPacket {
+        ErrPacket::new(
+            1040,
+            "08004",
+            format!(
+                "ghostwire: too many connections still logging in (max_unauthenticated = {max}); \
+                 this one took the longest and was closed: reconnect"
+            ),
+        )
+    }
+    pub fn handshake_timeout(ms: u64) -> ErrPacket {
+        ErrPacket::new(
+            1159,
+            "08S01",
+            format!(
+                "ghostwire: login not finished within handshake_timeout_ms = {ms}; closing connection"
+            ),
+        )
+    }
+    /// A packet before authentication longer than any login packet can be.
+    pub fn preauth_too_large(len: usize, max: usize) -> ErrPacket {
+        ErrPacket::new(
+            1153,
+            "08S01",
+            format!(
+                "ghostwire: got a {len}-byte packet before authentication; \
+                 at most {max} bytes are allowed until login; closing connection"
+            ),
+        )
+    }
     pub fn tls_unsupported() -> ErrPacket {
         ErrPacket::new(
             1043,

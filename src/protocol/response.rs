@@ -137,6 +137,10 @@ impl ResponseTracker {
         self.body_left = 0;
         self.continued = false;
         self.pending = None;
+        // The command was sequence id 0: an ERR the proxy writes before the
+        // server answered anything must be 1, whatever the last response
+        // reached.
+        self.last_seq = 0;
     }
 
     /// Whether the session is inside a transaction, per the last status flags.

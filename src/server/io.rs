@@ -1,5 +1,7 @@
 //! Buffered packet I/O on one socket: read until a whole frame is buffered,
-//! write raw bytes, count them.
+//! write raw bytes (bounded in time when a write timeout is set).
+
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,10 +23,21 @@ pub enum IoError {
     Io(#[from] std::io::Error),
 }
 
+/// What a write that made no progress for the write timeout fails with
+/// (as the source of an `io::ErrorKind::TimedOut` error).
+#[derive(Debug, thiserror::Error)]
+#[error("peer took no bytes for {0:?}")]
+pub struct WriteTimedOut(pub Duration);
+
 /// A socket plus its read buffer.
 pub struct Conn {
     pub sock: TcpStream,
     pub buf: BytesMut,
+    /// Longest a write may go without the peer taking a byte (client side
+    /// only: a client that never reads must not keep its slot forever).
+    write_timeout: Option<Duration>,
+    /// Set once a write failed on `write_timeout`.
+    pub write_timed_out: bool,
 }
 
 impl Conn {
@@ -33,7 +46,15 @@ impl Conn {
         Self {
             sock,
             buf: BytesMut::with_capacity(READ_CHUNK),
+            write_timeout: None,
+            write_timed_out: false,
         }
+    }
+
+    /// Bounds every write: one that makes no progress for `limit` fails.
+    pub fn with_write_timeout(mut self, limit: Duration) -> Self {
+        self.write_timeout = Some(limit);
+        self
     }
 
     /// One read into the buffer. Cancel-safe (usable in `select!`).
@@ -75,7 +96,34 @@ impl Conn {
         self.buf.advance(n);
     }
 
+    /// Writes all of `bytes`. With a write timeout, the clock restarts on
+    /// every byte the peer takes: a slow reader is served, one that stopped
+    /// reading is cut off.
     pub async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.sock.write_all(bytes).await
+        let Some(limit) = self.write_timeout else {
+            return self.sock.write_all(bytes).await;
+        };
+        let mut rest = bytes;
+        // Most writes fit in the socket buffer at once: no timer for those.
+        match self.sock.try_write(rest) {
+            Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        while !rest.is_empty() {
+            match tokio::time::timeout(limit, self.sock.write(rest)).await {
+                Ok(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(Ok(n)) => rest = rest.get(n..).unwrap_or_default(),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    self.write_timed_out = true;
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        WriteTimedOut(limit),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod io;
 pub mod listener;
+pub(crate) mod preauth;
 pub mod session;
 
 use std::sync::atomic::AtomicUsize;
@@ -20,6 +21,8 @@ pub struct Shared {
     pub kill: CancellationToken,
     /// Sessions running now (tests check that none leak).
     pub open_sessions: AtomicUsize,
+    /// Session tasks that panicked (a bug; tests check there are none).
+    pub session_panics: AtomicUsize,
     /// The online migration engine.
     pub migrations: crate::migration::Handle,
     /// Cut-over gates (shared with the engine).

@@ -2,13 +2,14 @@
 //! exchange, then relay commands and responses byte for byte while tracking
 //! response boundaries and the transaction state.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::TcpStream;
 use tracing::{debug, info};
 
+mod connect;
 mod gated;
 mod intercept;
 mod migrations;
@@ -18,10 +19,10 @@ mod retry;
 
 use self::intercept::Decision;
 use super::io::{Conn, IoError};
+use super::preauth::Ticket;
 use super::Shared;
 use crate::metrics::{self, CommandKind, Handles};
-use crate::protocol::handshake::{mask_greeting, parse_client_hello};
-use crate::protocol::packets::{errors, ok_status, ErrPacket, ERR_HEADER, OK_HEADER};
+use crate::protocol::packets::{errors, ErrPacket, ERR_HEADER};
 use crate::protocol::response::{Event, Expect, ResponseTracker};
 use crate::protocol::{parse_header, Caps, Command, HEADER_LEN, MAX_FRAME_PAYLOAD};
 use crate::sql::classify::{classify, Class};
@@ -46,23 +47,87 @@ fn backend_err(e: impl Into<IoError>) -> SessionError {
 }
 
 /// Runs a client connection to completion. Never panics on bad input: every
-/// failure ends this session only.
-pub async fn run(sock: TcpStream, shared: Arc<Shared>) {
+/// failure ends this session only. Whatever way it ends (even by a panic,
+/// a bug), the guards give back what it held: the connection gauge, its
+/// place among those logging in, its backend connection, its gate claims.
+pub(crate) async fn run(sock: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
     let m = metrics::handles();
-    m.connections.increment(1.0);
+    let _open = Open::new(&shared, m);
     m.connections_total.increment(1);
-    shared.open_sessions.fetch_add(1, Ordering::Relaxed);
-    let mut client = Conn::new(sock);
-    match Session::connect(&mut client, &shared, m).await {
-        Ok(mut session) => {
+    let mut client = Conn::new(sock).with_write_timeout(shared.config.client_write_timeout());
+    let seq = ticket.seq.clone();
+    // The whole login is bounded in time, and gives way to newer
+    // connections when too many are logging in (see `preauth`).
+    let connected = tokio::select! {
+        r = Session::connect(&mut client, &shared, m, seq.clone()) => Some(r),
+        _ = tokio::time::sleep_until(ticket.deadline) => None,
+        _ = ticket.evicted.cancelled() => None,
+        // Shutting down: a login not done yet is not waited for.
+        _ = shared.drain.cancelled() => None,
+    };
+    // (Moved into the match: a session must be gone before `client` is
+    // written to below.)
+    let err = match std::convert::identity(connected) {
+        Some(Ok(mut session)) => {
+            drop(ticket);
             let outcome = session.serve().await;
-            session.claims.release_all(session.connection_id);
             debug!(conn = session.connection_id, ?outcome, "session ended");
+            None
         }
-        Err(e) => debug!(error = %e, "session ended during connect"),
+        Some(Err(e)) => {
+            debug!(error = %e, "session ended during connect");
+            None
+        }
+        None if shared.drain.is_cancelled() => {
+            m.rejected_shutdown.increment(1);
+            Some(errors::server_shutdown())
+        }
+        None if ticket.evicted.is_cancelled() => {
+            m.rejected_max_unauthenticated.increment(1);
+            Some(errors::too_many_unauthenticated(
+                shared.config.listen.max_unauthenticated,
+            ))
+        }
+        None => {
+            m.rejected_handshake_timeout.increment(1);
+            Some(errors::handshake_timeout(
+                shared.config.listen.handshake_timeout_ms,
+            ))
+        }
+    };
+    if let Some(err) = err {
+        debug!(%err, "closing a connection that did not log in");
+        let _ = client.write(&err.frame(seq.load(Ordering::Relaxed))).await;
     }
-    m.connections.decrement(1.0);
-    shared.open_sessions.fetch_sub(1, Ordering::Relaxed);
+    if client.write_timed_out {
+        m.write_timeouts.increment(1);
+        info!(
+            timeout_ms = shared.config.listen.client_write_timeout_ms,
+            "client took no bytes within client_write_timeout_ms: disconnected"
+        );
+    }
+}
+
+/// A session counted as open (gauge and `Shared::open_sessions`) for as
+/// long as this lives.
+struct Open<'a> {
+    shared: &'a Shared,
+    m: &'static Handles,
+}
+
+impl<'a> Open<'a> {
+    fn new(shared: &'a Shared, m: &'static Handles) -> Self {
+        m.connections.increment(1.0);
+        shared.open_sessions.fetch_add(1, Ordering::Relaxed);
+        Self { shared, m }
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.m.connections.decrement(1.0);
+        self.shared.open_sessions.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 struct Session<'a> {
@@ -90,111 +155,22 @@ struct Session<'a> {
     /// The last COM_STMT_PREPARE was answered by the proxy with this id
     /// (MariaDB's "last prepared statement", id 0xFFFF_FFFF).
     last_prepared_in_proxy: Option<u32>,
+    /// Until login is done: the sequence id an ERR to the client would
+    /// carry (read by `run` when the login runs out of time).
+    auth_seq: Option<Arc<AtomicU8>>,
+    /// The server's flavour (from its greeting).
+    flavour: crate::flavour::Flavour,
 }
 
-impl<'a> Session<'a> {
-    /// Opens the backend connection and relays the connection phase.
-    async fn connect(
-        client: &'a mut Conn,
-        shared: &'a Shared,
-        m: &'static Handles,
-    ) -> Result<Self> {
-        let cfg = &shared.config;
-        let addr = cfg.backend.addr.as_str();
-        let sock = match tokio::time::timeout(cfg.connect_timeout(), TcpStream::connect(addr)).await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(refuse_unreachable(client, m, addr, &e).await),
-            Err(_) => return Err(refuse_unreachable(client, m, addr, &"connect timed out").await),
-        };
-        let mut backend = Conn::new(sock);
-
-        let (len, _) = backend.read_frame().await.map_err(backend_err)?;
-        let mut greeting = backend.take(HEADER_LEN + len);
-        if greeting.get(HEADER_LEN) == Some(&ERR_HEADER) {
-            // The server refused us (too many connections, host blocked): relay.
-            client.write(&greeting).await.map_err(client_err)?;
-            return Err(backend_err(IoError::Closed));
-        }
-        let server = match mask_greeting(&mut greeting[HEADER_LEN..]) {
-            Ok(g) => g,
-            Err(e) => {
-                let err = ErrPacket::new(2027, "HY000", format!("ghostwire: backend {addr}: {e}"));
-                return Err(refuse(client, err, 0).await);
-            }
-        };
-        client.write(&greeting).await.map_err(client_err)?;
-
-        let (len, seq) = client_header(client, cfg).await?;
-        if seq != 1 || len > MAX_HELLO {
-            return Err(refuse(client, errors::out_of_order(), 2).await);
-        }
-        client_frame(client, cfg).await?;
-        let mut hello = client.take(HEADER_LEN + len);
-        let parsed = match parse_client_hello(&mut hello[HEADER_LEN..], &server) {
-            Ok(h) if h.ssl_request => {
-                return Err(refuse(client, errors::tls_unsupported(), 2).await)
-            }
-            Ok(h) => h,
-            Err(_) => return Err(refuse(client, errors::malformed_handshake(), 2).await),
-        };
-        backend.write(&hello).await.map_err(backend_err)?;
-
-        let mut session = Session {
-            client,
-            backend,
-            shared,
-            m,
-            tracker: ResponseTracker::new(parsed.caps, 0),
-            caps: parsed.caps,
-            connection_id: server.connection_id,
-            hints: Default::default(),
-            claims: Default::default(),
-            db: parsed.database.clone(),
-            pending_db: None,
-            prepared: Default::default(),
-            proxy_stmts: Default::default(),
-            next_proxy_stmt_id: prepared::FIRST_PROXY_STMT_ID,
-            last_prepared_in_proxy: None,
-        };
-        if !session.relay_auth().await? {
-            return Err(SessionError::Backend(IoError::Closed));
-        }
-        debug!(conn = server.connection_id, user = %parsed.user, "client authenticated");
-        Ok(session)
+/// Gate claims end with the session, however it ends: a claim left behind
+/// would make every drain of that table time out naming a dead connection.
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        self.claims.release_all(self.connection_id);
     }
+}
 
-    /// Relays the auth exchange in both directions until the server's OK
-    /// (true) or ERR (false). Whoever speaks next depends on the plugin
-    /// (auth switch, caching_sha2 fast/full auth, ed25519), so both sides are
-    /// read at once and the server's verdict ends it.
-    async fn relay_auth(&mut self) -> Result<bool> {
-        loop {
-            while let Some((len, _)) = self.backend.complete_frame() {
-                let frame = self.backend.take(HEADER_LEN + len);
-                self.client.write(&frame).await.map_err(client_err)?;
-                match frame.get(HEADER_LEN).copied() {
-                    Some(OK_HEADER) => {
-                        if let Some(status) = ok_status(&frame[HEADER_LEN..]) {
-                            self.tracker.status = status;
-                        }
-                        return Ok(true);
-                    }
-                    Some(ERR_HEADER) => return Ok(false),
-                    _ => {}
-                }
-            }
-            while let Some((len, _)) = self.client.complete_frame() {
-                let frame = self.client.take(HEADER_LEN + len);
-                self.backend.write(&frame).await.map_err(backend_err)?;
-            }
-            tokio::select! {
-                r = self.backend.read_more() => { r.map_err(backend_err)?; }
-                r = self.client.read_more() => { r.map_err(client_err)?; }
-            }
-        }
-    }
-
+impl Session<'_> {
     /// The command loop.
     async fn serve(&mut self) -> Result<()> {
         loop {
@@ -205,7 +181,12 @@ impl<'a> Session<'a> {
                 return Err(refuse(self.client, errors::out_of_order(), seq.wrapping_add(1)).await);
             }
             let started = Instant::now();
-            let cmd = self.client.buf.get(HEADER_LEN).copied().unwrap_or(0xFF);
+            // An empty packet has no command byte: the server reads it as
+            // COM_SLEEP (and refuses it), so the proxy expects that answer.
+            let cmd = match len {
+                0 => Command::COM_SLEEP as u8,
+                _ => self.client.buf.get(HEADER_LEN).copied().unwrap_or(0xFF),
+            };
             if !self.command(cmd, len).await? {
                 return Ok(());
             }
@@ -353,7 +334,7 @@ impl<'a> Session<'a> {
         if self.pending_db.is_some() {
             self.follow_database().await?;
         }
-        match Expect::for_command(cmd) {
+        match self.expect(cmd, len) {
             Expect::Nothing => Ok(cmd != Command::COM_QUIT as u8),
             Expect::Auth => {
                 self.relay_auth().await?;
@@ -370,6 +351,25 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The response a command of `len` payload bytes gets. MySQL answers a
+    /// COM_STMT_CLOSE or COM_STMT_SEND_LONG_DATA too short to name its
+    /// statement (and parameter) with an ERR, though these commands have no
+    /// answer otherwise; MariaDB ignores them. The answer must be relayed as
+    /// this command's, or the next command would take it for its own.
+    fn expect(&self, cmd: u8, len: usize) -> Expect {
+        const CLOSE: u8 = Command::COM_STMT_CLOSE as u8;
+        const LONG_DATA: u8 = Command::COM_STMT_SEND_LONG_DATA as u8;
+        let malformed = match cmd {
+            CLOSE => len < 1 + 4,
+            LONG_DATA => len < 1 + 4 + 2,
+            _ => false,
+        };
+        if malformed && self.flavour == crate::flavour::Flavour::MySql {
+            return Expect::OnePacket;
+        }
+        Expect::for_command(cmd)
+    }
+
     /// Waits for the first frame of the next command. `None`: the session
     /// ends quietly (client left, or shutdown reached an idle session).
     async fn next_command(&mut self) -> Result<Option<(usize, u8)>> {
@@ -384,7 +384,7 @@ impl<'a> Session<'a> {
             }
             if !self.client.buf.is_empty() {
                 // A packet has started: the rest must come within the timeout.
-                return client_frame(self.client, &self.shared.config)
+                return connect::client_frame(self.client, &self.shared.config)
                     .await
                     .map(Some);
             }
@@ -403,13 +403,12 @@ impl<'a> Session<'a> {
                         let bytes = self.backend.take(n);
                         self.client.write(&bytes).await.map_err(client_err)?;
                     }
-                    // The server closed an idle connection: so do we, as a
-                    // direct connection would, saying why first.
-                    Err(e) => {
-                        let addr = &self.shared.config.backend.addr;
-                        let _ = self.client.write(&errors::backend_lost(addr).frame(0)).await;
-                        return Err(backend_err(e));
-                    }
+                    // The server closed an idle connection (restart, KILL,
+                    // wait_timeout): so do we, writing nothing, as the
+                    // server does. An ERR here would answer no command:
+                    // drivers read it as a malformed or out-of-order packet
+                    // instead of a lost connection.
+                    Err(e) => return Err(backend_err(e)),
                 },
                 _ = self.shared.drain.cancelled(), if !in_trans => return self.shut_down().await,
                 _ = self.shared.kill.cancelled() => return self.shut_down().await,
@@ -554,47 +553,8 @@ impl<'a> Session<'a> {
     }
 }
 
-/// A handshake response is a few hundred bytes; anything this big is garbage.
-const MAX_HELLO: usize = 64 * 1024;
-
-/// Reads until a client frame header is buffered, bounded by the client read timeout.
-async fn client_header(client: &mut Conn, cfg: &crate::config::Config) -> Result<(usize, u8)> {
-    let read = async {
-        loop {
-            if let Some(h) = parse_header(&client.buf) {
-                return Ok::<_, IoError>(h);
-            }
-            client.read_more().await?;
-        }
-    };
-    match tokio::time::timeout(cfg.client_read_timeout(), read).await {
-        Ok(r) => r.map_err(client_err),
-        Err(_) => Err(refuse(client, errors::read_timeout(), 0).await),
-    }
-}
-
-/// Reads one whole client frame, bounded by the client read timeout.
-async fn client_frame(client: &mut Conn, cfg: &crate::config::Config) -> Result<(usize, u8)> {
-    match tokio::time::timeout(cfg.client_read_timeout(), client.read_frame()).await {
-        Ok(r) => r.map_err(client_err),
-        Err(_) => Err(refuse(client, errors::read_timeout(), 0).await),
-    }
-}
-
 /// Answers the client with `err` and ends the session.
 async fn refuse(client: &mut Conn, err: ErrPacket, seq: u8) -> SessionError {
     let _ = client.write(&err.frame(seq)).await;
     SessionError::Refused(err)
-}
-
-async fn refuse_unreachable(
-    client: &mut Conn,
-    m: &Handles,
-    addr: &str,
-    reason: &(dyn std::fmt::Display + Sync),
-) -> SessionError {
-    m.backend_connect_errors.increment(1);
-    tracing::warn!(backend = addr, %reason, "cannot reach backend");
-    let err = errors::cannot_reach_backend(addr, reason);
-    refuse(client, err, 0).await
 }

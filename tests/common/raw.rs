@@ -42,7 +42,34 @@ impl Raw {
     /// Connects and logs in as the password-less user. `mariadb_caps` are the
     /// MariaDB extended capabilities to ask for (0 for a MySQL-style client).
     pub async fn login(addr: SocketAddr, db: &str, caps: u32, mariadb_caps: u32) -> Raw {
-        let mut r = Raw::connect(addr).await;
+        Raw::login_as(addr, super::NOPW_USER, db, caps, mariadb_caps).await
+    }
+
+    /// Like `login`, as `user` (who must have no password).
+    pub async fn login_as(
+        addr: SocketAddr,
+        user: &str,
+        db: &str,
+        caps: u32,
+        mariadb_caps: u32,
+    ) -> Raw {
+        let sock = TcpStream::connect(addr).await.unwrap();
+        Raw::login_on(sock, user, db, caps, mariadb_caps).await
+    }
+
+    /// Logs in on a socket the caller set up (e.g. with small buffers).
+    pub async fn login_on(
+        sock: TcpStream,
+        user: &str,
+        db: &str,
+        caps: u32,
+        mariadb_caps: u32,
+    ) -> Raw {
+        sock.set_nodelay(true).unwrap();
+        let mut r = Raw {
+            sock,
+            buf: Vec::new(),
+        };
         let (_, greeting) = r.read_packet().await.expect("greeting");
         assert_eq!(greeting[0], 10, "greeting, not {greeting:?}");
         let mut caps = caps;
@@ -51,18 +78,11 @@ impl Raw {
         } else {
             caps |= C::CLIENT_LONG_PASSWORD.bits();
         }
-        let mut p = caps.to_le_bytes().to_vec();
-        p.extend_from_slice(&(16u32 << 20).to_le_bytes());
-        p.push(45);
-        p.extend_from_slice(&[0; 19]);
-        p.extend_from_slice(&mariadb_caps.to_le_bytes());
-        p.extend_from_slice(super::NOPW_USER.as_bytes());
-        p.push(0);
-        p.push(0); // empty auth response
-        p.extend_from_slice(db.as_bytes());
-        p.push(0);
-        p.extend_from_slice(b"mysql_native_password\0");
-        r.send(1, &p).await;
+        r.send(
+            1,
+            &hello(caps, mariadb_caps, user, db, "mysql_native_password"),
+        )
+        .await;
         loop {
             let (seq, reply) = r.read_packet().await.expect("auth reply");
             match reply[0] {
@@ -83,6 +103,11 @@ impl Raw {
         let mut s = seq;
         write_packet(&mut out, &mut s, payload);
         self.sock.write_all(&out).await
+    }
+
+    /// Like `send_raw`, for when the peer may close before all is written.
+    pub async fn try_send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.sock.write_all(bytes).await
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
@@ -131,6 +156,23 @@ impl Raw {
         }
         all
     }
+}
+
+/// A HandshakeResponse41 with an empty auth response.
+pub fn hello(caps: u32, mariadb_caps: u32, user: &str, db: &str, plugin: &str) -> Vec<u8> {
+    let mut p = caps.to_le_bytes().to_vec();
+    p.extend_from_slice(&(16u32 << 20).to_le_bytes());
+    p.push(45);
+    p.extend_from_slice(&[0; 19]);
+    p.extend_from_slice(&mariadb_caps.to_le_bytes());
+    p.extend_from_slice(user.as_bytes());
+    p.push(0);
+    p.push(0); // empty auth response
+    p.extend_from_slice(db.as_bytes());
+    p.push(0);
+    p.extend_from_slice(plugin.as_bytes());
+    p.push(0);
+    p
 }
 
 /// `(code, message)` of an ERR payload.

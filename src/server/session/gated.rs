@@ -85,9 +85,11 @@ impl Session<'_> {
             }
         }
         let b = &self.backend.buf;
-        if b[HEADER_LEN] == 0x00 {
-            let id = u32::from_le_bytes([b[5], b[6], b[7], b[8]]);
-            self.prepared.insert(id, text);
+        if b.get(HEADER_LEN) == Some(&0x00) {
+            let id = b.get(HEADER_LEN + 1..HEADER_LEN + 5);
+            if let Some(id) = id.and_then(|id| <[u8; 4]>::try_from(id).ok()) {
+                self.prepared.insert(u32::from_le_bytes(id), text);
+            }
         }
         Ok(())
     }
