@@ -1,6 +1,8 @@
 //! Client statement latency as the proxy sees it, for the throttler: a
-//! sliding window of one-second histograms, recorded with a few atomic adds
-//! on every statement (this is the hot path: no lock, no allocation).
+//! sliding window of quarter-second histograms (16 s of them), recorded
+//! with a few atomic adds on every statement (this is the hot path: no
+//! lock, no allocation). Quarter seconds, so the throttler sees a rise
+//! within a second of it.
 //!
 //! Buckets are logarithmic (four per doubling, from 16 µs), so a p99 is
 //! known within ~19 %, which is plenty to tell "as usual" from "3× slower".
@@ -8,13 +10,15 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const SLOTS: usize = 16;
+const SLOTS: usize = 64;
+/// One slot's time.
+const SLOT: Duration = Duration::from_millis(250);
 const BUCKETS: usize = 64;
 /// The lowest bucket's upper bound, in microseconds.
 const BASE_US: f64 = 16.0;
 
 pub struct Latency {
-    /// The second each slot holds (`u64::MAX`: none yet).
+    /// The quarter second each slot holds (`u64::MAX`: none yet).
     epochs: [AtomicU64; SLOTS],
     counts: [[AtomicU32; BUCKETS]; SLOTS],
 }
@@ -28,7 +32,7 @@ impl Latency {
     }
 
     pub fn record(&self, took: Duration) {
-        self.record_at(now_s(), took);
+        self.record_at(now_slot(), took);
     }
 
     fn record_at(&self, second: u64, took: Duration) {
@@ -51,10 +55,11 @@ impl Latency {
         self.counts[slot][bucket(took)].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The 99th percentile over the last `seconds` full seconds before
-    /// `now` (and the sample count), or `None` with too few samples.
-    pub fn p99(&self, seconds: u64, min_samples: u64) -> Option<(Duration, u64)> {
-        self.p99_at(now_s(), seconds, min_samples)
+    /// The 99th percentile over the last `window` (whole slots before the
+    /// current one) and the sample count, or `None` with too few samples.
+    pub fn p99(&self, window: Duration, min_samples: u64) -> Option<(Duration, u64)> {
+        let slots = (window.as_millis() / SLOT.as_millis()).max(1) as u64;
+        self.p99_at(now_slot(), slots, min_samples)
     }
 
     fn p99_at(&self, now: u64, seconds: u64, min_samples: u64) -> Option<(Duration, u64)> {
@@ -91,10 +96,10 @@ impl Default for Latency {
     }
 }
 
-fn now_s() -> u64 {
+fn now_slot() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| (d.as_millis() / SLOT.as_millis()) as u64)
         .unwrap_or(0)
 }
 

@@ -37,10 +37,10 @@ use crate::config::Throttle as Settings;
 
 /// Below this share of a limit, a check that throttled lets go.
 const RELEASE: f64 = 0.8;
-/// Seconds of client latency compared against the baseline.
-const WINDOW_S: u64 = 2;
-/// Seconds of client latency before the copy that make the baseline.
-const BASELINE_S: u64 = 10;
+/// Client latency compared against the baseline: the last second.
+const WINDOW: Duration = Duration::from_secs(1);
+/// Client latency before the copy that makes the baseline.
+const BASELINE: Duration = Duration::from_secs(10);
 /// A latency rise smaller than this never throttles (sub-millisecond noise).
 const LATENCY_FLOOR: Duration = Duration::from_millis(2);
 
@@ -198,9 +198,9 @@ impl Throttler {
         if s.max_client_p99_factor > 0.0 {
             if run.baseline.is_none() {
                 // Latency of the seconds before this round of copying.
-                run.baseline = self.client_latency.p99(BASELINE_S, 50).map(|b| b.0);
+                run.baseline = self.client_latency.p99(BASELINE, 50).map(|b| b.0);
             }
-            let now = self.client_latency.p99(WINDOW_S, 20);
+            let now = self.client_latency.p99(WINDOW, 20);
             tracing::debug!(baseline = ?run.baseline, ?now, "client latency");
             if let (None, Some(base), Some((now, _))) = (&reason, run.baseline, now) {
                 let max = base
