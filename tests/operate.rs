@@ -516,3 +516,49 @@ async fn all_and_show_migrations_filters() {
     );
     ctx.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_reach_the_instance_that_runs_the_migration() {
+    let ctx = setup("op_two").await;
+    let other = setup_existing("op_two", |_| {}).await;
+    let mut c = ctx.conn().await;
+    filled(&mut c, "t").await;
+    let id = submit_postponed(&ctx, &mut c, "t", "ADD INDEX (k)").await;
+    // Sent through the other instance: applied by the one running it, and
+    // its answer relayed.
+    let mut o = other.conn().await;
+    let info = run(&mut o, &format!("ALTER MIGRATION '{id}' PAUSE"))
+        .await
+        .unwrap();
+    assert!(info.contains("paused"), "{info}");
+    assert_eq!(shown(&ctx, &id).await["paused"], "1");
+    let (code, msg) = run(&mut o, &format!("ALTER MIGRATION '{id}' CLEANUP"))
+        .await
+        .unwrap_err();
+    assert_eq!(code, 1105);
+    assert!(msg.contains("is ready"), "{msg}");
+    run(&mut o, &format!("ALTER MIGRATION '{id}' RESUME"))
+        .await
+        .unwrap();
+    run(&mut o, &format!("ALTER MIGRATION '{id}' COMPLETE"))
+        .await
+        .unwrap();
+    await_status(&ctx, &id, "complete").await;
+    let mut d = ctx.direct().await;
+    filled(&mut d, "n").await;
+    d.query_drop("ALTER TABLE n ADD INDEX (k)").await.unwrap();
+    assert_eq!(
+        show_create(&mut d, "t").await,
+        show_create(&mut d, "n").await
+    );
+    let commands: Vec<String> = d
+        .exec(
+            "SELECT command FROM _ghostwire.commands WHERE migration_id = ? ORDER BY seq",
+            (&id,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(commands, ["PAUSE", "CLEANUP", "RESUME", "COMPLETE"]);
+    other.shutdown().await;
+    ctx.shutdown().await;
+}

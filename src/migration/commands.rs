@@ -14,10 +14,16 @@ pub type Answer = std::result::Result<String, ErrPacket>;
 
 const UNFINISHED: [&str; 4] = ["queued", "running", "ready", "cutting_over"];
 
+/// How long a command forwarded to another instance waits for its answer.
+const FORWARD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Handle {
     /// Runs one action on one migration on behalf of `by` (`CURRENT_USER()`)
     /// and records it on the migration.
     pub async fn command(&self, id: &str, action: Action, by: &str) -> Answer {
+        if let Some(answer) = self.forward(id, action, by).await {
+            return answer; // recorded by the instance that ran it
+        }
         let answer = self.apply(id, action, by).await;
         let result = match &answer {
             Ok(info) => Ok(info.as_str()),
@@ -25,6 +31,49 @@ impl Handle {
         };
         self.note_command(id, action, by, result).await;
         answer
+    }
+
+    /// A command for a migration another live instance runs: asked of that
+    /// instance through the state table (it looks every 250 ms) and its
+    /// answer awaited. `None` when the migration is not another's to run.
+    async fn forward(&self, id: &str, action: Action, by: &str) -> Option<Answer> {
+        if self.control(id).is_some() || matches!(action, Action::Cleanup | Action::Retry) {
+            return None;
+        }
+        let mut conn = self.inner.pool.get_conn().await.ok()?;
+        let state = store::state(&mut conn, id).await.ok()??;
+        if state.owner == self.inner.instance || !UNFINISHED.contains(&state.status.as_str()) {
+            return None;
+        }
+        let text = action.to_text();
+        let before = match store::request_command(&mut conn, id, &state.owner, &text, by).await {
+            Ok(Some(before)) => before,
+            Ok(None) => return None, // finished meanwhile: answered here
+            Err(e) => return Some(Err(e.to_packet())),
+        };
+        let deadline = std::time::Instant::now() + FORWARD_WAIT;
+        while std::time::Instant::now() < deadline {
+            match store::command_answer(&mut conn, id, before).await {
+                Ok(Some(result)) => {
+                    return Some(match result.strip_prefix("refused: ") {
+                        Some(message) => Err(ErrPacket::new(1105, "HY000", message.to_string())),
+                        None => Ok(result),
+                    })
+                }
+                Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                Err(e) => return Some(Err(e.to_packet())),
+            }
+        }
+        let _ = store::take_request(&mut conn, id, &text).await;
+        Some(Err(ErrPacket::new(
+            1105,
+            "HY000",
+            format!(
+                "ghostwire: the ghostwire instance running migration {id} did not answer within \
+                 {} s (SHOW MIGRATION '{id}' says whether it is gone); the command was withdrawn",
+                FORWARD_WAIT.as_secs()
+            ),
+        )))
     }
 
     /// Records a command on the migration, logs and counts it.
@@ -114,8 +163,8 @@ impl Handle {
                     1105,
                     "HY000",
                     format!(
-                        "ghostwire: migration {id} is {} but runs in another ghostwire instance; \
-                         send the command through the instance that runs it",
+                        "ghostwire: migration {id} is {} but no ghostwire instance runs it now; \
+                         it is taken over once its instance has been gone for adopt_after_ms",
                         state.status
                     ),
                 )

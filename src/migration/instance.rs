@@ -105,6 +105,37 @@ impl Handle {
         let _ = conn.disconnect().await;
     }
 
+    /// Applies, every 250 ms, the commands other instances were sent for
+    /// migrations this one runs (see `commands::forward`).
+    pub(super) fn spawn_request_poller(&self) {
+        let handle = self.clone();
+        let stop = self.inner.stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                }
+                if handle.controls().is_empty() {
+                    continue;
+                }
+                let Ok(mut conn) = handle.inner.pool.get_conn().await else {
+                    continue;
+                };
+                let taken = store::take_requests(&mut conn, &handle.inner.instance).await;
+                drop(conn);
+                for (id, text, by) in taken.unwrap_or_default() {
+                    match crate::sql::commands::Action::from_text(&text) {
+                        Some(action) => {
+                            let _ = handle.command(&id, action, &by).await;
+                        }
+                        None => warn!(%id, %text, "ignoring a command request it cannot read"),
+                    }
+                }
+            }
+        });
+    }
+
     /// Every RECONCILE: takes over what no process runs (see the module).
     pub(super) fn spawn_reconciler(&self) {
         let handle = self.clone();

@@ -489,6 +489,7 @@ impl Handle {
                 store::ensure(pool).await?;
                 self.hold_owner_lock().await?;
                 self.spawn_reconciler();
+                self.spawn_request_poller();
                 lifecycle::spawn_dropper(self.clone());
                 let inner = &self.inner;
                 inner.throttler.spawn(

@@ -42,6 +42,8 @@ const CREATE: [&str; 4] = [
         old_table_drop_at DATETIME(6) NULL,
         old_table_dropped_at DATETIME(6) NULL,
         last_command VARCHAR(512) NULL,
+        requested_action VARCHAR(64) NULL,
+        requested_by VARCHAR(300) NULL,
         KEY by_created (created_at),
         KEY by_table (table_schema, table_name),
         KEY by_drop (old_table_drop_at)
@@ -70,7 +72,7 @@ const CREATE: [&str; 4] = [
 /// default refused other text) and whether the migration created its
 /// shadow (only tables ghostwire made are dropped); then control and
 /// throttle state and the old table's lifecycle.
-const UPGRADES: [(&str, &str); 2] = [
+const UPGRADES: [(&str, &str); 3] = [
     (
         "shadow_created",
         "ALTER TABLE `_ghostwire`.`migrations` \
@@ -90,6 +92,12 @@ const UPGRADES: [(&str, &str); 2] = [
          ADD COLUMN old_table_dropped_at DATETIME(6) NULL, \
          ADD COLUMN last_command VARCHAR(512) NULL, \
          ADD KEY by_drop (old_table_drop_at)",
+    ),
+    (
+        "requested_action",
+        "ALTER TABLE `_ghostwire`.`migrations` \
+         ADD COLUMN requested_action VARCHAR(64) NULL, \
+         ADD COLUMN requested_by VARCHAR(300) NULL",
     ),
 ];
 
@@ -532,6 +540,8 @@ pub async fn record_command(
 /// What the lifecycle needs to know of one migration.
 pub struct State {
     pub status: String,
+    /// The proxy instance running (or that ran) it.
+    pub owner: String,
     pub schema: String,
     pub table: String,
     /// The old table, while it has not been dropped.
@@ -539,16 +549,17 @@ pub struct State {
 }
 
 pub async fn state(conn: &mut Conn, id: &str) -> Result<Option<State>> {
-    let row: Option<(String, String, String, Option<String>)> = conn
+    let row: Option<(String, String, String, Option<String>, String)> = conn
         .exec_first(
             "SELECT status, table_schema, table_name, \
-             IF(old_table_dropped_at IS NULL, old_table, NULL) \
+             IF(old_table_dropped_at IS NULL, old_table, NULL), owner \
              FROM `_ghostwire`.`migrations` WHERE id = ?",
             (id,),
         )
         .await?;
-    Ok(row.map(|(status, schema, table, old_table)| State {
+    Ok(row.map(|(status, schema, table, old_table, owner)| State {
         status,
+        owner,
         schema,
         table,
         old_table,
@@ -588,4 +599,77 @@ pub async fn next_old_table_due(conn: &mut Conn) -> Result<Option<std::time::Dur
     Ok(us
         .flatten()
         .map(|us| std::time::Duration::from_micros(us.max(0) as u64 + 1000)))
+}
+
+/// Asks the instance running a migration to apply a command (see
+/// `instance`); true when the migration is still that owner's and
+/// unfinished. Returns the last command's sequence number before it, to
+/// find the owner's answer by.
+pub async fn request_command(
+    conn: &mut Conn,
+    id: &str,
+    owner: &str,
+    action: &str,
+    by: &str,
+) -> Result<Option<u64>> {
+    let before: Option<Option<u64>> = conn
+        .exec_first(
+            "SELECT MAX(seq) FROM `_ghostwire`.`commands` WHERE migration_id = ?",
+            (id,),
+        )
+        .await?;
+    conn.exec_drop(
+        "UPDATE `_ghostwire`.`migrations` SET requested_action = ?, requested_by = ? \
+         WHERE id = ? AND owner = ? AND status IN ('queued', 'running', 'ready', 'cutting_over')",
+        (action, by, id, owner),
+    )
+    .await?;
+    Ok((conn.affected_rows() == 1).then(|| before.flatten().unwrap_or(0)))
+}
+
+/// The answer recorded for a migration's command after `after`, if any.
+pub async fn command_answer(conn: &mut Conn, id: &str, after: u64) -> Result<Option<String>> {
+    Ok(conn
+        .exec_first(
+            "SELECT result FROM `_ghostwire`.`commands` WHERE migration_id = ? AND seq > ? \
+             ORDER BY seq LIMIT 1",
+            (id, after),
+        )
+        .await?)
+}
+
+/// Commands other instances asked this one to apply, each taken (cleared)
+/// once: (migration id, action text, who).
+pub async fn take_requests(conn: &mut Conn, owner: &str) -> Result<Vec<(String, String, String)>> {
+    let pending: Vec<(String, String, String)> = conn
+        .exec(
+            "SELECT id, requested_action, COALESCE(requested_by, '') FROM `_ghostwire`.`migrations` \
+             WHERE owner = ? AND requested_action IS NOT NULL",
+            (owner,),
+        )
+        .await?;
+    let mut taken = Vec::new();
+    for (id, action, by) in pending {
+        conn.exec_drop(
+            "UPDATE `_ghostwire`.`migrations` SET requested_action = NULL, requested_by = NULL \
+             WHERE id = ? AND requested_action = ?",
+            (&id, &action),
+        )
+        .await?;
+        if conn.affected_rows() == 1 {
+            taken.push((id, action, by));
+        }
+    }
+    Ok(taken)
+}
+
+/// Withdraws a request nobody took.
+pub async fn take_request(conn: &mut Conn, id: &str, action: &str) -> Result<()> {
+    conn.exec_drop(
+        "UPDATE `_ghostwire`.`migrations` SET requested_action = NULL, requested_by = NULL \
+         WHERE id = ? AND requested_action = ?",
+        (id, action),
+    )
+    .await?;
+    Ok(())
 }

@@ -55,6 +55,30 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action as text another instance reads back with `from_text`.
+    pub fn to_text(self) -> String {
+        match self {
+            Action::Throttle(r) => format!("THROTTLE {r}"),
+            a => a.name().to_string(),
+        }
+    }
+
+    pub fn from_text(text: &str) -> Option<Action> {
+        let mut words = text.split_whitespace();
+        let action = match words.next()? {
+            "COMPLETE" => Action::Complete,
+            "CANCEL" => Action::Cancel,
+            "PAUSE" => Action::Pause,
+            "RESUME" => Action::Resume,
+            "UNTHROTTLE" => Action::Unthrottle,
+            "RETRY" => Action::Retry,
+            "CLEANUP" => Action::Cleanup,
+            "THROTTLE" => Action::Throttle(words.next()?.parse().ok()?),
+            _ => return None,
+        };
+        Some(action)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Action::Complete => "COMPLETE",
@@ -291,6 +315,19 @@ mod tests {
                 action: Action::Pause
             }
         );
+    }
+
+    #[test]
+    fn actions_round_trip_as_text() {
+        for a in [
+            Action::Pause,
+            Action::Throttle(0.25),
+            Action::Cancel,
+            Action::Complete,
+        ] {
+            assert_eq!(Action::from_text(&a.to_text()), Some(a));
+        }
+        assert_eq!(Action::from_text("THROTTLE"), None);
     }
 
     #[test]
