@@ -8,6 +8,12 @@ use mysql_async::{Conn, Pool};
 
 use super::Result;
 
+mod commands;
+mod list;
+
+pub use commands::*;
+pub use list::*;
+
 const CREATE: [&str; 4] = [
     "CREATE DATABASE IF NOT EXISTS `_ghostwire`",
     "CREATE TABLE IF NOT EXISTS `_ghostwire`.`migrations` (
@@ -313,151 +319,6 @@ pub async fn update(conn: &mut Conn, id: &str, u: &Update<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Columns of `SHOW MIGRATIONS` (names and the expressions behind them),
-/// in `admin::MIGRATION_COLUMNS` order. `WHERE <name> = '…'` compares the
-/// expression, on the server.
-pub const SHOWN: [(&str, &str); 23] = [
-    ("id", "id"),
-    ("table_schema", "table_schema"),
-    ("table_name", "table_name"),
-    ("statement", "statement"),
-    ("strategy", "strategy"),
-    ("status", "status"),
-    // An unfinished migration whose instance is gone (its owner lock is
-    // free) says so until another instance takes it over.
-    (
-        "stage",
-        "IF(status IN ('queued', 'running', 'ready', 'cutting_over') \
-         AND IS_USED_LOCK(CONCAT('ghostwire.', owner)) IS NULL, \
-         CONCAT('stalled, its ghostwire instance is gone: ', stage), stage)",
-    ),
-    ("progress_pct", "progress_pct"),
-    ("rows_copied", "rows_copied"),
-    ("rows_total", "rows_total"),
-    ("eta_seconds", "eta_seconds"),
-    ("lag_seconds", "lag_seconds"),
-    ("cutover_attempts", "cutover_attempts"),
-    ("stall_ms", "stall_ms"),
-    ("started_at", "started_at"),
-    ("completed_at", "completed_at"),
-    ("message", "message"),
-    ("paused", "paused"),
-    ("throttled", "throttled"),
-    ("throttle_reason", "NULLIF(throttle_reason, '')"),
-    (
-        "old_table",
-        "IF(old_table_dropped_at IS NULL, old_table, NULL)",
-    ),
-    (
-        "old_table_drop_at",
-        "IF(old_table_dropped_at IS NULL, old_table_drop_at, NULL)",
-    ),
-    ("last_command", "last_command"),
-];
-
-/// One migration's row for `SHOW MIGRATIONS`, with its table and submitter.
-pub struct Listed {
-    pub row: Vec<Option<String>>,
-    pub schema: String,
-    pub table: String,
-    pub submitted_by: String,
-}
-
-/// Which rows `list` reads.
-pub enum Filter<'a> {
-    One(&'a str),
-    /// `LIKE` on the id or the table name, and `column = value` pairs
-    /// (names from `SHOWN`; the caller checked them).
-    Matching {
-        like: Option<&'a str>,
-        equal: &'a [(String, String)],
-    },
-}
-
-/// Rows for `SHOW MIGRATIONS` (newest first) or one migration, as text.
-pub async fn list(pool: &Pool, filter: Filter<'_>) -> Result<Vec<Listed>> {
-    let mut conn = pool.get_conn().await?;
-    let exists: Option<String> = conn
-        .exec_first(
-            "SELECT TABLE_NAME FROM information_schema.TABLES \
-             WHERE TABLE_SCHEMA = '_ghostwire' AND TABLE_NAME = 'migrations'",
-            (),
-        )
-        .await?;
-    if exists.is_none() {
-        return Ok(Vec::new());
-    }
-    let columns: Vec<&str> = SHOWN.iter().map(|(_, expr)| *expr).collect();
-    let mut sql = format!(
-        "SELECT {}, submitted_by, statement_charset FROM `_ghostwire`.`migrations` WHERE 1",
-        columns.join(", ")
-    );
-    let mut params: Vec<mysql_async::Value> = Vec::new();
-    match filter {
-        Filter::One(id) => {
-            sql.push_str(" AND id = ?");
-            params.push(id.into());
-        }
-        Filter::Matching { like, equal } => {
-            if let Some(p) = like {
-                sql.push_str(" AND (id LIKE ? OR table_name LIKE ?)");
-                params.extend([p.into(), p.into()]);
-            }
-            for (name, value) in equal {
-                let Some((_, expr)) = SHOWN.iter().find(|(n, _)| n == name) else {
-                    continue;
-                };
-                sql.push_str(&format!(" AND {expr} = ?"));
-                params.push(value.as_str().into());
-            }
-            sql.push_str(" ORDER BY created_at DESC LIMIT 1000");
-        }
-    }
-    let rows: Vec<mysql_async::Row> = conn.exec(sql, params).await?;
-    Ok(rows.into_iter().filter_map(listed).collect())
-}
-
-fn listed(row: mysql_async::Row) -> Option<Listed> {
-    let mut values: Vec<Option<Vec<u8>>> = row
-        .unwrap()
-        .into_iter()
-        .map(|v| match v {
-            mysql_async::Value::NULL => None,
-            mysql_async::Value::Bytes(b) => Some(b),
-            other => Some(other.as_sql(true).trim_matches('\'').as_bytes().to_vec()),
-        })
-        .collect();
-    let text = |v: &Option<Vec<u8>>| v.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
-    let n = SHOWN.len();
-    let charset = text(values.get(n + 1)?)?;
-    let submitted_by = text(values.get(n)?)?;
-    let statement = values
-        .get(3)?
-        .as_ref()
-        .map(|b| crate::protocol::charset::decode_text(b, &charset));
-    values.truncate(n);
-    let mut row: Vec<Option<String>> = values.iter().map(text).collect();
-    row[3] = statement;
-    Some(Listed {
-        schema: row[1].clone()?,
-        table: row[2].clone()?,
-        submitted_by,
-        row,
-    })
-}
-
-/// Schema, table and submitter of one migration.
-pub async fn owner_of(pool: &Pool, id: &str) -> Result<Option<(String, String, String)>> {
-    let mut conn = pool.get_conn().await?;
-    Ok(conn
-        .exec_first(
-            "SELECT table_schema, table_name, submitted_by FROM `_ghostwire`.`migrations` WHERE id = ?",
-            (id,),
-        )
-        .await
-        .unwrap_or(None))
-}
-
 /// The advisory lock a proxy instance holds while it lives; its migrations
 /// are orphans once nobody holds it.
 pub fn owner_lock(owner: &str) -> String {
@@ -510,31 +371,6 @@ pub async fn fail_abandoned(conn: &mut Conn, id: &str, owner: &str, message: &st
     )
     .await?;
     Ok(conn.affected_rows() == 1)
-}
-
-/// Records an `ALTER MIGRATION` command on the migration: in `commands`
-/// (every one) and as its `last_command`.
-pub async fn record_command(
-    conn: &mut Conn,
-    id: &str,
-    command: &str,
-    by: &str,
-    result: &str,
-) -> Result<()> {
-    conn.exec_drop(
-        "INSERT INTO `_ghostwire`.`commands` (migration_id, command, issued_by, issued_at, result) \
-         VALUES (?, ?, ?, UTC_TIMESTAMP(6), ?)",
-        (id, command, by, result),
-    )
-    .await?;
-    conn.exec_drop(
-        "UPDATE `_ghostwire`.`migrations` SET last_command = \
-         LEFT(CONCAT(?, ' by ', ?, ' at ', DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:%s UTC')), 512) \
-         WHERE id = ?",
-        (command, by, id),
-    )
-    .await?;
-    Ok(())
 }
 
 /// What the lifecycle needs to know of one migration.
@@ -599,77 +435,4 @@ pub async fn next_old_table_due(conn: &mut Conn) -> Result<Option<std::time::Dur
     Ok(us
         .flatten()
         .map(|us| std::time::Duration::from_micros(us.max(0) as u64 + 1000)))
-}
-
-/// Asks the instance running a migration to apply a command (see
-/// `instance`); true when the migration is still that owner's and
-/// unfinished. Returns the last command's sequence number before it, to
-/// find the owner's answer by.
-pub async fn request_command(
-    conn: &mut Conn,
-    id: &str,
-    owner: &str,
-    action: &str,
-    by: &str,
-) -> Result<Option<u64>> {
-    let before: Option<Option<u64>> = conn
-        .exec_first(
-            "SELECT MAX(seq) FROM `_ghostwire`.`commands` WHERE migration_id = ?",
-            (id,),
-        )
-        .await?;
-    conn.exec_drop(
-        "UPDATE `_ghostwire`.`migrations` SET requested_action = ?, requested_by = ? \
-         WHERE id = ? AND owner = ? AND status IN ('queued', 'running', 'ready', 'cutting_over')",
-        (action, by, id, owner),
-    )
-    .await?;
-    Ok((conn.affected_rows() == 1).then(|| before.flatten().unwrap_or(0)))
-}
-
-/// The answer recorded for a migration's command after `after`, if any.
-pub async fn command_answer(conn: &mut Conn, id: &str, after: u64) -> Result<Option<String>> {
-    Ok(conn
-        .exec_first(
-            "SELECT result FROM `_ghostwire`.`commands` WHERE migration_id = ? AND seq > ? \
-             ORDER BY seq LIMIT 1",
-            (id, after),
-        )
-        .await?)
-}
-
-/// Commands other instances asked this one to apply, each taken (cleared)
-/// once: (migration id, action text, who).
-pub async fn take_requests(conn: &mut Conn, owner: &str) -> Result<Vec<(String, String, String)>> {
-    let pending: Vec<(String, String, String)> = conn
-        .exec(
-            "SELECT id, requested_action, COALESCE(requested_by, '') FROM `_ghostwire`.`migrations` \
-             WHERE owner = ? AND requested_action IS NOT NULL",
-            (owner,),
-        )
-        .await?;
-    let mut taken = Vec::new();
-    for (id, action, by) in pending {
-        conn.exec_drop(
-            "UPDATE `_ghostwire`.`migrations` SET requested_action = NULL, requested_by = NULL \
-             WHERE id = ? AND requested_action = ?",
-            (&id, &action),
-        )
-        .await?;
-        if conn.affected_rows() == 1 {
-            taken.push((id, action, by));
-        }
-    }
-    Ok(taken)
-}
-
-/// Withdraws a request nobody took.
-pub async fn take_request(conn: &mut Conn, id: &str, action: &str) -> Result<()> {
-    conn.exec_drop(
-        "UPDATE `_ghostwire`.`migrations` SET requested_action = NULL, requested_by = NULL \
-         WHERE id = ? AND requested_action = ?",
-        (id, action),
-    )
-    .await?;
-    Ok(())
 }

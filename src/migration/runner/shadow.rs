@@ -1,0 +1,257 @@
+//! The shadow table: checks, `CREATE … LIKE` plus the client's ALTER body
+//! (in the client's session), and the plan that maps the old table's
+//! columns onto the new one and picks the chunking key.
+
+use super::*;
+
+impl<'a> super::Migration<'a> {
+    /// Checks, then creates the shadow table with the client's ALTER applied
+    /// and plans the copy. Returns the plans and the estimated row count.
+    pub(super) async fn prepare_shadow(&self) -> Result<(CopyPlan, Replay, Target, Compared, u64)> {
+        let (schema, table) = (&self.req.schema, &self.req.table);
+        let mut conn = self.inner.pool.get_conn().await?;
+        let server = self.server()?;
+        schema::check_copy_preconditions(&mut conn, server, schema, table).await?;
+        schema::check_free(&mut conn, schema, &[&self.shadow_name, &self.del_name]).await?;
+        let rows_total = schema::table_exists(&mut conn, schema, table)
+            .await?
+            .unwrap_or(0);
+        self.stage("creating shadow table").await?;
+        self.create_shadow().await?;
+        // CREATE … LIKE starts the counter at 1; rows copied later only move
+        // it to their highest id, while a native ALTER keeps the old
+        // table's counter (ids of rows deleted at the top are not handed out
+        // again) unless the ALTER sets its own. Carried over now, and again
+        // under the cut-over lock for ids taken meanwhile.
+        let shadow = qualified(schema, &self.shadow_name);
+        let old_next = schema::auto_increment(&mut conn, server, schema, table).await?;
+        let new_has = schema::auto_increment(&mut conn, server, schema, &self.shadow_name)
+            .await?
+            .is_some();
+        if let (Some(next), true, false) = (old_next, new_has, self.req.sets_auto_increment()) {
+            schema::exec(
+                &mut conn,
+                &format!("ALTER TABLE {shadow} AUTO_INCREMENT = {next}"),
+            )
+            .await?;
+            self.carry_auto_increment.store(true, Ordering::SeqCst);
+        }
+        schema::check_no_foreign_keys(&mut conn, schema, &self.shadow_name).await?;
+        let old = schema::table_info(&mut conn, schema, table).await?;
+        let new = schema::table_info(&mut conn, schema, &self.shadow_name).await?;
+        let (copy_plan, replay, target, compared) = self.plan(&old, &new, &shadow)?;
+        Ok((copy_plan, replay, target, compared, rows_total))
+    }
+
+    /// Creates the shadow and applies the client's ALTER body to it, on a
+    /// connection of its own in the client's session state (SQL mode, time
+    /// zone, character set, DDL variables), so the body means what it meant
+    /// natively. The body runs as a prepared statement: one statement,
+    /// whatever its text, and only after the server ran the same body on the
+    /// client's own connection (see the session's `intercept`).
+    async fn create_shadow(&self) -> Result<()> {
+        let mut conn = Conn::new(self.inner.opts.clone()).await?;
+        let result = async {
+            let session = &self.req.session;
+            let own = match session.server {
+                Some(server) => {
+                    super::super::client_session::ClientSession::own_ddl_vars(&mut conn, server)
+                        .await?
+                }
+                None => Vec::new(),
+            };
+            let (set, params) = session.ddl_setup(&own);
+            if let Err(e) = conn.exec_drop(set, params).await {
+                return Err(match e {
+                    mysql_async::Error::Server(e) if e.code == 1227 => {
+                        super::super::refused(format!(
+                            "the session sets {} differently from ghostwire's own connections, \
+                             and ghostwire's account may not set it ({}); set it back or run \
+                             the ALTER with /* ghostwire: direct */",
+                            session
+                                .differing_vars(&own)
+                                .map(|(n, v)| format!("{n} = {v}"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            e.message
+                        ))
+                    }
+                    e => e.into(),
+                });
+            }
+            // This connection reads text in the client's character set.
+            let cs = &self.req.session.charset_client;
+            let encode = |s: &str| {
+                crate::protocol::charset::encode(s, cs).ok_or_else(|| {
+                    super::super::refused(
+                        "the table's name has no form in the client's character set",
+                    )
+                })
+            };
+            let shadow = encode(&qualified(&self.req.schema, &self.shadow_name))?;
+            let mut create = b"CREATE TABLE ".to_vec();
+            create.extend_from_slice(&shadow);
+            create.extend_from_slice(b" LIKE ");
+            create.extend_from_slice(&encode(&self.original)?);
+            conn.query_drop(create).await?;
+            self.shadow_created.store(true, Ordering::SeqCst);
+            let mut store_conn = self.inner.pool.get_conn().await?;
+            store::shadow_created(&mut store_conn, self.id).await?;
+            let mut alter = b"ALTER TABLE ".to_vec();
+            alter.extend_from_slice(&shadow);
+            alter.push(b' ');
+            alter.extend_from_slice(&self.req.body);
+            conn.exec_drop(alter, ()).await?;
+            Ok::<(), MigrationError>(())
+        }
+        .await;
+        let _ = conn.disconnect().await;
+        result
+    }
+
+    /// Column mapping and chunking key shared by both tables.
+    fn plan(
+        &self,
+        old: &TableInfo,
+        new: &TableInfo,
+        shadow: &str,
+    ) -> Result<(CopyPlan, Replay, Target, Compared)> {
+        // Which original column feeds each new column, from the ALTER's own
+        // operations (a column dropped and added again has no source: it
+        // gets what the native ALTER gives it).
+        let names = |t: &TableInfo| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        let sources = crate::sql::column_sources(&self.req.ops, &names(old), &names(new));
+        let rename = |c: &str| {
+            new.columns
+                .iter()
+                .zip(&sources)
+                .find(|(_, s)| s.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(c)))
+                .map(|(n, _)| n.name.clone())
+                .unwrap_or_default()
+        };
+        let mut old_list = Vec::new();
+        let mut new_list = Vec::new();
+        let mut cut = Vec::new();
+        let mut compared = Compared::default();
+        for (n, source) in new.columns.iter().zip(&sources) {
+            // Generated columns are the server's to compute.
+            if n.generated {
+                continue;
+            }
+            let Some(c) = source.as_deref().and_then(|s| old.column(s)) else {
+                let col = ident(&n.name);
+                match n.implicit_default().filter(|_| n.no_default) {
+                    // The native ALTER gives existing rows the type's
+                    // implicit default, even in strict mode; an INSERT
+                    // would refuse the row.
+                    Some(value) => {
+                        old_list.push(value.to_string());
+                        new_list.push(col.clone());
+                        compared.defaulted.push((value.to_string(), col));
+                    }
+                    None if !n.auto_increment && n.constant_default && !n.no_default => {
+                        compared.defaulted.push((format!("DEFAULT({col})"), col));
+                    }
+                    None => {}
+                }
+                continue;
+            };
+            let mut fed = self
+                .req
+                .session
+                .conversion(&ident(&c.name), &c.data_type, &n.data_type);
+            // A NULL put into a column made NOT NULL becomes the field's
+            // zero natively ('' for an ENUM, a zero TIMESTAMP), not the
+            // implicit default an INSERT would give (the first member, now).
+            // (In strict mode such a NULL fails the copy, as natively.)
+            if !n.nullable
+                && c.nullable
+                && !self.req.session.strict()
+                && matches!(n.data_type.as_str(), "enum" | "timestamp")
+            {
+                fed = format!("IFNULL({fed}, 0)");
+            }
+            old_list.push(fed.clone());
+            new_list.push(ident(&n.name));
+            // Made NOT NULL, a column's NULLs become the type's implicit
+            // default (in a lenient session): a conversion too.
+            if n.column_type == c.column_type && (n.nullable || !c.nullable) {
+                compared.same.push((ident(&c.name), ident(&n.name)));
+            } else {
+                compared.converted.push((fed, ident(&n.name)));
+                if n.data_type == c.data_type && n.data_type != "bit" {
+                    cut.push(n.name.clone());
+                }
+            }
+        }
+        let key = schema::shared_key(old, new, &rename).map_err(|m| {
+            super::super::refused(format!(
+                "{} {m} (add one, or run the ALTER with /* ghostwire: direct */)",
+                self.original
+            ))
+        })?;
+        let key_name = old
+            .keys
+            .iter()
+            .find(|k| {
+                k.identifies_rows
+                    && k.columns.len() == key.len()
+                    && k.columns.iter().zip(&key).all(|(a, (b, _))| a == b)
+            })
+            .map(|k| k.name.clone())
+            .unwrap_or_else(|| "PRIMARY".into());
+        let force_index = if key_name == "PRIMARY" {
+            "FORCE INDEX (PRIMARY)".to_string()
+        } else {
+            format!("FORCE INDEX ({})", ident(&key_name))
+        };
+        let old_key: Vec<String> = key.iter().map(|(c, _)| ident(c)).collect();
+        let new_key: Vec<String> = key.iter().map(|(c, _)| ident(&rename(c))).collect();
+        let kinds = key.iter().map(|(_, k)| *k).collect::<Vec<_>>();
+        let positions = key
+            .iter()
+            .map(|(c, k)| (old.column(c).map(|i| i.ordinal).unwrap_or_default(), *k))
+            .collect();
+        let copy = CopyPlan {
+            original: self.original.clone(),
+            shadow: shadow.to_string(),
+            force_index,
+            old_key: old_key.clone(),
+            new_key: new_key.clone(),
+            select_key: key.iter().map(|(c, k)| k.select(&ident(c))).collect(),
+            kinds,
+            old_cols: old_list.join(", "),
+            new_cols: new_list.join(", "),
+            ignore: self.req.ignore,
+            keep_zero_ids: new.columns.iter().zip(&sources).any(|(n, s)| {
+                n.auto_increment
+                    && s.as_deref()
+                        .and_then(|s| old.column(s))
+                        .is_some_and(|c| c.auto_increment)
+            }),
+            checks: InsertChecks {
+                warnings_fail: self.req.session.strict() && !self.req.ignore,
+                cut,
+                server: self.req.session.server,
+                names: (self.shadow_name.clone(), self.req.table.clone()),
+            },
+        };
+        let replay = Replay {
+            original: self.original.clone(),
+            shadow: shadow.to_string(),
+            old_key,
+            new_key,
+            old_cols: copy.old_cols.clone(),
+            new_cols: copy.new_cols.clone(),
+            checks: copy.checks.clone(),
+            ignore: copy.ignore,
+        };
+        let target = Target {
+            schema: self.req.schema.clone(),
+            table: self.req.table.clone(),
+            key: positions,
+            sentry: self.del_name.clone(),
+        };
+        Ok((copy, replay, target, compared))
+    }
+}
