@@ -144,6 +144,13 @@ impl ServerInfo {
         }
     }
 
+    /// The second probe for a metadata-only ALTER (dropping or renaming
+    /// secondary indexes) that cannot be instant (MySQL's DROP INDEX): in
+    /// place, writes allowed, as natively.
+    pub fn inplace_probe_suffix(self) -> &'static str {
+        "\n, ALGORITHM=INPLACE, LOCK=NONE"
+    }
+
     /// How a native ALTER reports a NULL copied into a NOT NULL column
     /// (code, SQLSTATE, message); the copy's `INSERT … SELECT` says ERR
     /// 1048 "Column 'c' cannot be null" instead.

@@ -13,7 +13,7 @@
 //! | `ghostwire_commands_total` | counter | `kind` (see [`CommandKind`]) | client commands relayed or answered |
 //! | `ghostwire_bytes_total` | counter | `direction` (`client_to_backend`, `backend_to_client`) | bytes relayed |
 //! | `ghostwire_command_duration_seconds` | histogram | — | command received → response fully relayed |
-//! | `ghostwire_migrations_total` | counter | `strategy` (`instant`, `copy`, `none`), `outcome` (`complete`, `failed`, `cancelled`) | migrations finished |
+//! | `ghostwire_migrations_total` | counter | `strategy` (`instant`, `inplace`, `copy`, `none`), `outcome` (`complete`, `failed`, `cancelled`) | migrations finished |
 //! | `ghostwire_migration_rows_copied_total` | counter | — | rows copied into shadow tables |
 //! | `ghostwire_migration_keys_replayed_total` | counter | — | changed keys replayed from the binlog |
 //! | `ghostwire_cutover_attempts_total` | counter | `result` (`ok`, `retry`) | cut-over (or instant ALTER) attempts |

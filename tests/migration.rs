@@ -978,3 +978,42 @@ async fn session_hint_postpone_reaches_the_runner() {
     assert!(show_create(&ctx, "t").await.contains("KEY `v`"));
     ctx.shutdown().await;
 }
+
+/// Dropping or renaming secondary indexes is a metadata change InnoDB makes
+/// in place (neither server drops an index with ALGORITHM=INSTANT): never a
+/// copy. Compared with the same ALTERs natively.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_an_index_is_never_a_copy() {
+    let ctx = setup("mig_dropidx").await;
+    let mut c = ctx.conn().await;
+    let mut d = ctx.direct().await;
+    for t in ["t", "n"] {
+        d.query_drop(format!(
+            "CREATE TABLE {t} (id INT PRIMARY KEY, v INT, w INT, KEY kv (v), KEY kw (w)); \
+             INSERT INTO {t} VALUES (1, 1, 1), (2, 2, 2)"
+        ))
+        .await
+        .unwrap();
+    }
+    for body in ["DROP INDEX kv", "RENAME INDEX kw TO kw2", "DROP KEY kw2"] {
+        let info = alter(&mut c, &format!("ALTER TABLE t {body}")).await;
+        // In place, or instant where the server can (a rename).
+        let expected = if body.starts_with("DROP") {
+            "complete (inplace)"
+        } else {
+            "complete (in"
+        };
+        assert!(info.contains(expected), "{body}: {info}");
+        d.query_drop(format!("ALTER TABLE n {body}")).await.unwrap();
+    }
+    assert_eq!(
+        show_create(&ctx, "t").await.replacen("`t`", "`n`", 1),
+        show_create(&ctx, "n").await
+    );
+    assert_eq!(
+        tables(&mut d, "mig_dropidx").await,
+        ["n", "t"],
+        "no helper tables"
+    );
+    ctx.shutdown().await;
+}

@@ -332,16 +332,22 @@ impl Handle {
 
     /// Records an ALTER the client's own connection ran with
     /// ALGORITHM=INSTANT (so it shows in `SHOW MIGRATIONS`).
-    pub async fn record_instant(&self, ticket: Ticket, req: &Request, stall_ms: u64) -> String {
+    pub async fn record_instant(
+        &self,
+        ticket: Ticket,
+        req: &Request,
+        strategy: &'static str,
+        stall_ms: u64,
+    ) -> String {
         let message = Summary {
             id: ticket.id.clone(),
-            strategy: "instant",
+            strategy,
             rows_copied: 0,
             stall_ms,
             old_table: None,
         }
         .message();
-        let new = self.new_record(&ticket.id, req, Some(("instant", stall_ms, &message)));
+        let new = self.new_record(&ticket.id, req, Some((strategy, stall_ms, &message)));
         match self.inner.pool.get_conn().await {
             Ok(mut conn) => {
                 if let Err(e) = store::insert(&mut conn, &new).await {
@@ -350,7 +356,7 @@ impl Handle {
             }
             Err(e) => warn!(id = %ticket.id, error = %e, "could not record an instant ALTER"),
         }
-        count_outcome("instant", "complete");
+        count_outcome(strategy, "complete");
         message
     }
 

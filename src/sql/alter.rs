@@ -439,3 +439,14 @@ fn add_list(r: &Reader, from: usize, e: usize, ine: bool, a: &mut Alter) {
         }
     }
 }
+
+/// Whether every operation only drops or renames secondary indexes: a
+/// change InnoDB makes in place by editing metadata (no copy, concurrent
+/// writes allowed), which a copy would only make slower.
+pub fn metadata_only<N>(ops: &[Op<N>]) -> bool {
+    !ops.is_empty()
+        && ops.iter().all(|o| {
+            matches!(o, Op::Other(k) if matches!(k.as_str(),
+                "DROP INDEX" | "DROP KEY" | "RENAME INDEX" | "RENAME KEY"))
+        })
+}

@@ -41,6 +41,12 @@ impl IndexDdl {
     /// checks the rights the native statement needs (INDEX, not ALTER)
     /// before the algorithm.
     pub fn probe(&self, sql: &[u8], qualified: &[u8]) -> Vec<u8> {
+        self.probe_with(sql, qualified, b"ALGORITHM=INSTANT")
+    }
+
+    /// The probe with other algorithm/lock clauses (`ALGORITHM=INPLACE
+    /// LOCK=NONE` for a metadata-only change).
+    pub fn probe_with(&self, sql: &[u8], qualified: &[u8], clauses: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(sql.len() + 32);
         for (k, span) in self.probe_spans.iter().enumerate() {
             if k == 1 {
@@ -48,7 +54,8 @@ impl IndexDdl {
             }
             out.extend_from_slice(sql.get(span.clone()).unwrap_or_default());
         }
-        out.extend_from_slice(b" ALGORITHM=INSTANT");
+        out.push(b' ');
+        out.extend_from_slice(clauses);
         out
     }
 }

@@ -195,9 +195,30 @@ impl Session<'_> {
                 probe
             }
         };
-        match self.try_instant(&probe, &request, server, kind).await? {
+        let mut attempt = self.try_instant(&probe, &request, server, kind).await?;
+        let mut strategy = "instant";
+        if matches!(attempt, InstantAttempt::Copy) && sql::alter::metadata_only(&request.ops) {
+            // Dropping or renaming secondary indexes only: in place (as
+            // natively), not a copy. The same rights were checked above.
+            let inplace = match &parsed.index {
+                Some(index) => {
+                    index.probe_with(&request.text, &qualified, b"ALGORITHM=INPLACE LOCK=NONE")
+                }
+                None => {
+                    let cut = probe.len() - server.instant_probe_suffix().len();
+                    let mut p = probe.get(..cut).unwrap_or_default().to_vec();
+                    p.extend_from_slice(server.inplace_probe_suffix().as_bytes());
+                    p
+                }
+            };
+            attempt = self.try_instant(&inplace, &request, server, kind).await?;
+            strategy = "inplace";
+        }
+        match attempt {
             InstantAttempt::Done(stall_ms) => {
-                let message = engine.record_instant(ticket, &request, stall_ms).await;
+                let message = engine
+                    .record_instant(ticket, &request, strategy, stall_ms)
+                    .await;
                 let ok = ok_with_info(0, self.tracker.status, &message);
                 let mut out = Vec::new();
                 write_packet(&mut out, &mut 1, &ok);
