@@ -1017,3 +1017,41 @@ async fn dropping_an_index_is_never_a_copy() {
     );
     ctx.shutdown().await;
 }
+
+/// A 64-character non-ASCII name: the helpers' names are shortened and
+/// must still sort after the table's (the cut-over's lock order), byte for
+/// byte. With a '~' they sorted before, and writes made directly on the
+/// server during the cut-over were lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_non_ascii_names_keep_the_helpers_after_the_table() {
+    let ctx = setup("mig_longname").await;
+    let table = "ü".repeat(64);
+    let mut c = ctx.conn().await;
+    c.query_drop(format!(
+        "CREATE TABLE `{table}` (id INT PRIMARY KEY, v INT); INSERT INTO `{table}` VALUES (1, 1), (2, 2)"
+    ))
+    .await
+    .unwrap();
+    let info = alter(
+        &mut c,
+        &format!("ALTER TABLE `{table}` ADD INDEX (v), FORCE"),
+    )
+    .await;
+    assert!(info.contains("complete (copy)"), "{info}");
+    let mut d = ctx.direct().await;
+    let names = tables(&mut d, "mig_longname").await;
+    let old = names
+        .iter()
+        .find(|n| **n != table)
+        .expect("the old table is kept");
+    assert!(
+        old.as_bytes() > table.as_bytes(),
+        "{old} sorts after the table"
+    );
+    let rows: Vec<(i32, i32)> = d
+        .query(format!("SELECT id, v FROM `{table}` ORDER BY id"))
+        .await
+        .unwrap();
+    assert_eq!(rows, [(1, 1), (2, 2)]);
+    ctx.shutdown().await;
+}

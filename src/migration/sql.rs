@@ -33,15 +33,26 @@ pub fn helper_table(table: &str, suffix: &str) -> String {
     if full.chars().count() <= 64 {
         return full;
     }
-    // Too long: keep a prefix and continue with '~', which sorts after every
-    // identifier character a table name normally has; a hash keeps two long
-    // names with the same prefix apart.
+    // Too long: keep a prefix, then a separator that makes the name sort
+    // after the table's own (bytes, as the metadata locks are ordered):
+    // '~' after ASCII, a fullwidth tilde after anything below U+FF5E (a
+    // plain '~' sorted a name of 'ü's *before* its table: writes were lost),
+    // U+FFFD after nearly everything (a name the last of these cannot
+    // follow is refused by the runner); a hash keeps two long names with
+    // the same prefix apart.
     let hash = table.bytes().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100000001b3)
     });
-    let keep = 64 - 1 - 8 - 1 - suffix.len();
+    let keep = 64 - 1 - 8 - 1 - suffix.chars().count();
     let prefix: String = table.chars().take(keep).collect();
-    format!("{prefix}~{:08x}_{suffix}", hash as u32)
+    let mut name = String::new();
+    for sep in ['~', '\u{FF5E}', '\u{FFFD}'] {
+        name = format!("{prefix}{sep}{:08x}_{suffix}", hash as u32);
+        if name.as_bytes() > table.as_bytes() {
+            break;
+        }
+    }
+    name
 }
 
 /// Where migration `id` keeps the old table after its cut-over (and names
@@ -320,5 +331,20 @@ mod tests {
         assert_eq!(h.chars().count(), 64);
         assert!(h.as_str() > long.as_str(), "sorts after the table");
         assert_ne!(h, helper_table(&format!("{}y", "x".repeat(63)), "gho"));
+        // Every long name sorts after its table, byte for byte, whatever
+        // its characters (a name of 'ü's once sorted before: writes lost).
+        for table in [
+            "ü".repeat(64),
+            "~".repeat(64),
+            format!("{}{}", "a".repeat(40), "\u{FF5E}".repeat(24)),
+            "\u{FFEE}".repeat(64),
+            "z".repeat(64),
+        ] {
+            for suffix in ["gho", "0a1b2c3d_del"] {
+                let h = helper_table(&table, suffix);
+                assert!(h.chars().count() <= 64, "{h}");
+                assert!(h.as_bytes() > table.as_bytes(), "{h} sorts after {table}");
+            }
+        }
     }
 }

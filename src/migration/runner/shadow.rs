@@ -9,6 +9,16 @@ impl<'a> super::Migration<'a> {
     /// and plans the copy. Returns the plans and the estimated row count.
     pub(super) async fn prepare_shadow(&self) -> Result<(CopyPlan, Replay, Target, Compared, u64)> {
         let (schema, table) = (&self.req.schema, &self.req.table);
+        // The cut-over is safe only if the helpers' names sort after the
+        // table's (see `helper_table`).
+        if self.shadow_name.as_bytes() <= table.as_bytes()
+            || self.del_name.as_bytes() <= table.as_bytes()
+        {
+            return Err(super::super::refused(format!(
+                "{schema}.{table}: no helper table name sorts after this table's name, which \
+                 the cut-over needs; run this ALTER with /* ghostwire: direct */"
+            )));
+        }
         let mut conn = self.inner.pool.get_conn().await?;
         let server = self.server()?;
         schema::check_copy_preconditions(&mut conn, server, schema, table).await?;
