@@ -105,6 +105,14 @@ impl MigrationError {
     }
 }
 
+/// The refusal of an ALTER while another migration of the table runs.
+fn still_running(other: &str, schema: &str, table: &str) -> MigrationError {
+    refused(format!(
+        "migration {other} on {schema}.{table} is still running; wait for it \
+         (SHOW MIGRATION '{other}') and submit this ALTER again"
+    ))
+}
+
 /// A refusal with ERR 1105 (HY000) and a "ghostwire: " message.
 pub fn refused(msg: impl std::fmt::Display) -> MigrationError {
     MigrationError::Refused(ErrPacket::new(1105, "HY000", format!("ghostwire: {msg}")))
@@ -315,19 +323,40 @@ impl Handle {
         self.ensure_store().await?;
         let id = uuid::Uuid::new_v4().to_string();
         let key = (schema.to_string(), table.to_string());
-        let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(other) = active.get(&key) {
-            return Err(refused(format!(
-                "migration {other} on {schema}.{table} is still running; wait for it \
-                 (SHOW MIGRATION '{other}') and submit this ALTER again"
-            )));
+        {
+            let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(other) = active.get(&key) {
+                return Err(still_running(other, schema, table));
+            }
+            active.insert(key.clone(), id.clone());
         }
-        active.insert(key.clone(), id.clone());
-        Ok(Ticket {
+        // Another instance's migration of the table (its own map does not
+        // know it): refused the same way, before anything is created.
+        let ticket = Ticket {
             handle: self.clone(),
             id,
             key,
-        })
+        };
+        if let Some(other) = self.running_elsewhere(schema, table).await? {
+            return Err(still_running(&other, schema, table));
+        }
+        Ok(ticket)
+    }
+
+    /// An unfinished migration of `schema.table` that another instance runs
+    /// (its owner lock held).
+    async fn running_elsewhere(&self, schema: &str, table: &str) -> Result<Option<String>> {
+        use mysql_async::prelude::Queryable;
+        let mut conn = self.inner.pool.get_conn().await?;
+        let other: Option<String> = conn
+            .exec_first(
+                "SELECT id FROM `_ghostwire`.`migrations` WHERE table_schema = ? AND table_name = ? \
+                 AND status IN ('queued', 'running', 'ready', 'cutting_over') AND owner <> ? \
+                 AND IS_USED_LOCK(CONCAT('ghostwire.', owner)) IS NOT NULL LIMIT 1",
+                (schema, table, &self.inner.instance),
+            )
+            .await?;
+        Ok(other)
     }
 
     /// Records an ALTER the client's own connection ran with

@@ -3,7 +3,7 @@
 //! A user with no rights on a table must neither read its migrations
 //! (statement text can hold secrets) nor cut them over.
 
-use crate::common::{await_status, submit_postponed};
+use crate::common::{self, await_status, submit_postponed};
 use crate::world::{cell, run, World};
 use mysql_async::prelude::*;
 use mysql_async::Row;
@@ -159,4 +159,53 @@ async fn old_table_exists(w: &World, id: &str) -> bool {
         .unwrap();
     d.disconnect().await.ok();
     n == Some(1)
+}
+
+/// Rights revoked after a submission take the migration out of its
+/// submitter's hands; and an ALTER of a table with a running migration tells
+/// a user without rights on it nothing the server would not (the server's
+/// own refusal, not "migration … is still running").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_rights_and_running_migrations_tell_nothing() {
+    let w = World::new("atk_revoke", &["ALTER, SELECT ON {db1}.t"], &[]).await;
+    let mut owner = w.via(Some(&w.db1)).await;
+    let id = submit_postponed(&w.ctx, &mut owner, &format!("{}.t", w.db1), "ADD INDEX (v)").await;
+    w.admin(&[format!(
+        "REVOKE ALTER, SELECT ON {}.t FROM '{}'@'%'",
+        w.db1, w.user
+    )])
+    .await;
+    let mut owner = w.via(None).await; // no right left to USE the database
+    let seen = leaked(&mut owner, "SHOW MIGRATIONS", &id).await;
+    assert!(
+        seen.is_empty(),
+        "a revoked submitter still sees its migration: {seen:?}"
+    );
+    let answer = run(&mut owner, &format!("ALTER MIGRATION '{id}' COMPLETE")).await;
+    assert!(
+        answer.is_err(),
+        "a revoked submitter completed its migration: {answer:?}"
+    );
+    assert_eq!(
+        common::migration_status(&w.ctx, &id).await.as_deref(),
+        Some("ready")
+    );
+    // Another ALTER of the table, by a user without rights on it: the
+    // server's answer, the same as directly.
+    let alter = format!("ALTER TABLE {}.t ADD INDEX (id, v)", w.db1);
+    let via = run(&mut owner, &alter).await;
+    let mut native = w.native(None).await;
+    let direct = run(&mut native, &alter).await;
+    assert_eq!(
+        via.as_ref().map_err(|e| e.0),
+        direct.as_ref().map_err(|e| e.0),
+        "through ghostwire {via:?}, directly {direct:?}"
+    );
+    // (the admin ends the migration)
+    let mut admin = w.ctx.conn().await;
+    admin
+        .query_drop(format!("ALTER MIGRATION '{id}' CANCEL"))
+        .await
+        .unwrap();
+    await_status(&w.ctx, &id, "cancelled").await;
 }

@@ -161,11 +161,24 @@ impl Session<'_> {
         ) else {
             return self.answer_error(frame, unreadable_name()).await;
         };
-        self.client.discard(frame);
         let ticket = match engine.reserve(&schema, &table).await {
             Ok(t) => t,
-            Err(e) => return self.reply_err(e.to_packet()).await,
+            Err(e) => {
+                // "Migration … is still running" tells that the table
+                // exists: only to whoever may see it. Anyone else gets the
+                // server's own answer to the statement.
+                let pair = (schema.clone(), table.clone());
+                if !self
+                    .visible(std::slice::from_ref(&pair))
+                    .await?
+                    .contains(&pair)
+                {
+                    return Ok(Decision::Relay);
+                }
+                return self.answer_error(frame, e.to_packet()).await;
+            }
         };
+        self.client.discard(frame);
         let request = Request {
             schema,
             table,

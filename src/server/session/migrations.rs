@@ -73,7 +73,7 @@ impl Session<'_> {
                     like: f.like.as_deref(),
                     equal: &f.equal,
                 };
-                let rows = match self.visible_rows(&engine, filter, &me).await? {
+                let rows = match self.visible_rows(&engine, filter).await? {
                     Ok(rows) => rows,
                     Err(reply) => return Ok(Ok(reply)),
                 };
@@ -82,7 +82,7 @@ impl Session<'_> {
                 Ok(Ok(admin::show(&shown, ctx)))
             }
             admin::Request::ShowOne(id) => {
-                let rows = match self.visible_rows(&engine, Filter::One(&id), &me).await? {
+                let rows = match self.visible_rows(&engine, Filter::One(&id)).await? {
                     Ok(rows) => rows,
                     Err(reply) => return Ok(Ok(reply)),
                 };
@@ -128,7 +128,7 @@ impl Session<'_> {
             like: None,
             equal: &[],
         };
-        let rows = match self.visible_rows(engine, filter, me).await? {
+        let rows = match self.visible_rows(engine, filter).await? {
             Ok(rows) => rows,
             Err(reply) => return Ok(Ok(reply)),
         };
@@ -179,32 +179,29 @@ impl Session<'_> {
         &mut self,
         engine: &crate::migration::Handle,
         filter: Filter<'_>,
-        me: &ClientSession,
     ) -> Result<std::result::Result<Vec<Listed>, Vec<u8>>> {
         let rows = match engine.list(filter).await {
             Ok(r) => r,
             Err(e) => return Ok(Err(e.to_packet().frame(1))),
         };
+        // Its submitter too must still see the table: rights revoked since
+        // the submission take the migration out of sight.
         let tables: HashSet<(String, String)> = rows
             .iter()
-            .filter(|r| r.submitted_by != me.current_user)
             .map(|r| (r.schema.clone(), r.table.clone()))
             .collect();
         let tables: Vec<_> = tables.into_iter().collect();
         let visible = self.visible(&tables).await?;
         Ok(Ok(rows
             .into_iter()
-            .filter(|r| {
-                r.submitted_by == me.current_user
-                    || visible.contains(&(r.schema.clone(), r.table.clone()))
-            })
+            .filter(|r| visible.contains(&(r.schema.clone(), r.table.clone())))
             .collect()))
     }
 
     /// Whether this client may change a migration of `schema.table`
-    /// submitted by `by`: its submitter may; anyone else must see the table
-    /// (otherwise the migration does not exist for them) and pass a bare
-    /// `ALTER TABLE` of it on their own connection.
+    /// submitted by `by`: whoever does not see the table (no right on it
+    /// any more) does not see the migration; its submitter may then; anyone
+    /// else must pass a bare `ALTER TABLE` of it on their own connection.
     pub(super) async fn may_change(
         &mut self,
         me: &ClientSession,
@@ -212,9 +209,6 @@ impl Session<'_> {
         table: &str,
         by: &str,
     ) -> Result<Change> {
-        if by == me.current_user {
-            return Ok(Change::Allowed);
-        }
         let pair = (schema.to_string(), table.to_string());
         if !self
             .visible(std::slice::from_ref(&pair))
@@ -222,6 +216,11 @@ impl Session<'_> {
             .contains(&pair)
         {
             return Ok(Change::Hidden);
+        }
+        // Its submitter, while it still has a right on the table (an INDEX
+        // right for a CREATE INDEX, say); anyone else must be able to ALTER it.
+        if by == me.current_user {
+            return Ok(Change::Allowed);
         }
         let names = (
             charset::encode(schema, &me.charset_client),
