@@ -262,6 +262,26 @@ async fn old_tables_are_dropped_after_their_retention() {
         tables(&ctx).await == ["t"] && shown(&ctx, &id_in(&info)).await["old_table"] == "NULL"
     })
     .await;
+    // A table put at an old table's name since is not ghostwire's: CLEANUP
+    // leaves it alone.
+    let info = run(&mut c, "ALTER TABLE t ADD INDEX (c)").await.unwrap();
+    let id2 = id_in(&info);
+    let old2 = shown(&ctx, &id2).await["old_table"].clone();
+    let mut d = ctx.direct().await;
+    d.query_drop(format!(
+        "RENAME TABLE {old2} TO kept_aside; CREATE TABLE {old2} (mine INT PRIMARY KEY); INSERT INTO {old2} VALUES (7)"
+    ))
+    .await
+    .unwrap();
+    let left = run(&mut c, &format!("ALTER MIGRATION '{id2}' CLEANUP"))
+        .await
+        .unwrap();
+    assert!(left.contains("left alone"), "{left}");
+    let mine: Option<i64> = d
+        .query_first(format!("SELECT mine FROM {old2}"))
+        .await
+        .unwrap();
+    assert_eq!(mine, Some(7), "the impostor table is untouched");
     // A CLEANUP now has nothing to drop.
     let (code, msg) = run(
         &mut c,

@@ -104,6 +104,53 @@ impl Handle {
         info!(%id, action = %verb, %by, result = label, "migration command");
     }
 
+    /// For CLEANUP: the old table a completed migration kept, when it is
+    /// still the one ghostwire kept (`Ok(None)`: nothing to drop, with the
+    /// reason as the OK's info), or the refusal.
+    pub async fn old_table_to_drop(
+        &self,
+        id: &str,
+    ) -> std::result::Result<std::result::Result<(String, String), String>, ErrPacket> {
+        let mut conn = self
+            .inner
+            .pool
+            .get_conn()
+            .await
+            .map_err(|e| super::MigrationError::from(e).to_packet())?;
+        let state = store::state(&mut conn, id)
+            .await
+            .map_err(|e| e.to_packet())?
+            .ok_or_else(|| no_such(id))?;
+        let ("complete", Some(old)) = (state.status.as_str(), state.old_table) else {
+            return Err(wrong_state(
+                id,
+                &state.status,
+                Action::Cleanup,
+                "it is complete and its old table is still there",
+            ));
+        };
+        match lifecycle::check_old_table(&mut conn, id, &state.schema, &old)
+            .await
+            .map_err(|e| e.to_packet())?
+        {
+            None => Ok(Ok((state.schema, old))),
+            Some(lifecycle::Dropped::NotOurs) => Ok(Err(format!(
+                "ghostwire: {old} is no longer the old table of migration {id}; left alone"
+            ))),
+            Some(_) => Ok(Err(format!(
+                "ghostwire: old table {old} of migration {id} was gone already"
+            ))),
+        }
+    }
+
+    /// Records that a migration's old table was dropped (by CLEANUP).
+    pub async fn old_table_dropped(&self, id: &str) {
+        if let Ok(mut conn) = self.inner.pool.get_conn().await {
+            let _ = store::old_table_dropped(&mut conn, id).await;
+        }
+        metrics::counter!(crate::metrics::OLD_TABLES_DROPPED).increment(1);
+    }
+
     /// A migration's status, statement bytes and their character set.
     pub async fn statement_of(&self, id: &str) -> super::Result<Option<(String, Vec<u8>, String)>> {
         use mysql_async::prelude::Queryable;
@@ -130,24 +177,13 @@ impl Handle {
             return Err(no_such(id));
         };
         if action == Action::Cleanup {
-            return match (&state.status[..], &state.old_table) {
-                ("complete", Some(old)) => {
-                    let existed = lifecycle::drop_old_table(&mut conn, id, &state.schema, old)
-                        .await
-                        .map_err(|e| e.to_packet())?;
-                    Ok(if existed {
-                        format!("ghostwire: old table {old} of migration {id} dropped")
-                    } else {
-                        format!("ghostwire: old table {old} of migration {id} was gone already")
-                    })
-                }
-                _ => Err(wrong_state(
-                    id,
-                    &state.status,
-                    action,
-                    "it is complete and its old table is still there",
-                )),
-            };
+            // Run by the session, as a DROP on the client's own connection
+            // (see `old_table_to_drop`): the server decides who may.
+            return Err(ErrPacket::new(
+                1235,
+                "42000",
+                format!("ghostwire: send ALTER MIGRATION '{id}' CLEANUP as a plain query"),
+            ));
         }
         if action == Action::Retry {
             // Retried by the session (as if the client sent the statement).

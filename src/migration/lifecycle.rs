@@ -72,27 +72,94 @@ async fn drop_due(handle: &Handle) -> Result<Option<Duration>> {
     result
 }
 
-/// Drops one migration's old table and records that it is gone. False
-/// when it was gone already (dropped by hand, or by another instance a
-/// moment ago).
+/// What identifies the old table ghostwire kept: a hash of its definition
+/// (`SHOW CREATE TABLE`, its name and AUTO_INCREMENT counter left out),
+/// read right after the cut-over and again before any drop. A table put at
+/// that name since (renamed there, made anew) is left alone.
+pub(super) async fn fingerprint(
+    conn: &mut Conn,
+    schema: &str,
+    table: &str,
+) -> Result<Option<String>> {
+    let row: Option<(String, String)> = match conn
+        .query_first(format!("SHOW CREATE TABLE {}", qualified(schema, table)))
+        .await
+    {
+        Ok(r) => r,
+        Err(mysql_async::Error::Server(e)) if e.code == 1146 => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(row.map(|(_, create)| {
+        let body = create.split_once('(').map(|(_, b)| b).unwrap_or(&create);
+        let normal: String = body
+            .split(' ')
+            .filter(|w| !w.starts_with("AUTO_INCREMENT="))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let hash = normal.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        });
+        format!("{hash:016x}")
+    }))
+}
+
+/// What a drop of a migration's old table found.
+pub(crate) enum Dropped {
+    Dropped,
+    /// Nothing at that name any more.
+    Gone,
+    /// Another table stands at that name now: left alone.
+    NotOurs,
+}
+
+/// Whether the table at the old table's name is still the one ghostwire
+/// kept (`fingerprint`); marks the record when it is not there or not ours.
+pub(super) async fn check_old_table(
+    conn: &mut Conn,
+    id: &str,
+    schema: &str,
+    old: &str,
+) -> Result<Option<Dropped>> {
+    let expected = store::old_table_check(conn, id).await?;
+    let now = fingerprint(conn, schema, old).await?;
+    let verdict = match (now, expected) {
+        (None, _) => Some(Dropped::Gone),
+        (Some(now), Some(expected)) if now != expected => Some(Dropped::NotOurs),
+        _ => None,
+    };
+    if let Some(v) = &verdict {
+        let note = match v {
+            Dropped::NotOurs => {
+                "left alone: the table now at that name is not the one ghostwire kept"
+            }
+            _ => "it was gone already",
+        };
+        warn!(%id, %schema, table = %old, note, "old table not dropped");
+        store::old_table_dropped(conn, id).await?;
+    }
+    Ok(verdict)
+}
+
+/// Drops one migration's old table (when it is still the one ghostwire
+/// kept) and records that it is gone.
 pub(super) async fn drop_old_table(
     conn: &mut Conn,
     id: &str,
     schema: &str,
     old: &str,
-) -> Result<bool> {
+) -> Result<Dropped> {
+    if let Some(verdict) = check_old_table(conn, id, schema, old).await? {
+        return Ok(verdict);
+    }
     let started = Instant::now();
     conn.query_drop(format!("DROP TABLE IF EXISTS {}", qualified(schema, old)))
         .await?;
-    // IF EXISTS warns (1051) when there was nothing to drop.
-    let existed = conn.get_warnings() == 0;
     let took = started.elapsed();
     store::old_table_dropped(conn, id).await?;
     metrics::counter!(crate::metrics::OLD_TABLES_DROPPED).increment(1);
     metrics::histogram!(crate::metrics::OLD_TABLE_DROP_SECONDS).record(took.as_secs_f64());
-    info!(%id, %schema, table = %old, ms = took.as_millis() as u64,
-        existed, "old table dropped");
-    Ok(existed)
+    info!(%id, %schema, table = %old, ms = took.as_millis() as u64, "old table dropped");
+    Ok(Dropped::Dropped)
 }
 
 impl Handle {

@@ -106,7 +106,9 @@ async fn migration_commands_need_rights_on_the_table() {
         .unwrap_or_else(|e| panic!("the owner completes its migration: {e:?}"));
     await_status(&w.ctx, &id, "complete").await;
 
-    // Its old table is ghostwire's to drop, at the owner's word only.
+    // CLEANUP is a DROP TABLE of the old table: only for whoever the
+    // server lets drop it. The owner without DROP gets the server's own
+    // refusal, as for the DROP sent directly.
     let mut other = w.connect(w.ctx.port(), &nobody, None).await;
     let cleanup = format!("ALTER MIGRATION '{id}' CLEANUP");
     let answer = run(&mut other, &cleanup).await;
@@ -115,9 +117,31 @@ async fn migration_commands_need_rights_on_the_table() {
         "{cleanup} as a USAGE-only user: {answer:?}"
     );
     assert!(old_table_exists(&w, &id).await, "the old table is kept");
+    let via = run(&mut owner, &cleanup).await;
+    let old: String = {
+        let mut d = w.ctx.direct().await;
+        d.exec_first(
+            "SELECT old_table FROM _ghostwire.migrations WHERE id = ?",
+            (&id,),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    };
+    let mut native = w.native(Some(&w.db1)).await;
+    let direct = run(&mut native, &format!("DROP TABLE {}.{old}", w.db1)).await;
+    assert_eq!(
+        via.as_ref().map_err(|e| e.0),
+        direct.as_ref().map_err(|e| e.0),
+        "CLEANUP without DROP: {via:?}; DROP directly: {direct:?}"
+    );
+    assert!(old_table_exists(&w, &id).await, "the old table is kept");
+    w.admin(&[format!("GRANT DROP ON {}.* TO '{}'@'%'", w.db1, w.user)])
+        .await;
+    let mut owner = w.via(Some(&w.db1)).await;
     run(&mut owner, &cleanup)
         .await
-        .unwrap_or_else(|e| panic!("the owner drops its old table: {e:?}"));
+        .unwrap_or_else(|e| panic!("the owner with DROP drops its old table: {e:?}"));
     assert!(!old_table_exists(&w, &id).await, "the old table is dropped");
     other.disconnect().await.ok();
     owner.disconnect().await.ok();

@@ -83,6 +83,15 @@ pub async fn run(handle: &Handle, id: &str, req: &Request, control: &Arc<Control
                     ..Default::default()
                 })
                 .await;
+            // What identifies the old table when it is dropped later.
+            if let Ok(mut conn) = m.inner.pool.get_conn().await {
+                match super::lifecycle::fingerprint(&mut conn, &req.schema, &m.del_name).await {
+                    Ok(Some(check)) => {
+                        let _ = store::set_old_table_check(&mut conn, id, &check).await;
+                    }
+                    _ => warn!(%id, "could not read the old table's definition"),
+                }
+            }
             if retain == 0 {
                 handle.wake_dropper();
             }

@@ -50,6 +50,7 @@ const CREATE: [&str; 4] = [
         last_command VARCHAR(512) NULL,
         requested_action VARCHAR(64) NULL,
         requested_by VARCHAR(300) NULL,
+        old_table_check VARCHAR(64) NULL,
         KEY by_created (created_at),
         KEY by_table (table_schema, table_name),
         KEY by_drop (old_table_drop_at)
@@ -78,7 +79,7 @@ const CREATE: [&str; 4] = [
 /// default refused other text) and whether the migration created its
 /// shadow (only tables ghostwire made are dropped); then control and
 /// throttle state and the old table's lifecycle.
-const UPGRADES: [(&str, &str); 3] = [
+const UPGRADES: [(&str, &str); 4] = [
     (
         "shadow_created",
         "ALTER TABLE `_ghostwire`.`migrations` \
@@ -104,6 +105,10 @@ const UPGRADES: [(&str, &str); 3] = [
         "ALTER TABLE `_ghostwire`.`migrations` \
          ADD COLUMN requested_action VARCHAR(64) NULL, \
          ADD COLUMN requested_by VARCHAR(300) NULL",
+    ),
+    (
+        "old_table_check",
+        "ALTER TABLE `_ghostwire`.`migrations` ADD COLUMN old_table_check VARCHAR(64) NULL",
     ),
 ];
 
@@ -435,4 +440,24 @@ pub async fn next_old_table_due(conn: &mut Conn) -> Result<Option<std::time::Dur
     Ok(us
         .flatten()
         .map(|us| std::time::Duration::from_micros(us.max(0) as u64 + 1000)))
+}
+
+/// The old table's fingerprint recorded after the cut-over (`lifecycle`).
+pub async fn old_table_check(conn: &mut Conn, id: &str) -> Result<Option<String>> {
+    let v: Option<Option<String>> = conn
+        .exec_first(
+            "SELECT old_table_check FROM `_ghostwire`.`migrations` WHERE id = ?",
+            (id,),
+        )
+        .await?;
+    Ok(v.flatten())
+}
+
+pub async fn set_old_table_check(conn: &mut Conn, id: &str, check: &str) -> Result<()> {
+    conn.exec_drop(
+        "UPDATE `_ghostwire`.`migrations` SET old_table_check = ? WHERE id = ?",
+        (check, id),
+    )
+    .await?;
+    Ok(())
 }

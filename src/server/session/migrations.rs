@@ -101,6 +101,9 @@ impl Session<'_> {
                     Change::Hidden => return Ok(Ok(admin::unknown(&id))),
                     Change::Refused(e) => return Ok(Err(e)),
                 }
+                if action == Action::Cleanup {
+                    return self.cleanup(&engine, &id, &me).await;
+                }
                 Ok(Ok(
                     match engine.command(&id, action, &me.current_user).await {
                         Ok(info) => admin::ok_reply(ctx, 1, &info),
@@ -155,7 +158,12 @@ impl Session<'_> {
             {
                 continue;
             }
-            if engine.command(&id, action, &me.current_user).await.is_ok() {
+            let ok = if action == Action::Cleanup {
+                matches!(self.cleanup(engine, &id, me).await?, Ok(r) if r.get(4) == Some(&0))
+            } else {
+                engine.command(&id, action, &me.current_user).await.is_ok()
+            };
+            if ok {
                 done.push(id);
             }
         }
@@ -171,6 +179,59 @@ impl Session<'_> {
             done.len() as u64,
             &info,
         )))
+    }
+
+    /// `CLEANUP`: the old table dropped by the client's own `DROP TABLE`, so
+    /// the server decides whether it may (the DROP right), after ghostwire
+    /// has checked that the table at that name is still the one it kept.
+    async fn cleanup(
+        &mut self,
+        engine: &crate::migration::Handle,
+        id: &str,
+        me: &ClientSession,
+    ) -> Result<Answer<Vec<u8>>> {
+        let ctx = self.admin_context();
+        let by = me.current_user.clone();
+        let (schema, old) = match engine.old_table_to_drop(id).await {
+            Err(e) => {
+                engine
+                    .note_command(id, Action::Cleanup, &by, Err(&e.message))
+                    .await;
+                return Ok(Ok(e.frame(1)));
+            }
+            Ok(Err(info)) => {
+                engine
+                    .note_command(id, Action::Cleanup, &by, Ok(&info))
+                    .await;
+                return Ok(Ok(admin::ok_reply(ctx, 0, &info)));
+            }
+            Ok(Ok(found)) => found,
+        };
+        let (Some(s), Some(t)) = (
+            charset::encode(&schema, &me.charset_client),
+            charset::encode(&old, &me.charset_client),
+        ) else {
+            return Ok(Ok(admin::unknown(id)));
+        };
+        let mut drop = b"DROP TABLE ".to_vec();
+        drop.extend_from_slice(&qualify(&s, &t));
+        match self.backend_query(&drop).await? {
+            Err(refusal) => {
+                let why = "the server refused the DROP TABLE";
+                engine
+                    .note_command(id, Action::Cleanup, &by, Err(why))
+                    .await;
+                Ok(Err(refusal))
+            }
+            Ok(_) => {
+                engine.old_table_dropped(id).await;
+                let info = format!("ghostwire: old table {old} of migration {id} dropped");
+                engine
+                    .note_command(id, Action::Cleanup, &by, Ok(&info))
+                    .await;
+                Ok(Ok(admin::ok_reply(ctx, 1, &info)))
+            }
+        }
     }
 
     /// The migrations matching `filter` that this client may see: its own,
