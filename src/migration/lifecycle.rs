@@ -105,7 +105,7 @@ pub(super) async fn fingerprint(
 
 /// What a drop of a migration's old table found.
 pub(crate) enum Dropped {
-    Dropped,
+    Done,
     /// Nothing at that name any more.
     Gone,
     /// Another table stands at that name now: left alone.
@@ -159,7 +159,7 @@ pub(super) async fn drop_old_table(
     metrics::counter!(crate::metrics::OLD_TABLES_DROPPED).increment(1);
     metrics::histogram!(crate::metrics::OLD_TABLE_DROP_SECONDS).record(took.as_secs_f64());
     info!(%id, %schema, table = %old, ms = took.as_millis() as u64, "old table dropped");
-    Ok(Dropped::Dropped)
+    Ok(Dropped::Done)
 }
 
 impl Handle {
