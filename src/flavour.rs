@@ -137,6 +137,19 @@ impl ServerInfo {
     /// last LOCK clause wins, so `LOCK=DEFAULT` after it lets the server
     /// answer for the algorithm (1845/1846 → copy). MariaDB accepts
     /// INSTANT with a LOCK clause.
+    /// The instant probe's suffix for an ALTER with an ENGINE clause:
+    /// MariaDB 10.11 accepts `ENGINE=Aria, ALGORITHM=INSTANT` (and NOCOPY)
+    /// and silently runs a blocking copy, but refuses INPLACE (1845) for an
+    /// engine change, so there the probe asks for INPLACE. (Re-stating the
+    /// same engine is an online in-place rebuild natively; it stays one.)
+    /// The rights are checked before the algorithm either way.
+    pub fn engine_probe_suffix(self) -> &'static str {
+        match self.flavour {
+            Flavour::MySql => self.instant_probe_suffix(),
+            Flavour::MariaDb => "\n, ALGORITHM=INPLACE",
+        }
+    }
+
     pub fn instant_probe_suffix(self) -> &'static str {
         match self.flavour {
             Flavour::MySql => "\n, ALGORITHM=INSTANT, LOCK=DEFAULT",

@@ -438,6 +438,26 @@ async fn refusals_leave_nothing_behind() {
             1072,
             "nosuchcolumn",
         ),
+        // Values a copy cannot give as the native ALTER does.
+        (
+            "ALTER TABLE ok ADD COLUMN seq INT NOT NULL AUTO_INCREMENT, ADD UNIQUE KEY (seq), FORCE",
+            1105,
+            "AUTO_INCREMENT column seq",
+        ),
+        // (MySQL refuses such a default itself: unsafe for replication)
+        if common::is_mysql() {
+            (
+                "ALTER TABLE ok ADD COLUMN who VARCHAR(80) DEFAULT (USER()), FORCE",
+                1674,
+                "unsafe",
+            )
+        } else {
+            (
+                "ALTER TABLE ok ADD COLUMN who VARCHAR(80) DEFAULT (USER()), FORCE",
+                1105,
+                "depends on the session",
+            )
+        },
         (
             "ALTER TABLE ok ADD INDEX (v), ENGINE=NoSuchEngine",
             1286,
@@ -1052,6 +1072,38 @@ async fn long_non_ascii_names_keep_the_helpers_after_the_table() {
         .query(format!("SELECT id, v FROM `{table}` ORDER BY id"))
         .await
         .unwrap();
+    assert_eq!(rows, [(1, 1), (2, 2)]);
+    ctx.shutdown().await;
+}
+
+/// An engine change is a copy: MariaDB accepts `ENGINE=…,
+/// ALGORITHM=INSTANT` and silently runs its own blocking copy, so the
+/// probe must not ask it for INSTANT. (MariaDB only: MySQL refuses INSTANT
+/// for an engine change itself, which the fidelity corpus covers.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_change_is_an_online_copy() {
+    if common::is_mysql() {
+        return;
+    }
+    let ctx = setup("mig_engine").await;
+    let mut c = ctx.conn().await;
+    let mut d = ctx.direct().await;
+    for t in ["t", "n"] {
+        d.query_drop(format!(
+            "CREATE TABLE {t} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB; \
+             INSERT INTO {t} VALUES (1, 1), (2, 2)"
+        ))
+        .await
+        .unwrap();
+    }
+    let info = alter(&mut c, "ALTER TABLE t ENGINE=Aria").await;
+    assert!(info.contains("complete (copy)"), "{info}");
+    d.query_drop("ALTER TABLE n ENGINE=Aria").await.unwrap();
+    assert_eq!(
+        show_create(&ctx, "t").await.replacen("`t`", "`n`", 1),
+        show_create(&ctx, "n").await
+    );
+    let rows: Vec<(i32, i32)> = d.query("SELECT id, v FROM t ORDER BY id").await.unwrap();
     assert_eq!(rows, [(1, 1), (2, 2)]);
     ctx.shutdown().await;
 }

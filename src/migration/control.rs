@@ -165,12 +165,17 @@ impl Control {
     }
 }
 
+/// The throttle in force. A hold of the automatic throttler (a replica
+/// behind, the primary loaded) wins over a partial operator throttle, which
+/// can only slow the copy further; only UNTHROTTLE overrides it.
 fn throttle_of(s: &State) -> Option<(f64, String)> {
-    match s.manual {
-        Manual::Unthrottle => None,
-        Manual::Throttle(r) if r > 0.0 => Some((r, "ALTER MIGRATION … THROTTLE".to_string())),
-        Manual::Throttle(_) => None,
-        Manual::Auto => s.auto.clone().map(|reason| (1.0, reason)),
+    match (s.manual, &s.auto) {
+        (Manual::Unthrottle, _) => None,
+        (_, Some(reason)) => Some((1.0, reason.clone())),
+        (Manual::Throttle(r), None) if r > 0.0 => {
+            Some((r, "ALTER MIGRATION … THROTTLE".to_string()))
+        }
+        _ => None,
     }
 }
 
@@ -213,6 +218,9 @@ mod tests {
         c.set_manual(Manual::Unthrottle);
         assert!(c.throttle().is_none());
         c.set_manual(Manual::Throttle(0.5));
+        // A partial operator throttle does not lift the throttler's hold.
+        assert_eq!(c.throttle().map(|t| t.0), Some(1.0));
+        c.set_auto(None);
         assert_eq!(c.throttle().map(|t| t.0), Some(0.5));
     }
 }

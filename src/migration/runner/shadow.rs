@@ -49,7 +49,10 @@ impl<'a> super::Migration<'a> {
         schema::check_no_foreign_keys(&mut conn, schema, &self.shadow_name).await?;
         let old = schema::table_info(&mut conn, schema, table).await?;
         let new = schema::table_info(&mut conn, schema, &self.shadow_name).await?;
-        let (copy_plan, replay, target, compared) = self.plan(&old, &new, &shadow)?;
+        let session_defaults =
+            session_dependent_defaults(&mut conn, schema, &self.shadow_name).await?;
+        let (copy_plan, replay, target, compared) =
+            self.plan(&old, &new, &shadow, &session_defaults)?;
         Ok((copy_plan, replay, target, compared, rows_total))
     }
 
@@ -125,6 +128,7 @@ impl<'a> super::Migration<'a> {
         old: &TableInfo,
         new: &TableInfo,
         shadow: &str,
+        session_defaults: &[String],
     ) -> Result<(CopyPlan, Replay, Target, Compared)> {
         // Which original column feeds each new column, from the ALTER's own
         // operations (a column dropped and added again has no source: it
@@ -149,6 +153,29 @@ impl<'a> super::Migration<'a> {
                 continue;
             }
             let Some(c) = source.as_deref().and_then(|s| old.column(s)) else {
+                // Values a new column gets that the copy cannot reproduce:
+                // numbers in the native ALTER's row order, or a default
+                // that depends on the session evaluating it (the copy's
+                // session is ghostwire's, not the client's).
+                if n.auto_increment {
+                    return Err(super::super::refused(format!(
+                        "the new AUTO_INCREMENT column {} numbers the rows in the order a native \
+                         ALTER reads them, which a chunked copy does not reproduce; run this ALTER \
+                         with /* ghostwire: direct */",
+                        n.name
+                    )));
+                }
+                if session_defaults
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(&n.name))
+                {
+                    return Err(super::super::refused(format!(
+                        "the new column {}'s default depends on the session that evaluates it \
+                         (the user, the database, a variable), which for a copy is ghostwire's; \
+                         run this ALTER with /* ghostwire: direct */",
+                        n.name
+                    )));
+                }
                 let col = ident(&n.name);
                 match n.implicit_default().filter(|_| n.no_default) {
                     // The native ALTER gives existing rows the type's
@@ -264,4 +291,40 @@ impl<'a> super::Migration<'a> {
         };
         Ok((copy, replay, target, compared))
     }
+}
+
+/// Columns of `table` whose default expression depends on the session that
+/// evaluates it (read from the server's own text of each default).
+async fn session_dependent_defaults(
+    conn: &mut mysql_async::Conn,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<String>> {
+    let defaults: Vec<(String, Option<String>)> = conn
+        .exec(
+            "SELECT COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (schema, table),
+        )
+        .await?;
+    const SESSION: [&str; 9] = [
+        "user(",
+        "current_user",
+        "session_user",
+        "system_user",
+        "database(",
+        "schema(",
+        "@@",
+        "connection_id",
+        "last_insert_id",
+    ];
+    Ok(defaults
+        .into_iter()
+        .filter(|(_, d)| {
+            d.as_deref()
+                .map(str::to_ascii_lowercase)
+                .is_some_and(|d| SESSION.iter().any(|f| d.contains(f)))
+        })
+        .map(|(name, _)| name)
+        .collect())
 }

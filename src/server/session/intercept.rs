@@ -204,7 +204,16 @@ impl Session<'_> {
                 probe.push(b' ');
                 probe.extend_from_slice(&request.body);
                 // On a line of its own: a trailing `--` or `#` comment ends there.
-                probe.extend_from_slice(server.instant_probe_suffix().as_bytes());
+                let engine_change = request
+                    .ops
+                    .iter()
+                    .any(|o| matches!(o, sql::Op::Other(k) if k == "ENGINE"));
+                let suffix = if engine_change {
+                    server.engine_probe_suffix()
+                } else {
+                    server.instant_probe_suffix()
+                };
+                probe.extend_from_slice(suffix.as_bytes());
                 probe
             }
         };
