@@ -440,7 +440,11 @@ async fn cancel_answers_the_waiting_client_and_leaves_the_table() {
 
     // RETRY runs its statement again, from the start, as if sent now (the
     // hints in its text included: postponed again, then completed).
-    let (new_id, _): (String, String) = c
+    // (from another current database: the table is still the one meant)
+    let mut elsewhere = Conn::new(ctx.proxy_opts().db_name(Some("mysql")))
+        .await
+        .unwrap();
+    let (new_id, _): (String, String) = elsewhere
         .query_first(format!("ALTER MIGRATION '{id}' RETRY"))
         .await
         .unwrap()

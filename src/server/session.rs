@@ -147,6 +147,9 @@ struct Session<'a> {
     db: Option<String>,
     /// A database change sent and not yet confirmed by the server.
     pending_db: Option<String>,
+    /// While RETRY runs a stored statement: the database its unqualified
+    /// table name meant when it was submitted.
+    retry_schema: Option<String>,
     /// Texts of the session's prepared statements, by id.
     prepared: std::collections::HashMap<u32, std::sync::Arc<[u8]>>,
     /// Statements prepared in the proxy (see `prepared.rs`), by id.

@@ -103,6 +103,7 @@ impl<'a> Session<'a> {
             claims: Default::default(),
             db: parsed.database.clone(),
             pending_db: None,
+            retry_schema: None,
             prepared: Default::default(),
             proxy_stmts: Default::default(),
             next_proxy_stmt_id: super::prepared::FIRST_PROXY_STMT_ID,

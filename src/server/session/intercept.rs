@@ -139,7 +139,12 @@ impl Session<'_> {
         if self.server_accepts(&text).await?.is_err() {
             return Ok(Decision::Relay);
         }
-        let schema_bytes = match (&parsed.alter.schema, &session.database) {
+        // A RETRY means the database of its submission, not the current one.
+        let database = self
+            .retry_schema
+            .take()
+            .or_else(|| session.database.clone());
+        let schema_bytes = match (&parsed.alter.schema, &database) {
             (Some(s), _) => s.clone(),
             (None, Some(db)) => match charset::encode(db, &session.charset_client) {
                 Some(b) => b,

@@ -58,13 +58,21 @@ impl Session<'_> {
             return self.write_err(ErrPacket::new(1105, "HY000", message)).await;
         }
         engine
-            .note_command(id, Action::Retry, &me.current_user, Ok("submitted again"))
+            .note_command(
+                id,
+                Action::Retry,
+                &me.current_user,
+                Ok("sent again as this user (the answer went to the client)"),
+            )
             .await;
         let kind = match classify(&text) {
             Class::IndexDdl => Statement::IndexDdl,
             _ => Statement::AlterTable,
         };
-        match self.intercept_alter(text, 0, false, kind).await? {
+        self.retry_schema = Some(schema.clone());
+        let decision = self.intercept_alter(text, 0, false, kind).await;
+        self.retry_schema = None;
+        match decision? {
             Decision::Answered => Ok(()),
             // Now it would run directly on the server (a hint, a temporary
             // table, text read differently): not a migration to retry.
