@@ -10,6 +10,7 @@ data="$root/mariadb"
 mkdir -p "$root"
 db_port="${DB_PORT:-3307}"
 proxy_port="${PROXY_PORT:-6033}"
+metrics_port="${METRICS_PORT:-$((proxy_port + 3000))}"
 app_pass="${APP_PASSWORD:-app-pass}"
 gw_pass="${GHOSTWIRE_BACKEND_PASSWORD:-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 
@@ -49,9 +50,9 @@ addr = "127.0.0.1:$db_port"
 user = "ghostwire"
 password_env = "GHOSTWIRE_LOCAL_PASSWORD"
 [metrics]
-addr = "127.0.0.1:9033"
+addr = "127.0.0.1:$metrics_port"
 TOML
-GHOSTWIRE_LOCAL_PASSWORD="$gw_pass" target/release/ghostwire serve --config "$root/proxy.toml" &
+GHOSTWIRE_LOCAL_PASSWORD="$gw_pass" "${CARGO_TARGET_DIR:-target}/release/ghostwire" serve --config "$root/proxy.toml" &
 gw_pid=$!
 cat <<MSG
 
@@ -59,7 +60,7 @@ cat <<MSG
 
   Connect:   mariadb --protocol=TCP -h127.0.0.1 -P$proxy_port -uapp -p$app_pass
   Try:       SHOW MIGRATIONS;
-  Metrics:   curl -s 127.0.0.1:9033/metrics
+  Metrics:   curl -s 127.0.0.1:$metrics_port/metrics
   Stop:      Ctrl-C
 
 MSG

@@ -149,7 +149,12 @@ fn show_filter(r: &mut Reader) -> Option<ShowFilter> {
             if !r.punct(b'=') {
                 return None;
             }
-            f.equal.push((column, r.string()?));
+            // A quoted value, or a number (`paused = 1`), compared as text.
+            let value = match r.string() {
+                Some(v) => v,
+                None => r.number()?,
+            };
+            f.equal.push((column, value));
             if !r.peek_word("AND") {
                 break;
             }
@@ -338,6 +343,7 @@ mod tests {
             b"SHOW MIGRATIONS WHERE 1=1",
             b"SHOW MIGRATIONS WHERE status = 'x' OR 1",
             b"SHOW MIGRATIONS WHERE status != 'x'",
+            b"SHOW MIGRATIONS WHERE paused = x",
             b"SHOW MIGRATIONS LIMIT 1, 2",
             b"SHOW MIGRATIONS LIKE 'a'; DROP TABLE t",
             b"ALTER MIGRATION 'a' COMPLETE; DROP TABLE t",

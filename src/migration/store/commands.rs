@@ -24,9 +24,10 @@ pub async fn record_command(
     .await?;
     conn.exec_drop(
         "UPDATE `_ghostwire`.`migrations` SET last_command = \
-         LEFT(CONCAT(?, ' by ', ?, ' at ', DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:%s UTC')), 512) \
+         LEFT(CONCAT(?, IF(? LIKE 'refused:%', ' (refused)', ''), ' by ', ?, ' at ', \
+         DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:%i:%s UTC')), 512) \
          WHERE id = ?",
-        (command, by, id),
+        (command, result, by, id),
     )
     .await?;
     Ok(())
