@@ -194,10 +194,14 @@ async fn a_migration_of_a_stopped_instance_is_failed_and_cleaned_up() {
             .is_some_and(|s| s.0 == "failed")
     })
     .await;
+    // (the record is failed first, then the shadow dropped)
+    eventually("its shadow is dropped", || async {
+        tables(&mut *dm.lock().await, schema).await == ["t"]
+    })
+    .await;
     let mut d = dm.into_inner();
     let (_, message) = status(&mut d, id).await.unwrap();
     assert!(message.contains("instance running it stopped"), "{message}");
-    assert_eq!(tables(&mut d, schema).await, ["t"], "its shadow is dropped");
     // The next ALTER of the table works.
     c.query_drop("ALTER TABLE t ADD INDEX (v)").await.unwrap();
     ctx.shutdown().await;
