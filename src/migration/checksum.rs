@@ -162,12 +162,23 @@ pub async fn compare(
                 );
                 return conn.query_first::<(u64, u64), _>(sql).await;
             }
-            conn.query_drop(format!(
-                "INSERT INTO {table} ({}) SELECT {} FROM {} o WHERE {old_range}{kept}",
-                shadow_cols.join(", "),
-                fed.join(", "),
-                plan.original
-            ))
+            // Not `INSERT … SELECT`: under REPEATABLE READ that reads the
+            // original with locking reads, which see the latest rows, not
+            // the snapshot (false differences under writes), and hold
+            // shared locks on them until the checksum ends (writers wait).
+            // A plain SELECT reads the snapshot; its values go into the
+            // temporary table as parameters (exact, in the binary
+            // protocol), text as utf8mb4 and binary strings as bytes.
+            convert_through(
+                conn,
+                &format!(
+                    "SELECT {} FROM {} o WHERE {old_range}{kept}",
+                    fed.join(", "),
+                    plan.original
+                ),
+                &table,
+                &shadow_cols,
+            )
             .await?;
             let digest = conn
                 .query_first::<(u64, u64), _>(format!("SELECT {old_digest} FROM {table}"))
@@ -192,4 +203,54 @@ pub async fn compare(
         }
         lower = Some(hi);
     }
+}
+
+/// Runs `select` (a consistent read) and inserts its rows into `table`'s
+/// `columns`, converting as an INSERT into the shadow would.
+async fn convert_through(
+    conn: &mut Conn,
+    select: &str,
+    table: &str,
+    columns: &[String],
+) -> std::result::Result<(), mysql_async::Error> {
+    use mysql_async::Value;
+    // Text comes back as utf8mb4 (lossless from any character set) and
+    // goes back as utf8mb4 parameters; binary strings stay bytes.
+    conn.query_drop("SET character_set_results = utf8mb4")
+        .await?;
+    let result = conn.exec_iter(select, ()).await;
+    let (rows, binary): (Vec<mysql_async::Row>, Vec<bool>) = match result {
+        Ok(r) => {
+            let binary = r
+                .columns()
+                .map(|cols| cols.iter().map(|c| c.character_set() == 63).collect())
+                .unwrap_or_default();
+            (r.collect_and_drop().await?, binary)
+        }
+        Err(e) => {
+            let _ = conn.query_drop("SET character_set_results = binary").await;
+            return Err(e);
+        }
+    };
+    conn.query_drop("SET character_set_results = binary")
+        .await?;
+    let one: Vec<&str> = binary
+        .iter()
+        .map(|b| if *b { "CAST(? AS BINARY)" } else { "?" })
+        .collect();
+    let one = format!("({})", one.join(", "));
+    // Up to 500 rows a statement (well under the 65,535 parameters).
+    for batch in rows.chunks(500) {
+        let values = vec![one.as_str(); batch.len()].join(", ");
+        let params: Vec<Value> = batch.iter().flat_map(|r| r.clone().unwrap()).collect();
+        conn.exec_drop(
+            format!(
+                "INSERT INTO {table} ({}) VALUES {values}",
+                columns.join(", ")
+            ),
+            params,
+        )
+        .await?;
+    }
+    Ok(())
 }
