@@ -622,3 +622,46 @@ async fn converted_columns_checksum_under_writes() {
     );
     ctx.shutdown().await;
 }
+
+/// A KILL of the server connection of a client waiting for its ALTER stops
+/// the migration, as it stops a native ALTER; the table stays as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_waiting_clients_connection_cancels_its_migration() {
+    let ctx = setup("op_kill").await;
+    let mut c = ctx.conn().await;
+    filled(&mut c, "t").await;
+    let mut d = ctx.direct().await;
+    let before = show_create(&mut d, "t").await;
+    let mut w = ctx.conn().await;
+    let backend_id: Option<u64> = w.query_first("SELECT CONNECTION_ID()").await.unwrap();
+    let waiting = tokio::spawn(async move {
+        run(
+            &mut w,
+            "ALTER TABLE t /* ghostwire: postpone */ ADD INDEX (k)",
+        )
+        .await
+    });
+    let find =
+        "SELECT id FROM _ghostwire.migrations WHERE table_schema = 'op_kill' AND status = 'ready'";
+    eventually("the migration waits for COMPLETE", || async {
+        let mut d = ctx.direct().await;
+        d.query_first::<String, _>(find)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+    })
+    .await;
+    let id: String = d.query_first(find).await.unwrap().unwrap();
+    d.query_drop(format!("KILL {}", backend_id.unwrap()))
+        .await
+        .unwrap();
+    assert!(
+        waiting.await.unwrap().is_err(),
+        "the waiting client's ALTER ends with an error"
+    );
+    await_status(&ctx, &id, "cancelled").await;
+    assert_eq!(tables(&ctx).await, ["t"]);
+    assert_eq!(show_create(&mut d, "t").await, before);
+    ctx.shutdown().await;
+}

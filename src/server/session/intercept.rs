@@ -404,7 +404,10 @@ impl Session<'_> {
     /// alive. A client that disconnects meanwhile does not stop it.
     async fn await_outcome(&mut self, sub: crate::migration::Submitted) -> Result<Decision> {
         let mut done = sub.done;
-        let every = Duration::from_millis(self.shared.config.migrations.keepalive_ms);
+        // Pinged at least every second: a KILL of the client's server
+        // connection (an operator's, pt-kill's) must stop the ALTER it
+        // waits for, as it stops a native one.
+        let every = Duration::from_millis(self.shared.config.migrations.keepalive_ms.min(1000));
         let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let outcome = loop {
             tokio::select! {
@@ -419,7 +422,13 @@ impl Session<'_> {
                 }
                 _ = keepalive.tick() => {
                     let ping = [1, 0, 0, 0, Command::COM_PING as u8];
-                    self.backend_roundtrip(&ping).await?;
+                    if let Err(e) = self.backend_roundtrip(&ping).await {
+                        if let Some(control) = self.shared.migrations.control(&sub.id) {
+                            info!(id = %sub.id, "the client's server connection was killed; cancelling its migration");
+                            control.cancel("KILL of the client's connection");
+                        }
+                        return Err(e);
+                    }
                 }
             }
         };
