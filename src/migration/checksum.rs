@@ -219,13 +219,15 @@ async fn convert_through(
     conn.query_drop("SET character_set_results = utf8mb4")
         .await?;
     let result = conn.exec_iter(select, ()).await;
-    let (rows, binary): (Vec<mysql_async::Row>, Vec<bool>) = match result {
+    let (rows, binary, years): (Vec<mysql_async::Row>, Vec<bool>, Vec<bool>) = match result {
         Ok(r) => {
-            let binary = r
-                .columns()
-                .map(|cols| cols.iter().map(|c| c.character_set() == 63).collect())
-                .unwrap_or_default();
-            (r.collect_and_drop().await?, binary)
+            let cols = r.columns().map(|c| c.to_vec()).unwrap_or_default();
+            let binary = cols.iter().map(|c| c.character_set() == 63).collect();
+            let years = cols
+                .iter()
+                .map(|c| c.column_type() == mysql_async::consts::ColumnType::MYSQL_TYPE_YEAR)
+                .collect();
+            (r.collect_and_drop().await?, binary, years)
         }
         Err(e) => {
             let _ = conn.query_drop("SET character_set_results = binary").await;
@@ -242,7 +244,22 @@ async fn convert_through(
     // Up to 500 rows a statement (well under the 65,535 parameters).
     for batch in rows.chunks(500) {
         let values = vec![one.as_str(); batch.len()].join(", ");
-        let params: Vec<Value> = batch.iter().flat_map(|r| r.clone().unwrap()).collect();
+        let params: Vec<Value> = batch
+            .iter()
+            .flat_map(|r| {
+                r.clone()
+                    .unwrap()
+                    .into_iter()
+                    .zip(&years)
+                    .map(|(v, year)| match v {
+                        // A YEAR read as the number 0 is the year 0000; as a
+                        // number it would go back in as 2000.
+                        Value::Int(n) if *year => Value::Bytes(format!("{n:04}").into_bytes()),
+                        Value::UInt(n) if *year => Value::Bytes(format!("{n:04}").into_bytes()),
+                        v => v,
+                    })
+            })
+            .collect();
         conn.exec_drop(
             format!(
                 "INSERT INTO {table} ({}) VALUES {values}",
