@@ -111,16 +111,7 @@ impl Handle {
         &self,
         id: &str,
     ) -> std::result::Result<std::result::Result<(String, String), String>, ErrPacket> {
-        let mut conn = self
-            .inner
-            .pool
-            .get_conn()
-            .await
-            .map_err(|e| super::MigrationError::from(e).to_packet())?;
-        let state = store::state(&mut conn, id)
-            .await
-            .map_err(|e| e.to_packet())?
-            .ok_or_else(|| no_such(id))?;
+        let (mut conn, state) = self.state_of(id).await?;
         let ("complete", Some(old)) = (state.status.as_str(), state.old_table) else {
             return Err(wrong_state(
                 id,
@@ -163,19 +154,26 @@ impl Handle {
             .await?)
     }
 
-    async fn apply(&self, id: &str, action: Action, by: &str) -> Answer {
+    /// A connection and a migration's recorded state (ERR: no such id).
+    async fn state_of(
+        &self,
+        id: &str,
+    ) -> std::result::Result<(mysql_async::Conn, store::State), ErrPacket> {
         let mut conn = self
             .inner
             .pool
             .get_conn()
             .await
             .map_err(|e| super::MigrationError::from(e).to_packet())?;
-        let Some(state) = store::state(&mut conn, id)
+        let state = store::state(&mut conn, id)
             .await
             .map_err(|e| e.to_packet())?
-        else {
-            return Err(no_such(id));
-        };
+            .ok_or_else(|| no_such(id))?;
+        Ok((conn, state))
+    }
+
+    async fn apply(&self, id: &str, action: Action, by: &str) -> Answer {
+        let (_, state) = self.state_of(id).await?;
         if action == Action::Cleanup {
             // Run by the session, as a DROP on the client's own connection
             // (see `old_table_to_drop`): the server decides who may.

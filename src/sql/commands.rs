@@ -65,7 +65,15 @@ impl Action {
 
     pub fn from_text(text: &str) -> Option<Action> {
         let mut words = text.split_whitespace();
-        let action = match words.next()? {
+        match words.next()? {
+            "THROTTLE" => Some(Action::Throttle(words.next()?.parse().ok()?)),
+            word => Action::without_argument(word),
+        }
+    }
+
+    /// The actions that take no argument, by their keyword.
+    fn without_argument(word: &str) -> Option<Action> {
+        Some(match word {
             "COMPLETE" => Action::Complete,
             "CANCEL" => Action::Cancel,
             "PAUSE" => Action::Pause,
@@ -73,10 +81,8 @@ impl Action {
             "UNTHROTTLE" => Action::Unthrottle,
             "RETRY" => Action::Retry,
             "CLEANUP" => Action::Cleanup,
-            "THROTTLE" => Action::Throttle(words.next()?.parse().ok()?),
             _ => return None,
-        };
-        Some(action)
+        })
     }
 
     pub fn name(self) -> &'static str {
@@ -170,13 +176,6 @@ fn show_filter(r: &mut Reader) -> Option<ShowFilter> {
 
 fn action(r: &mut Reader) -> Option<Action> {
     Some(match r.word().as_str() {
-        "COMPLETE" => Action::Complete,
-        "CANCEL" => Action::Cancel,
-        "PAUSE" => Action::Pause,
-        "RESUME" => Action::Resume,
-        "UNTHROTTLE" => Action::Unthrottle,
-        "RETRY" => Action::Retry,
-        "CLEANUP" => Action::Cleanup,
         "THROTTLE" if r.peek_word("RATIO") => {
             r.word();
             let ratio: f64 = r.number()?.parse().ok()?;
@@ -186,7 +185,7 @@ fn action(r: &mut Reader) -> Option<Action> {
             Action::Throttle(ratio)
         }
         "THROTTLE" => Action::Throttle(1.0),
-        _ => return None,
+        word => return Action::without_argument(word),
     })
 }
 
