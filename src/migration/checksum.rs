@@ -162,23 +162,12 @@ pub async fn compare(
                 );
                 return conn.query_first::<(u64, u64), _>(sql).await;
             }
-            // Not `INSERT … SELECT`: under REPEATABLE READ that reads the
-            // original with locking reads, which see the latest rows, not
-            // the snapshot (false differences under writes), and hold
-            // shared locks on them until the checksum ends (writers wait).
-            // A plain SELECT reads the snapshot; its values go into the
-            // temporary table as parameters (exact, in the binary
-            // protocol), text as utf8mb4 and binary strings as bytes.
-            convert_through(
-                conn,
-                &format!(
-                    "SELECT {} FROM {} o WHERE {old_range}{kept}",
-                    fed.join(", "),
-                    plan.original
-                ),
-                &table,
-                &shadow_cols,
-            )
+            conn.query_drop(format!(
+                "INSERT INTO {table} ({}) SELECT {} FROM {} o WHERE {old_range}{kept}",
+                shadow_cols.join(", "),
+                fed.join(", "),
+                plan.original
+            ))
             .await?;
             let digest = conn
                 .query_first::<(u64, u64), _>(format!("SELECT {old_digest} FROM {table}"))
@@ -203,71 +192,4 @@ pub async fn compare(
         }
         lower = Some(hi);
     }
-}
-
-/// Runs `select` (a consistent read) and inserts its rows into `table`'s
-/// `columns`, converting as an INSERT into the shadow would.
-async fn convert_through(
-    conn: &mut Conn,
-    select: &str,
-    table: &str,
-    columns: &[String],
-) -> std::result::Result<(), mysql_async::Error> {
-    use mysql_async::Value;
-    // Text comes back as utf8mb4 (lossless from any character set) and
-    // goes back as utf8mb4 parameters; binary strings stay bytes.
-    conn.query_drop("SET character_set_results = utf8mb4")
-        .await?;
-    let result = conn.exec_iter(select, ()).await;
-    let (rows, binary, years): (Vec<mysql_async::Row>, Vec<bool>, Vec<bool>) = match result {
-        Ok(r) => {
-            let cols = r.columns().map(|c| c.to_vec()).unwrap_or_default();
-            let binary = cols.iter().map(|c| c.character_set() == 63).collect();
-            let years = cols
-                .iter()
-                .map(|c| c.column_type() == mysql_async::consts::ColumnType::MYSQL_TYPE_YEAR)
-                .collect();
-            (r.collect_and_drop().await?, binary, years)
-        }
-        Err(e) => {
-            let _ = conn.query_drop("SET character_set_results = binary").await;
-            return Err(e);
-        }
-    };
-    conn.query_drop("SET character_set_results = binary")
-        .await?;
-    let one: Vec<&str> = binary
-        .iter()
-        .map(|b| if *b { "CAST(? AS BINARY)" } else { "?" })
-        .collect();
-    let one = format!("({})", one.join(", "));
-    // Up to 500 rows a statement (well under the 65,535 parameters).
-    for batch in rows.chunks(500) {
-        let values = vec![one.as_str(); batch.len()].join(", ");
-        let params: Vec<Value> = batch
-            .iter()
-            .flat_map(|r| {
-                r.clone()
-                    .unwrap()
-                    .into_iter()
-                    .zip(&years)
-                    .map(|(v, year)| match v {
-                        // A YEAR read as the number 0 is the year 0000; as a
-                        // number it would go back in as 2000.
-                        Value::Int(n) if *year => Value::Bytes(format!("{n:04}").into_bytes()),
-                        Value::UInt(n) if *year => Value::Bytes(format!("{n:04}").into_bytes()),
-                        v => v,
-                    })
-            })
-            .collect();
-        conn.exec_drop(
-            format!(
-                "INSERT INTO {table} ({}) VALUES {values}",
-                columns.join(", ")
-            ),
-            params,
-        )
-        .await?;
-    }
-    Ok(())
 }
