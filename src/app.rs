@@ -21,6 +21,8 @@ pub enum AppError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot install signal handler: {0}")]
     Signal(std::io::Error),
 }
@@ -39,6 +41,10 @@ impl Proxy {
     /// Binds and starts serving in the background of the current runtime.
     pub async fn start(config: Config) -> Result<Proxy, AppError> {
         let config = Arc::new(config);
+        // Certificates are read now: a bad path fails the start, not the
+        // first client.
+        let tls_acceptor = crate::tls::acceptor(&config.listen.tls)?;
+        let backend_tls = crate::tls::backend(&config.backend.tls, &config.backend.addr)?;
         let bind = |addr| async move {
             TcpListener::bind(addr)
                 .await
@@ -77,6 +83,8 @@ impl Proxy {
             kill: CancellationToken::new(),
             open_sessions: Default::default(),
             session_panics: Default::default(),
+            tls_acceptor,
+            backend_tls,
         });
         let tasks = TaskTracker::new();
         tasks.spawn(listener::run(listener, shared.clone(), tasks.clone()));

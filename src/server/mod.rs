@@ -27,4 +27,8 @@ pub struct Shared {
     pub migrations: crate::migration::Handle,
     /// Cut-over gates (shared with the engine).
     pub gates: crate::gate::Gates,
+    /// Client-side TLS (`[listen.tls]`), when not off.
+    pub(crate) tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
+    /// Backend-side TLS (`[backend.tls]`), when not off.
+    pub(crate) backend_tls: Option<crate::tls::Backend>,
 }
