@@ -385,6 +385,35 @@ async fn backend_certificate_checks_match_the_native_client() {
     assert_eq!(accepted, if is_mysql() { 1 } else { 2 });
 }
 
+/// A counter's value in this process's metrics (0 when not shown).
+fn counter(ctx: &Ctx, series: &str) -> f64 {
+    ctx.metrics()
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_handshakes_are_counted_by_side_and_result() {
+    let series = |side: &str, result: &str| {
+        format!("ghostwire_tls_handshakes_total{{side=\"{side}\",result=\"{result}\"}}")
+    };
+    let ctx = tls_setup_with(
+        "tls_metrics",
+        ListenTlsMode::Optional,
+        BackendTlsMode::VerifyCa,
+        |c| c.backend.tls.ca = Some(certs().other_ca.clone()),
+    )
+    .await;
+    let before = counter(&ctx, &series("backend", "failed"));
+    let refused = login(ctx.port(), Via::Ours, APP_USER.0, APP_USER.1).await;
+    assert_eq!(refused, "ERR 2026");
+    // Other tests of this binary count too: at least ours.
+    assert!(counter(&ctx, &series("backend", "failed")) >= before + 1.0);
+    assert!(counter(&ctx, &series("client", "ok")) >= 1.0);
+    ctx.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_cli_and_pymysql_over_tls() {
     let ctx = tls_setup("tls_cli", ListenTlsMode::Required, BackendTlsMode::Required).await;

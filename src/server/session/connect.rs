@@ -77,7 +77,8 @@ impl<'a> Session<'a> {
         seq.store(2, Ordering::Relaxed);
 
         let (mut hello, parsed) = client_hello(client, shared, m, &server, &seq).await?;
-        let backend_tls = backend_tls(client, &mut backend, shared, &server, &hello, &seq).await?;
+        let backend_tls =
+            backend_tls(client, &mut backend, shared, m, &server, &hello, &seq).await?;
         // After an SSLRequest every later packet of the login is one
         // sequence id further: the side that used TLS counts one more.
         let shift = u8::from(backend_tls).wrapping_sub(u8::from(client.is_tls()));
@@ -263,9 +264,11 @@ async fn client_hello(
             .await;
         if let Err(e) = accepted {
             // Nothing can be said to a client whose TLS handshake failed.
+            m.tls_client_failed.increment(1);
             debug!(error = %e, "client TLS handshake failed");
             return Err(client_err(e));
         }
+        m.tls_client_ok.increment(1);
         seq.store(3, Ordering::Relaxed);
     }
 }
@@ -277,6 +280,7 @@ async fn backend_tls(
     client: &mut Conn,
     backend: &mut Conn,
     shared: &Shared,
+    m: &Handles,
     server: &Greeting,
     hello: &[u8],
     seq: &AtomicU8,
@@ -311,10 +315,12 @@ async fn backend_tls(
         })
         .await;
     if let Err(e) = upgraded {
+        m.tls_backend_failed.increment(1);
         tracing::warn!(backend = addr, error = %e, "TLS to the backend failed");
         let err = errors::backend_tls_failed(addr, &e);
         return Err(refuse(client, err, err_seq).await);
     }
+    m.tls_backend_ok.increment(1);
     Ok(true)
 }
 
