@@ -54,7 +54,7 @@ impl<'a> Session<'a> {
             client.write(&greeting).await.map_err(client_err)?;
             return Err(backend_err(IoError::Closed));
         }
-        let offer_tls = shared.tls_acceptor.is_some();
+        let offer_tls = shared.tls_acceptor.load().is_some();
         let server = match greeting
             .get_mut(HEADER_LEN..)
             .map(|p| mask_greeting(p, offer_tls))
@@ -215,7 +215,7 @@ async fn client_hello(
         // 1 in plain text, 2 after an SSLRequest; an ERR is one more.
         let expected = 1 + u8::from(client.is_tls());
         // While TLS may still start, read exactly one packet at a time.
-        let exact = shared.tls_acceptor.is_some() && !client.is_tls();
+        let exact = shared.tls_acceptor.load().is_some() && !client.is_tls();
         let (len, hello_seq) = if exact {
             fill_exact(client, cfg, HEADER_LEN).await?;
             parse_header(&client.buf).unwrap_or_default()
@@ -248,7 +248,7 @@ async fn client_hello(
             Some(Ok(h)) => return Ok((hello, h)),
             _ => return Err(refuse(client, errors::malformed_handshake(), expected + 1).await),
         }
-        let Some(acceptor) = shared.tls_acceptor.clone().filter(|_| !client.is_tls()) else {
+        let Some(acceptor) = shared.tls_acceptor.load_full().filter(|_| !client.is_tls()) else {
             return Err(refuse(client, errors::tls_unsupported(), expected + 1).await);
         };
         // Bytes sent after the SSLRequest and before the TLS handshake are
