@@ -4,6 +4,11 @@
 //! certificates made by the harness (`common::tls`); MySQL serves its own.
 
 mod common;
+mod tls {
+    pub mod clients;
+    pub mod raw;
+    pub mod reload;
+}
 
 use std::io::{Read, Write};
 use std::process::Command;
@@ -415,86 +420,6 @@ async fn tls_handshakes_are_counted_by_side_and_result() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mariadb_cli_and_pymysql_over_tls() {
-    let ctx = tls_setup("tls_cli", ListenTlsMode::Required, BackendTlsMode::Required).await;
-    let ca = certs().ca.display().to_string();
-    // MySQL's generated certificate names no host: natively, the chain only.
-    let cli = |port: u16, ca: &str, name: bool| {
-        Command::new("mariadb")
-            .args(["--protocol=TCP", "-h127.0.0.1", "--batch", "--ssl"])
-            .arg(format!("--ssl-ca={ca}"))
-            .arg(if name {
-                "--ssl-verify-server-cert"
-            } else {
-                "--skip-ssl-verify-server-cert"
-            })
-            .arg(format!("-P{port}"))
-            .arg(format!("-u{}", APP_USER.0))
-            .arg(format!("-p{}", APP_USER.1))
-            .args(["-e", "\\s", "-e", "SELECT CURRENT_USER(), 1 + 1"])
-            .output()
-            .expect("run the mariadb client")
-    };
-    let out = cli(ctx.port(), &ca, true);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("Cipher in use"), "the CLI talks TLS: {text}");
-    let native = cli(
-        server().port,
-        &server_ca().display().to_string(),
-        !is_mysql(),
-    );
-    let native_text = String::from_utf8_lossy(&native.stdout);
-    let last = |t: &str| t.lines().last().unwrap_or_default().to_string();
-    assert_eq!(last(&text), last(&native_text));
-
-    let script = r#"
-import sys, ssl, pymysql
-port, user, pw, ca, name = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-c = pymysql.connect(host="127.0.0.1", port=port, user=user, password=pw,
-                    ssl={"ca": ca, "check_hostname": name == "1"})
-assert c._sock.version().startswith("TLS"), c._sock.version()
-cur = c.cursor()
-cur.execute("SELECT CURRENT_USER(), 1 + 1")
-print(cur.fetchone())
-"#;
-    let py = |port: u16, ca: &str, name: bool| {
-        let name = if name { "1" } else { "0" };
-        let out = Command::new("python3")
-            .args([
-                "-c",
-                script,
-                &port.to_string(),
-                APP_USER.0,
-                APP_USER.1,
-                ca,
-                name,
-            ])
-            .output()
-            .expect("python3");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    assert_eq!(
-        py(ctx.port(), &ca, true),
-        py(
-            server().port,
-            &server_ca().display().to_string(),
-            !is_mysql()
-        )
-    );
-    ctx.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn online_alter_with_tls_on_both_sides_equals_native() {
     common::tls::server();
     // MySQL's generated certificate names no host, and mysql_async (the
@@ -566,202 +491,52 @@ async fn online_alter_with_tls_on_both_sides_equals_native() {
     ctx.shutdown().await;
 }
 
-/// A raw client that asks for TLS and completes the TLS handshake with
-/// ghostwire (checked against our CA), then is left to the caller.
-async fn raw_tls_client(ctx: &Ctx) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    use rustls::pki_types::pem::PemObject;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(ctx.addr).await.unwrap();
-    let mut h = [0u8; 4];
-    s.read_exact(&mut h).await.unwrap();
-    let mut greeting = vec![0; u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize];
-    s.read_exact(&mut greeting).await.unwrap();
-    assert!(offers_ssl(&greeting));
-    // PROTOCOL_41 | SSL | SECURE_CONNECTION | PLUGIN_AUTH
-    let caps: u32 = 0x0200 | 0x0800 | 0x8000 | 0x0008_0000;
-    let mut req = vec![32, 0, 0, 1];
-    req.extend_from_slice(&caps.to_le_bytes());
-    req.extend_from_slice(&[0, 0, 0, 1, 45]);
-    req.extend_from_slice(&[0; 23]);
-    s.write_all(&req).await.unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    let pem = std::fs::read(&certs().ca).unwrap();
-    let der = rustls::pki_types::CertificateDer::from_pem_slice(&pem).unwrap();
-    roots.add(der).unwrap();
-    #[allow(deprecated)]
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
-        .connect(name, s)
-        .await
-        .expect("TLS handshake with ghostwire")
-}
-
-/// The next packet over `s`: (sequence id, ERR code) of an ERR.
-async fn read_err(s: &mut (impl tokio::io::AsyncRead + Unpin)) -> (u8, u16) {
-    use tokio::io::AsyncReadExt;
-    let read = async {
-        let mut h = [0u8; 4];
-        s.read_exact(&mut h).await.unwrap();
-        let mut p = vec![0; u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize];
-        s.read_exact(&mut p).await.unwrap();
-        assert_eq!(p[0], 0xFF, "an ERR");
-        (h[3], u16::from_le_bytes([p[1], p[2]]))
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(20), read)
-        .await
-        .expect("an answer")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn preauth_limits_hold_over_tls() {
-    use tokio::io::AsyncWriteExt;
-    let ctx = tls_setup_with(
-        "tls_preauth",
-        ListenTlsMode::Optional,
-        BackendTlsMode::Off,
-        |c| c.listen.handshake_timeout_ms = 1_000,
-    )
-    .await;
-    // Silent after the TLS handshake: the login timeout's ERR, over TLS,
-    // as the answer to the (missing) handshake response (id 2).
-    let mut silent = raw_tls_client(&ctx).await;
-    assert_eq!(read_err(&mut silent).await, (3, 1159));
-    // A handshake response announced too big for a login packet: refused
-    // at its header, over TLS.
-    let mut big = raw_tls_client(&ctx).await;
-    big.write_all(&[0, 0, 2, 2]).await.unwrap();
-    big.flush().await.unwrap();
-    assert_eq!(read_err(&mut big).await, (3, 1153));
-    ctx.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_certificate_reload_takes_effect_for_new_handshakes() {
-    common::tls::server();
-    // ghostwire's certificate and key at paths of their own, replaced below.
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::copy(&certs().server_cert, &cert).unwrap();
-    std::fs::copy(&certs().server_key, &key).unwrap();
-    let (c2, k2) = (cert.clone(), key.clone());
-    let ctx = setup_with("tls_reload", move |c| {
-        c.listen.tls.mode = ListenTlsMode::Optional;
-        c.listen.tls.cert = Some(c2);
-        c.listen.tls.key = Some(k2);
-    })
-    .await;
-    let proxy = ctx.proxy.as_ref().unwrap();
-    let mut kept = mysql_async::Conn::new(with_tls(ctx.proxy_opts(), certs().ca.clone()))
-        .await
-        .expect("served with the first certificate");
-    // A new self-signed certificate for 127.0.0.1 in place of the old one.
-    let fresh = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
-    let fresh_pem = dir.path().join("fresh.pem");
-    std::fs::write(&fresh_pem, fresh.cert.pem()).unwrap();
-    std::fs::write(&cert, fresh.cert.pem()).unwrap();
-    std::fs::write(&key, fresh.key_pair.serialize_pem()).unwrap();
-    proxy.reload_tls().expect("reloaded");
-    // New handshakes present the new certificate: trusted by its own pin,
-    // no longer by the old CA.
-    let new = login(ctx.port(), Via::Plain, APP_USER.0, APP_USER.1).await;
-    let o = ctx.proxy_opts();
-    assert!(
-        mysql_async::Conn::new(with_tls(o.clone(), certs().ca.clone()))
+async fn change_user_keeps_the_cleartext_guard() {
+    use mysql_async::ChangeUserOpts;
+    let mut n = 0;
+    for backend in [BackendTlsMode::Off, BackendTlsMode::Required] {
+        let ctx = tls_setup("tls_change_user", ListenTlsMode::Optional, backend).await;
+        let mut d = ctx.direct().await;
+        for client_tls in [false, true] {
+            n += 1;
+            let user = format!("tls_cu_{n}");
+            d.query_drop(format!(
+                "DROP USER IF EXISTS '{user}'@'%'; CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'"
+            ))
             .await
-            .is_err()
-    );
-    let mut c = mysql_async::Conn::new(with_tls(o.clone(), fresh_pem.clone()))
-        .await
-        .expect("served with the new certificate");
-    let who: (String, String, i64) = c.query_first(WHO).await.unwrap().unwrap();
-    assert_eq!(who.0, new);
-    // A broken file: refused, the certificate in use stays.
-    std::fs::write(&key, "not a key").unwrap();
-    assert!(proxy.reload_tls().is_err());
-    mysql_async::Conn::new(with_tls(o, fresh_pem))
-        .await
-        .expect("still served with the last good certificate")
-        .disconnect()
-        .await
-        .unwrap();
-    // The session opened before the reload goes on.
-    let still: (String, String, i64) = kept.query_first(WHO).await.unwrap().unwrap();
-    assert_eq!(still, who);
-    for conn in [kept, c] {
-        conn.disconnect().await.unwrap();
-    }
-    ctx.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sighup_reloads_the_client_certificate_of_the_binary() {
-    common::tls::server();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::copy(&certs().server_cert, &cert).unwrap();
-    std::fs::copy(&certs().server_key, &key).unwrap();
-    let port = free_port();
-    let conf = dir.path().join("proxy.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            "[listen]\naddr = \"127.0.0.1:{port}\"\n[listen.tls]\nmode = \"required\"\n\
-             cert = \"{}\"\nkey = \"{}\"\n[backend]\naddr = \"{}\"\npassword = \"x\"\n",
-            cert.display(),
-            key.display(),
-            server().addr()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ghostwire"))
-        .args(["serve", "--config"])
-        .arg(&conf)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let o = opts("127.0.0.1", port, APP_USER.0, APP_USER.1, "").db_name(None::<String>);
-    let trusted_by = |ca: std::path::PathBuf| {
-        let o = with_tls(o.clone(), ca);
-        async move {
-            match mysql_async::Conn::new(o).await {
-                Ok(c) => c.disconnect().await.is_ok(),
-                Err(_) => false,
+            .unwrap();
+            let o = if client_tls {
+                with_tls(ctx.proxy_opts(), certs().ca.clone())
+            } else {
+                ctx.proxy_opts()
+            };
+            let mut c = mysql_async::Conn::new(o).await.unwrap();
+            let to = ChangeUserOpts::default()
+                .with_user(Some(user.clone()))
+                .with_pass(Some("pw".into()))
+                .with_db_name(None);
+            let case = format!("client TLS {client_tls}, backend {backend:?}");
+            let differ = client_tls != (backend != BackendTlsMode::Off);
+            match c.change_user(to).await {
+                // A fresh caching_sha2 account needs full authentication:
+                // refused across differing sides, as at login.
+                Err(mysql_async::Error::Server(e)) if is_mysql() && differ => {
+                    assert_eq!(e.code, 2061, "{case}: {e:?}");
+                }
+                Ok(()) if !(is_mysql() && differ) => {
+                    let me: String = c
+                        .query_first("SELECT CURRENT_USER()")
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    assert_eq!(me, format!("{user}@%"), "{case}");
+                    c.disconnect().await.ok();
+                }
+                r => panic!("{case}: {r:?}"),
             }
         }
-    };
-    eventually("ghostwire serves TLS with the first certificate", || {
-        trusted_by(certs().ca.clone())
-    })
-    .await;
-    let fresh = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
-    let pin = dir.path().join("fresh.pem");
-    std::fs::write(&pin, fresh.cert.pem()).unwrap();
-    std::fs::write(&cert, fresh.cert.pem()).unwrap();
-    std::fs::write(&key, fresh.key_pair.serialize_pem()).unwrap();
-    assert!(Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    eventually("the new certificate is served", || trusted_by(pin.clone())).await;
-    assert!(!trusted_by(certs().ca.clone()).await);
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "SIGHUP does not stop it"
-    );
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    assert!(status.success());
+        d.disconnect().await.ok();
+        ctx.shutdown().await;
+    }
 }

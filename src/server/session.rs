@@ -161,9 +161,9 @@ struct Session<'a> {
     /// During login: the server's sequence ids minus the client's (they
     /// differ by one when only one side began with an SSLRequest).
     auth_seq_shift: u8,
-    /// During login: whether the client's and the backend connection are
-    /// TLS (see `full_auth_refusal`).
-    auth_tls: Option<(bool, bool)>,
+    /// Whether the client's and the backend connection are TLS (login and
+    /// COM_CHANGE_USER, see `full_auth_refusal`).
+    tls_sides: (bool, bool),
     /// The server's flavour (from its greeting).
     flavour: crate::flavour::Flavour,
 }

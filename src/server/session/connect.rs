@@ -109,7 +109,7 @@ impl<'a> Session<'a> {
             last_prepared_in_proxy: None,
             auth_seq: Some(seq),
             auth_seq_shift: shift,
-            auth_tls: Some((client_tls, backend_tls)),
+            tls_sides: (client_tls, backend_tls),
             flavour,
         };
         if !session.relay_auth().await? {
@@ -117,7 +117,6 @@ impl<'a> Session<'a> {
         }
         session.auth_seq = None;
         session.auth_seq_shift = 0;
-        session.auth_tls = None;
         debug!(conn = server.connection_id, user = %parsed.user, "client authenticated");
         Ok(session)
     }
@@ -175,13 +174,14 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// During login, when only one of the two connections is TLS: the ERR
+    /// During login or COM_CHANGE_USER, when only one of the two
+    /// connections is TLS: the ERR
     /// that replaces a server packet asking for the password itself. A
     /// client on TLS would send it in clear, to go on in plain text; a
     /// plain one would send it RSA-encrypted, which a server on TLS does
     /// not read.
     fn full_auth_refusal(&self, frame: &[u8]) -> Option<ErrPacket> {
-        let (client_tls, backend_tls) = self.auth_tls?;
+        let (client_tls, backend_tls) = self.tls_sides;
         let asked = full_auth(frame.get(HEADER_LEN..)?)?;
         match (client_tls, backend_tls, asked) {
             (true, false, _) => Some(errors::cleartext_needs_backend_tls()),
