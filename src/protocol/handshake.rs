@@ -107,6 +107,9 @@ pub struct ClientHello {
     pub ssl_request: bool,
     pub user: String,
     pub database: Option<String>,
+    /// The auth plugin the client's first response is for (empty when it
+    /// names none).
+    pub plugin: String,
 }
 
 /// Reads a HandshakeResponse41 and clears masked bits the client set anyway
@@ -144,12 +147,13 @@ pub fn parse_client_hello(
         client: caps & server.caps.client,
         mariadb: mariadb & server.caps.mariadb,
     };
-    let (user, database) = read_user_and_db(rest, caps)?;
+    let (user, database, plugin) = read_user_and_db(rest, caps)?;
     Ok(ClientHello {
         caps: negotiated,
         ssl_request: false,
         user,
         database,
+        plugin,
     })
 }
 
@@ -181,12 +185,21 @@ pub fn full_auth(payload: &[u8]) -> Option<FullAuth> {
     }
 }
 
+/// Whether a client's first auth response under `plugin` is the password
+/// itself (sent in clear by a client on a secure connection).
+pub fn sends_password_first(plugin: &str) -> bool {
+    matches!(plugin, "sha256_password" | "mysql_clear_password")
+}
+
 /// Four bytes as an array, if there are exactly four.
 fn four(b: Option<&[u8]>) -> Option<[u8; 4]> {
     b?.try_into().ok()
 }
 
-fn read_user_and_db(rest: &[u8], caps: u32) -> Result<(String, Option<String>), HandshakeError> {
+fn read_user_and_db(
+    rest: &[u8],
+    caps: u32,
+) -> Result<(String, Option<String>, String), HandshakeError> {
     let bad = || HandshakeError::MalformedResponse;
     let nul = rest.iter().position(|b| *b == 0).ok_or_else(bad)?;
     let user = String::from_utf8_lossy(rest.get(..nul).ok_or_else(bad)?).into_owned();
@@ -212,8 +225,15 @@ fn read_user_and_db(rest: &[u8], caps: u32) -> Result<(String, Option<String>), 
         if !name.is_empty() {
             database = Some(String::from_utf8_lossy(name).into_owned());
         }
+        at = at.saturating_add(name.len() + 1);
     }
-    Ok((user, database))
+    let mut plugin = String::new();
+    if caps & CapabilityFlags::CLIENT_PLUGIN_AUTH.bits() != 0 {
+        let p = rest.get(at..).unwrap_or_default();
+        let name = p.split(|b| *b == 0).next().unwrap_or_default();
+        plugin = String::from_utf8_lossy(name).into_owned();
+    }
+    Ok((user, database, plugin))
 }
 
 #[cfg(test)]
@@ -275,6 +295,32 @@ mod tests {
     }
 
     #[test]
+    fn client_hello_names_its_plugin() {
+        let server = Greeting {
+            caps: Caps {
+                client: u32::MAX,
+                mariadb: 0,
+            },
+            connection_id: 1,
+            server_ssl: true,
+        };
+        let caps = (CapabilityFlags::CLIENT_PROTOCOL_41
+            | CapabilityFlags::CLIENT_SECURE_CONNECTION
+            | CapabilityFlags::CLIENT_CONNECT_WITH_DB
+            | CapabilityFlags::CLIENT_PLUGIN_AUTH
+            | CapabilityFlags::CLIENT_LONG_PASSWORD)
+            .bits();
+        let mut p = caps.to_le_bytes().to_vec();
+        p.extend_from_slice(&[0; 28]);
+        p.extend_from_slice(b"app\0\x03pw\0shop\0mysql_clear_password\0");
+        let hello = parse_client_hello(&mut p, &server).unwrap();
+        assert_eq!(hello.database.as_deref(), Some("shop"));
+        assert_eq!(hello.plugin, "mysql_clear_password");
+        assert!(sends_password_first(&hello.plugin));
+        assert!(!sends_password_first("caching_sha2_password"));
+    }
+
+    #[test]
     fn full_auth_requests_are_recognised() {
         assert_eq!(full_auth(&[0x01, 0x04]), Some(FullAuth::CachingSha2));
         assert_eq!(full_auth(&[0x01, 0x03]), None, "fast auth succeeded");
@@ -319,6 +365,7 @@ mod tests {
         p.extend_from_slice(b"xyz");
         p.extend_from_slice(b"shop\0");
         let hello = parse_client_hello(&mut p, &server).unwrap();
+        assert_eq!(hello.plugin, "", "no CLIENT_PLUGIN_AUTH");
         assert_eq!(hello.user, "app");
         assert_eq!(hello.database.as_deref(), Some("shop"));
         assert_eq!(hello.caps.mariadb, 0x10);

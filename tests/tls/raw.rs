@@ -77,3 +77,40 @@ async fn preauth_limits_hold_over_tls() {
     assert_eq!(read_err(&mut big).await, (3, 1153));
     ctx.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleartext_first_response_over_tls_is_not_relayed_in_plain_text() {
+    use tokio::io::AsyncWriteExt;
+    // A handshake response whose auth data is the password itself
+    // (mysql_clear_password as the client's first plugin), over TLS.
+    let hello = |plugin: &str| {
+        // PROTOCOL_41 | SSL | SECURE_CONNECTION | PLUGIN_AUTH
+        let caps: u32 = 0x0200 | 0x0800 | 0x8000 | 0x0008_0000;
+        let mut p = caps.to_le_bytes().to_vec();
+        p.extend_from_slice(&[0, 0, 0, 1, 45]);
+        p.extend_from_slice(&[0; 23]);
+        p.extend_from_slice(format!("{}\0", APP_USER.0).as_bytes());
+        let pw = format!("{}\0", APP_USER.1);
+        p.push(pw.len() as u8);
+        p.extend_from_slice(pw.as_bytes());
+        p.extend_from_slice(format!("{plugin}\0").as_bytes());
+        let mut f = (p.len() as u32).to_le_bytes()[..3].to_vec();
+        f.push(2);
+        f.extend_from_slice(&p);
+        f
+    };
+    let ctx = tls_setup(
+        "tls_clear_first",
+        ListenTlsMode::Optional,
+        BackendTlsMode::Off,
+    )
+    .await;
+    let mut c = raw_tls_client(&ctx).await;
+    c.write_all(&hello("mysql_clear_password")).await.unwrap();
+    c.flush().await.unwrap();
+    // Refused in place of the server's answer, before it is forwarded.
+    // (The mariadb CLI with --default-auth=mysql_clear_password gets this
+    // ERR too but reports it as 2027, malformed packet.)
+    assert_eq!(read_err(&mut c).await, (3, 2061));
+    ctx.shutdown().await;
+}

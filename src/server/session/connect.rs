@@ -16,7 +16,8 @@ use crate::config::{BackendTlsMode, ListenTlsMode};
 use crate::flavour::ServerInfo;
 use crate::metrics::Handles;
 use crate::protocol::handshake::{
-    full_auth, mask_greeting, parse_client_hello, set_client_ssl, ClientHello, FullAuth, Greeting,
+    full_auth, mask_greeting, parse_client_hello, sends_password_first, set_client_ssl,
+    ClientHello, FullAuth, Greeting,
 };
 use crate::protocol::packets::{errors, ok_status, ErrPacket, ERR_HEADER, OK_HEADER};
 use crate::protocol::response::ResponseTracker;
@@ -83,6 +84,12 @@ impl<'a> Session<'a> {
         // sequence id further: the side that used TLS counts one more.
         let shift = u8::from(backend_tls).wrapping_sub(u8::from(client.is_tls()));
         let client_tls = client.is_tls();
+        // A TLS client whose first response already is its password (in
+        // clear): not passed on over a plain connection.
+        if client_tls && !backend_tls && sends_password_first(&parsed.plugin) {
+            let err = errors::cleartext_needs_backend_tls();
+            return Err(refuse(client, err, 3).await);
+        }
         if let Some(p) = hello.get_mut(HEADER_LEN..).filter(|_| backend_tls) {
             set_client_ssl(p);
         }
