@@ -21,6 +21,8 @@ pub enum AppError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot install signal handler: {0}")]
     Signal(std::io::Error),
 }
@@ -39,6 +41,10 @@ impl Proxy {
     /// Binds and starts serving in the background of the current runtime.
     pub async fn start(config: Config) -> Result<Proxy, AppError> {
         let config = Arc::new(config);
+        // Certificates are read now: a bad path fails the start, not the
+        // first client.
+        let tls_acceptor = crate::tls::acceptor(&config.listen.tls)?;
+        let backend_tls = crate::tls::backend(&config.backend.tls, &config.backend.addr)?;
         let bind = |addr| async move {
             TcpListener::bind(addr)
                 .await
@@ -77,6 +83,8 @@ impl Proxy {
             kill: CancellationToken::new(),
             open_sessions: Default::default(),
             session_panics: Default::default(),
+            tls_acceptor: arc_swap::ArcSwapOption::from(tls_acceptor.map(Arc::new)),
+            backend_tls,
         });
         let tasks = TaskTracker::new();
         tasks.spawn(listener::run(listener, shared.clone(), tasks.clone()));
@@ -97,6 +105,24 @@ impl Proxy {
             tasks,
             stop_metrics,
         })
+    }
+
+    /// Reads `[listen.tls]`'s certificate and key again (SIGHUP): new client
+    /// handshakes use them, sessions already on TLS keep theirs. On error
+    /// the certificate in use stays. Nothing to do when TLS is off.
+    pub fn reload_tls(&self) -> Result<(), crate::tls::TlsError> {
+        match crate::tls::acceptor(&self.shared.config.listen.tls) {
+            Ok(Some(acceptor)) => {
+                self.shared.tls_acceptor.store(Some(Arc::new(acceptor)));
+                info!("[listen.tls] certificate reloaded");
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                warn!(error = %e, "[listen.tls] certificate not reloaded: the one in use stays");
+                Err(e)
+            }
+        }
     }
 
     /// The cut-over gates (for tests and embedding applications).
@@ -145,15 +171,21 @@ impl Proxy {
     }
 }
 
-/// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+/// Serves until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP
+/// reloads the client-side TLS certificate.
 pub async fn run(config: Config) -> Result<(), AppError> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(AppError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(AppError::Signal)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(AppError::Signal)?;
     let proxy = Proxy::start(config).await?;
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM: shutting down"),
-        _ = int.recv() => info!("SIGINT: shutting down"),
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM: shutting down"); break; }
+            _ = int.recv() => { info!("SIGINT: shutting down"); break; }
+            // The outcome is logged by reload_tls.
+            _ = hup.recv() => { let _ = proxy.reload_tls(); }
+        }
     }
     proxy.shutdown().await;
     Ok(())

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod tls;
+pub use tls::{BackendTls, BackendTlsMode, ListenTls, ListenTlsMode};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -121,6 +124,8 @@ pub struct Listen {
     /// disconnected (ms).
     pub client_write_timeout_ms: u64,
     pub shutdown_timeout_ms: u64,
+    /// TLS between clients and ghostwire.
+    pub tls: ListenTls,
 }
 
 impl Default for Listen {
@@ -133,6 +138,7 @@ impl Default for Listen {
             client_read_timeout_ms: 30_000,
             client_write_timeout_ms: 30_000,
             shutdown_timeout_ms: 30_000,
+            tls: ListenTls::default(),
         }
     }
 }
@@ -149,6 +155,7 @@ pub struct Backend {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
     pub connect_timeout_ms: u64,
+    pub tls: BackendTls,
 }
 
 impl Default for Backend {
@@ -160,6 +167,7 @@ impl Default for Backend {
             password_env: None,
             password_file: None,
             connect_timeout_ms: 5_000,
+            tls: BackendTls::default(),
         }
     }
 }
@@ -471,7 +479,7 @@ impl Config {
                 return Err(invalid(key, "must be greater than 0"));
             }
         }
-        Ok(())
+        self.validate_tls()
     }
 
     /// The effective configuration as TOML, secrets masked.

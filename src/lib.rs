@@ -13,3 +13,4 @@ pub mod protocol;
 pub mod server;
 pub mod sql;
 pub mod throttle;
+pub mod tls;

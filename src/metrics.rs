@@ -10,6 +10,7 @@
 //! | `ghostwire_session_panics_total` | counter | — | session tasks that panicked (a bug: the session was closed and cleaned up; the log has the message) |
 //! | `ghostwire_accept_errors_total` | counter | — | failed `accept()` calls (e.g. out of file descriptors); the listener backs off and goes on |
 //! | `ghostwire_backend_connect_errors_total` | counter | — | failed connects to the backend |
+//! | `ghostwire_tls_handshakes_total` | counter | `side` (`client`: a client's TLS to ghostwire, `backend`: ghostwire's to the server), `result` (`ok`, `failed`) | TLS handshakes (`[listen.tls]`, `[backend.tls]`; the engine's own connections are not counted) |
 //! | `ghostwire_commands_total` | counter | `kind` (see [`CommandKind`]) | client commands relayed or answered |
 //! | `ghostwire_bytes_total` | counter | `direction` (`client_to_backend`, `backend_to_client`) | bytes relayed |
 //! | `ghostwire_command_duration_seconds` | histogram | — | command received → response fully relayed |
@@ -49,6 +50,7 @@ pub const CLIENT_WRITE_TIMEOUTS: &str = "ghostwire_client_write_timeouts_total";
 pub const SESSION_PANICS: &str = "ghostwire_session_panics_total";
 pub const ACCEPT_ERRORS: &str = "ghostwire_accept_errors_total";
 pub const BACKEND_CONNECT_ERRORS: &str = "ghostwire_backend_connect_errors_total";
+pub const TLS_HANDSHAKES: &str = "ghostwire_tls_handshakes_total";
 pub const COMMANDS: &str = "ghostwire_commands_total";
 pub const BYTES: &str = "ghostwire_bytes_total";
 pub const COMMAND_DURATION: &str = "ghostwire_command_duration_seconds";
@@ -113,6 +115,10 @@ pub struct Handles {
     pub session_panics: Counter,
     pub accept_errors: Counter,
     pub backend_connect_errors: Counter,
+    pub tls_client_ok: Counter,
+    pub tls_client_failed: Counter,
+    pub tls_backend_ok: Counter,
+    pub tls_backend_failed: Counter,
     commands: [Counter; CommandKind::ALL.len()],
     pub bytes_to_backend: Counter,
     pub bytes_to_client: Counter,
@@ -203,6 +209,10 @@ fn resolve() -> Handles {
         session_panics: metrics::counter!(SESSION_PANICS),
         accept_errors: metrics::counter!(ACCEPT_ERRORS),
         backend_connect_errors: metrics::counter!(BACKEND_CONNECT_ERRORS),
+        tls_client_ok: metrics::counter!(TLS_HANDSHAKES, "side" => "client", "result" => "ok"),
+        tls_client_failed: metrics::counter!(TLS_HANDSHAKES, "side" => "client", "result" => "failed"),
+        tls_backend_ok: metrics::counter!(TLS_HANDSHAKES, "side" => "backend", "result" => "ok"),
+        tls_backend_failed: metrics::counter!(TLS_HANDSHAKES, "side" => "backend", "result" => "failed"),
         commands: CommandKind::ALL.map(|k| metrics::counter!(COMMANDS, "kind" => k.label())),
         bytes_to_backend: metrics::counter!(BYTES, "direction" => "client_to_backend"),
         bytes_to_client: metrics::counter!(BYTES, "direction" => "backend_to_client"),

@@ -273,3 +273,53 @@ async fn metrics_endpoint_lists_every_documented_metric() {
     );
     ctx.shutdown().await;
 }
+
+/// `[backend.tls]` against this binary's server, which serves TLS only on
+/// MySQL (MariaDB here is started without certificates; tests/tls.rs has
+/// one that serves TLS): `preferred` falls back to plain text as a native
+/// client with `--ssl-mode=PREFERRED` does, `required` refuses clearly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_tls_preferred_and_required_follow_what_the_server_offers() {
+    use ghostwire::config::BackendTlsMode;
+    // Whether the server's own greeting offers CLIENT_SSL (0x0800).
+    let offers = {
+        use std::io::Read;
+        let mut s = std::net::TcpStream::connect(server().addr()).unwrap();
+        let mut h = [0u8; 4];
+        s.read_exact(&mut h).unwrap();
+        let mut g = vec![0; u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize];
+        s.read_exact(&mut g).unwrap();
+        let at = 1 + g[1..].iter().position(|b| *b == 0).unwrap() + 1 + 4 + 8 + 1;
+        u16::from_le_bytes([g[at], g[at + 1]]) & 0x0800 != 0
+    };
+    assert_eq!(
+        offers,
+        is_mysql(),
+        "MySQL has TLS on by default, this MariaDB not"
+    );
+    for mode in [BackendTlsMode::Preferred, BackendTlsMode::Required] {
+        let ctx = setup_with("relay_backend_tls", |c| c.backend.tls.mode = mode).await;
+        match mysql_async::Conn::new(ctx.proxy_opts()).await {
+            Ok(mut c) => {
+                assert!(offers || mode == BackendTlsMode::Preferred, "{mode:?}");
+                let cipher: Option<(String, String)> = c
+                    .query_first("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+                    .await
+                    .unwrap();
+                let cipher = cipher.map(|r| r.1).unwrap_or_default();
+                assert_eq!(!cipher.is_empty(), offers, "{mode:?}: {cipher:?}");
+                c.disconnect().await.ok();
+            }
+            Err(mysql_async::Error::Server(e)) => {
+                assert!(
+                    !offers && mode == BackendTlsMode::Required,
+                    "{mode:?}: {e:?}"
+                );
+                assert_eq!(e.code, 2026);
+                assert!(e.message.contains("does not offer TLS"), "{e:?}");
+            }
+            Err(e) => panic!("{mode:?}: {e}"),
+        }
+        ctx.shutdown().await;
+    }
+}

@@ -571,10 +571,35 @@ fn engine_opts(config: &Config) -> Opts {
                 .map(|p| p.expose().to_string()),
         )
         .prefer_socket(false)
+        .ssl_opts(engine_ssl_opts(&config.backend.tls))
         .setup(setup)
         .pool_opts(PoolOpts::default().with_constraints(constraints))
         .wait_timeout(Some(28_800))
         .into()
+}
+
+/// `[backend.tls]` for the engine's own connections (admin, binlog, copy),
+/// checked as for the relayed sessions. mysql_async cannot fall back to
+/// plain text, so `preferred` is `required` here.
+fn engine_ssl_opts(tls: &crate::config::BackendTls) -> Option<mysql_async::SslOpts> {
+    use crate::config::BackendTlsMode as Mode;
+    let path = |p: &std::path::PathBuf| p.clone().into();
+    let opts = mysql_async::SslOpts::default()
+        // Only the configured CA, as for the relayed sessions.
+        .with_disable_built_in_roots(true)
+        .with_root_certs(tls.ca.iter().map(path).collect())
+        .with_client_identity(
+            tls.cert
+                .as_ref()
+                .zip(tls.key.as_ref())
+                .map(|(c, k)| mysql_async::ClientIdentity::new(path(c), path(k))),
+        );
+    match tls.mode {
+        Mode::Off => None,
+        Mode::Preferred | Mode::Required => Some(opts.with_danger_accept_invalid_certs(true)),
+        Mode::VerifyCa => Some(opts.with_danger_skip_domain_validation(true)),
+        Mode::VerifyIdentity => Some(opts),
+    }
 }
 
 /// Every engine connection: utf8mb4 in, raw bytes out, READ COMMITTED,

@@ -115,8 +115,8 @@ proptest! {
         let _ = ok_status(&bytes);
         let _ = eof_status(&bytes);
         let _ = err_code(&bytes);
-        let _ = mask_greeting(&mut bytes.clone());
-        let server = Greeting { caps: Caps { client: u32::MAX, mariadb: u32::MAX }, connection_id: 1 };
+        let _ = mask_greeting(&mut bytes.clone(), true);
+        let server = Greeting { caps: Caps { client: u32::MAX, mariadb: u32::MAX }, connection_id: 1, server_ssl: true };
         let _ = parse_client_hello(&mut bytes.clone(), &server);
     }
 
@@ -129,10 +129,10 @@ proptest! {
         // real capability bits reach the deeper fields.
         let mut g = vec![10u8];
         g.extend_from_slice(&head);
-        let _ = mask_greeting(&mut g);
+        let _ = mask_greeting(&mut g, false);
         let mut h = (caps | 0x200).to_le_bytes().to_vec();
         h.extend_from_slice(&head);
-        let server = Greeting { caps: Caps { client: u32::MAX, mariadb: u32::MAX }, connection_id: 1 };
+        let server = Greeting { caps: Caps { client: u32::MAX, mariadb: u32::MAX }, connection_id: 1, server_ssl: true };
         let _ = parse_client_hello(&mut h, &server);
     }
 }

@@ -5,8 +5,9 @@
 
 use super::{read_lenenc, CapabilityFlags, Caps, MariadbCapabilities};
 
-/// Capabilities the proxy removes from the greeting: it does not terminate
-/// TLS or compression yet, query attributes move where COM_QUERY text
+/// Capabilities the proxy removes from the greeting: TLS is ghostwire's own
+/// on each side (offered to clients only with `[listen.tls]`, see
+/// [`mask_greeting`]), it does not do compression yet, query attributes move where COM_QUERY text
 /// starts, and optional result-set metadata would change result framing in a
 /// way the tracker does not model.
 pub const MASKED_CAPS: u32 = CapabilityFlags::CLIENT_SSL.bits()
@@ -32,12 +33,17 @@ pub enum HandshakeError {
 /// What the (masked) greeting offered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Greeting {
+    /// What the server offered, less the masked bits (CLIENT_SSL included:
+    /// TLS is never negotiated end to end).
     pub caps: Caps,
     pub connection_id: u32,
+    /// The server offered CLIENT_SSL (for ghostwire's own connection).
+    pub server_ssl: bool,
 }
 
-/// Clears the masked capability bits in a HandshakeV10 payload in place.
-pub fn mask_greeting(payload: &mut [u8]) -> Result<Greeting, HandshakeError> {
+/// Clears the masked capability bits in a HandshakeV10 payload in place,
+/// then sets CLIENT_SSL when ghostwire itself offers clients TLS.
+pub fn mask_greeting(payload: &mut [u8], offer_ssl: bool) -> Result<Greeting, HandshakeError> {
     let version = *payload.first().ok_or(HandshakeError::TruncatedGreeting)?;
     if version != 10 {
         return Err(HandshakeError::UnsupportedProtocol(version));
@@ -57,9 +63,12 @@ pub fn mask_greeting(payload: &mut [u8]) -> Result<Greeting, HandshakeError> {
     let connection_id = u32::from_le_bytes(payload[conn_at..conn_at + 4].try_into().unwrap());
     let low = u16::from_le_bytes([payload[low_at], payload[low_at + 1]]) as u32;
     let high = u16::from_le_bytes([payload[high_at], payload[high_at + 1]]) as u32;
-    let caps = (low | high << 16) & !MASKED_CAPS;
-    payload[low_at..low_at + 2].copy_from_slice(&(caps as u16).to_le_bytes());
-    payload[high_at..high_at + 2].copy_from_slice(&((caps >> 16) as u16).to_le_bytes());
+    let raw = low | high << 16;
+    let caps = raw & !MASKED_CAPS;
+    let ssl = CapabilityFlags::CLIENT_SSL.bits();
+    let shown = if offer_ssl { caps | ssl } else { caps };
+    payload[low_at..low_at + 2].copy_from_slice(&(shown as u16).to_le_bytes());
+    payload[high_at..high_at + 2].copy_from_slice(&((shown >> 16) as u16).to_le_bytes());
     // MariaDB announces extended capabilities in the last 4 filler bytes when
     // it clears CLIENT_LONG_PASSWORD (a.k.a. CLIENT_MYSQL).
     let mut mariadb = 0;
@@ -74,7 +83,19 @@ pub fn mask_greeting(payload: &mut [u8]) -> Result<Greeting, HandshakeError> {
             mariadb,
         },
         connection_id,
+        server_ssl: raw & ssl != 0,
     })
+}
+
+/// Sets CLIENT_SSL in a HandshakeResponse41 payload (the SSLRequest and the
+/// response ghostwire sends the server over its TLS connection). The bits
+/// were checked by [`parse_client_hello`]; a short payload is left alone.
+pub fn set_client_ssl(payload: &mut [u8]) {
+    if let Some(b) = payload.get_mut(..4) {
+        let caps =
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]]) | CapabilityFlags::CLIENT_SSL.bits();
+        b.copy_from_slice(&caps.to_le_bytes());
+    }
 }
 
 /// What the relay learns from the client's HandshakeResponse41.
@@ -86,6 +107,9 @@ pub struct ClientHello {
     pub ssl_request: bool,
     pub user: String,
     pub database: Option<String>,
+    /// The auth plugin the client's first response is for (empty when it
+    /// names none).
+    pub plugin: String,
 }
 
 /// Reads a HandshakeResponse41 and clears masked bits the client set anyway
@@ -123,13 +147,48 @@ pub fn parse_client_hello(
         client: caps & server.caps.client,
         mariadb: mariadb & server.caps.mariadb,
     };
-    let (user, database) = read_user_and_db(rest, caps)?;
+    let (user, database, plugin) = read_user_and_db(rest, caps)?;
     Ok(ClientHello {
         caps: negotiated,
         ssl_request: false,
         user,
         database,
+        plugin,
     })
+}
+
+/// A server packet of the auth exchange after which the client sends the
+/// password itself (not a scramble): in clear when its connection is
+/// secure, RSA-encrypted (or asking for the server's RSA key) when not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FullAuth {
+    /// caching_sha2_password's "perform full authentication" (0x01 0x04).
+    CachingSha2,
+    /// A switch to sha256_password.
+    Sha256,
+    /// A switch to mysql_clear_password (always in clear).
+    Clear,
+}
+
+/// Which [`FullAuth`] this server packet asks for, if any. Across a proxy
+/// whose two connections differ in TLS the client and the server disagree
+/// on whether the connection is secure, hence on what is sent.
+pub fn full_auth(payload: &[u8]) -> Option<FullAuth> {
+    match payload {
+        [0x01, 0x04] => Some(FullAuth::CachingSha2),
+        [0xFE, rest @ ..] => match rest.split(|b| *b == 0).next().unwrap_or_default() {
+            b"sha256_password" => Some(FullAuth::Sha256),
+            b"mysql_clear_password" => Some(FullAuth::Clear),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether a client's first auth response under `plugin` is the password
+/// itself (sent in clear by a client on a secure connection).
+pub fn sends_password_first(plugin: &str) -> bool {
+    matches!(plugin, "sha256_password" | "mysql_clear_password")
 }
 
 /// Four bytes as an array, if there are exactly four.
@@ -137,7 +196,10 @@ fn four(b: Option<&[u8]>) -> Option<[u8; 4]> {
     b?.try_into().ok()
 }
 
-fn read_user_and_db(rest: &[u8], caps: u32) -> Result<(String, Option<String>), HandshakeError> {
+fn read_user_and_db(
+    rest: &[u8],
+    caps: u32,
+) -> Result<(String, Option<String>, String), HandshakeError> {
     let bad = || HandshakeError::MalformedResponse;
     let nul = rest.iter().position(|b| *b == 0).ok_or_else(bad)?;
     let user = String::from_utf8_lossy(rest.get(..nul).ok_or_else(bad)?).into_owned();
@@ -163,8 +225,15 @@ fn read_user_and_db(rest: &[u8], caps: u32) -> Result<(String, Option<String>), 
         if !name.is_empty() {
             database = Some(String::from_utf8_lossy(name).into_owned());
         }
+        at = at.saturating_add(name.len() + 1);
     }
-    Ok((user, database))
+    let mut plugin = String::new();
+    if caps & CapabilityFlags::CLIENT_PLUGIN_AUTH.bits() != 0 {
+        let p = rest.get(at..).unwrap_or_default();
+        let name = p.split(|b| *b == 0).next().unwrap_or_default();
+        plugin = String::from_utf8_lossy(name).into_owned();
+    }
+    Ok((user, database, plugin))
 }
 
 #[cfg(test)]
@@ -195,7 +264,8 @@ mod tests {
         let all = !CapabilityFlags::CLIENT_LONG_PASSWORD.bits();
         let mut g = greeting(all, 0x1F);
         let before = g.clone();
-        let parsed = mask_greeting(&mut g).unwrap();
+        let parsed = mask_greeting(&mut g, false).unwrap();
+        assert!(parsed.server_ssl);
         assert_eq!(parsed.connection_id, 42);
         assert_eq!(parsed.caps.client, all & !MASKED_CAPS);
         assert_eq!(parsed.caps.mariadb, 0x1F & !MASKED_MARIADB_CAPS);
@@ -207,11 +277,68 @@ mod tests {
     }
 
     #[test]
+    fn greeting_offers_ghostwires_own_tls() {
+        let ssl = CapabilityFlags::CLIENT_SSL.bits();
+        let mut g = greeting(CapabilityFlags::CLIENT_PROTOCOL_41.bits(), 0);
+        let parsed = mask_greeting(&mut g, true).unwrap();
+        assert!(!parsed.server_ssl, "the server did not offer it");
+        assert_eq!(parsed.caps.client & ssl, 0, "never negotiated end to end");
+        let mut again = g.clone();
+        assert!(
+            mask_greeting(&mut again, false).unwrap().server_ssl,
+            "the relayed greeting offers TLS"
+        );
+        let mut hello = vec![0u8; 32];
+        set_client_ssl(&mut hello);
+        assert_eq!(u32::from_le_bytes(hello[..4].try_into().unwrap()), ssl);
+        set_client_ssl(&mut [0u8; 3]);
+    }
+
+    #[test]
+    fn client_hello_names_its_plugin() {
+        let server = Greeting {
+            caps: Caps {
+                client: u32::MAX,
+                mariadb: 0,
+            },
+            connection_id: 1,
+            server_ssl: true,
+        };
+        let caps = (CapabilityFlags::CLIENT_PROTOCOL_41
+            | CapabilityFlags::CLIENT_SECURE_CONNECTION
+            | CapabilityFlags::CLIENT_CONNECT_WITH_DB
+            | CapabilityFlags::CLIENT_PLUGIN_AUTH
+            | CapabilityFlags::CLIENT_LONG_PASSWORD)
+            .bits();
+        let mut p = caps.to_le_bytes().to_vec();
+        p.extend_from_slice(&[0; 28]);
+        p.extend_from_slice(b"app\0\x03pw\0shop\0mysql_clear_password\0");
+        let hello = parse_client_hello(&mut p, &server).unwrap();
+        assert_eq!(hello.database.as_deref(), Some("shop"));
+        assert_eq!(hello.plugin, "mysql_clear_password");
+        assert!(sends_password_first(&hello.plugin));
+        assert!(!sends_password_first("caching_sha2_password"));
+    }
+
+    #[test]
+    fn full_auth_requests_are_recognised() {
+        assert_eq!(full_auth(&[0x01, 0x04]), Some(FullAuth::CachingSha2));
+        assert_eq!(full_auth(&[0x01, 0x03]), None, "fast auth succeeded");
+        assert_eq!(
+            full_auth(b"\xFEmysql_clear_password\0"),
+            Some(FullAuth::Clear)
+        );
+        assert_eq!(full_auth(b"\xFEsha256_password\0s"), Some(FullAuth::Sha256));
+        assert_eq!(full_auth(b"\xFEmysql_native_password\0abc"), None);
+        assert_eq!(full_auth(&[]), None);
+    }
+
+    #[test]
     fn truncated_greeting_is_an_error_not_a_panic() {
         let g = greeting(0xFFFF_FFFF, 0);
         for n in 0..40 {
             let mut cut = g[..n].to_vec();
-            assert!(mask_greeting(&mut cut).is_err());
+            assert!(mask_greeting(&mut cut, true).is_err());
         }
     }
 
@@ -223,6 +350,7 @@ mod tests {
                 mariadb: u32::MAX,
             },
             connection_id: 1,
+            server_ssl: true,
         };
         let caps = (CapabilityFlags::CLIENT_PROTOCOL_41
             | CapabilityFlags::CLIENT_SECURE_CONNECTION
@@ -237,6 +365,7 @@ mod tests {
         p.extend_from_slice(b"xyz");
         p.extend_from_slice(b"shop\0");
         let hello = parse_client_hello(&mut p, &server).unwrap();
+        assert_eq!(hello.plugin, "", "no CLIENT_PLUGIN_AUTH");
         assert_eq!(hello.user, "app");
         assert_eq!(hello.database.as_deref(), Some("shop"));
         assert_eq!(hello.caps.mariadb, 0x10);

@@ -205,7 +205,60 @@ pub mod errors {
         ErrPacket::new(
             1043,
             "08S01",
-            "ghostwire: TLS is not supported by the proxy yet; connect with ssl-mode=DISABLED",
+            "ghostwire: TLS is not enabled on this proxy ([listen.tls] mode = \"off\"); \
+             connect with ssl-mode=DISABLED",
+        )
+    }
+    /// `[listen.tls] mode = "required"` and the client did not ask for TLS
+    /// (MySQL's own answer under `require_secure_transport`).
+    pub fn insecure_transport() -> ErrPacket {
+        ErrPacket::new(
+            3159,
+            "08004",
+            "ghostwire: connections using insecure transport are prohibited \
+             ([listen.tls] mode = \"required\"); connect with TLS",
+        )
+    }
+    /// The client (over TLS) would send its password in clear next, and
+    /// ghostwire's connection to the server is plain text.
+    pub fn cleartext_needs_backend_tls() -> ErrPacket {
+        ErrPacket::new(
+            2061,
+            "HY000",
+            "ghostwire: this login would send the password to the server in clear text \
+             (caching_sha2_password full authentication, sha256_password or \
+             mysql_clear_password): the client uses TLS but [backend.tls] mode is off; \
+             enable TLS to the backend",
+        )
+    }
+    /// The client (plain text) would send its password RSA-encrypted with
+    /// the server's key, and the server (over TLS) expects it in clear.
+    pub fn rsa_needs_client_tls() -> ErrPacket {
+        ErrPacket::new(
+            2061,
+            "HY000",
+            "ghostwire: this login needs the password itself (caching_sha2_password full \
+             authentication or sha256_password), which a plain-text client sends RSA-encrypted \
+             while the server, over TLS, expects it in clear; ghostwire does not translate \
+             yet: connect to ghostwire with TLS",
+        )
+    }
+    /// `[backend.tls]` requires TLS and the server does not offer it.
+    pub fn backend_tls_unavailable(addr: &str) -> ErrPacket {
+        ErrPacket::new(
+            2026,
+            "HY000",
+            format!(
+                "ghostwire: backend {addr} does not offer TLS, which [backend.tls] mode requires"
+            ),
+        )
+    }
+    /// The TLS handshake with the server failed (its certificate, mostly).
+    pub fn backend_tls_failed(addr: &str, reason: &dyn std::fmt::Display) -> ErrPacket {
+        ErrPacket::new(
+            2026,
+            "HY000",
+            format!("ghostwire: TLS to backend {addr} failed: {reason}"),
         )
     }
     pub fn malformed_handshake() -> ErrPacket {

@@ -27,4 +27,9 @@ pub struct Shared {
     pub migrations: crate::migration::Handle,
     /// Cut-over gates (shared with the engine).
     pub gates: crate::gate::Gates,
+    /// Client-side TLS (`[listen.tls]`), when not off; replaced whole by a
+    /// certificate reload (SIGHUP), so a handshake uses one or the other.
+    pub(crate) tls_acceptor: arc_swap::ArcSwapOption<tokio_rustls::TlsAcceptor>,
+    /// Backend-side TLS (`[backend.tls]`), when not off.
+    pub(crate) backend_tls: Option<crate::tls::Backend>,
 }

@@ -161,6 +161,12 @@ struct Session<'a> {
     /// Until login is done: the sequence id an ERR to the client would
     /// carry (read by `run` when the login runs out of time).
     auth_seq: Option<Arc<AtomicU8>>,
+    /// During login: the server's sequence ids minus the client's (they
+    /// differ by one when only one side began with an SSLRequest).
+    auth_seq_shift: u8,
+    /// Whether the client's and the backend connection are TLS (login and
+    /// COM_CHANGE_USER, see `full_auth_refusal`).
+    tls_sides: (bool, bool),
     /// The server's flavour (from its greeting).
     flavour: crate::flavour::Flavour,
 }

@@ -11,6 +11,7 @@
 pub mod raw;
 pub mod replica;
 pub mod restartable;
+pub mod tls;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -261,8 +262,9 @@ fn mariadbd_command(d: &str, port: u16, server_id: u32, log: &str) -> String {
          --binlog-row-image=FULL --server-id={server_id} --init-file={d}/init.sql --log-error={log} \
          --pid-file={d}/mysqld.pid --max-allowed-packet=64M --max-connections=500 \
          --innodb-buffer-pool-size=256M --innodb-log-file-size=256M --innodb-flush-log-at-trx-commit=2 \
-         --sync-binlog=0 --performance-schema=OFF",
-        find_binary("mariadbd").display()
+         --sync-binlog=0 --performance-schema=OFF{}",
+        find_binary("mariadbd").display(),
+        tls::mariadbd_args()
     )
 }
 

@@ -7,19 +7,27 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tracing::debug;
 
 use super::{backend_err, client_err, refuse, Result, Session, SessionError};
+use crate::config::{BackendTlsMode, ListenTlsMode};
 use crate::flavour::ServerInfo;
 use crate::metrics::Handles;
-use crate::protocol::handshake::{mask_greeting, parse_client_hello};
+use crate::protocol::handshake::{
+    full_auth, mask_greeting, parse_client_hello, sends_password_first, set_client_ssl,
+    ClientHello, FullAuth, Greeting,
+};
 use crate::protocol::packets::{errors, ok_status, ErrPacket, ERR_HEADER, OK_HEADER};
 use crate::protocol::response::ResponseTracker;
 use crate::protocol::{parse_header, HEADER_LEN};
-use crate::server::io::{Conn, IoError};
+use crate::server::io::{Conn, IoError, Stream};
 use crate::server::preauth::MAX_PREAUTH_PACKET;
 use crate::server::Shared;
+
+/// An SSLRequest is the fixed part of a handshake response alone.
+const SSL_REQUEST_LEN: usize = 32;
 
 impl<'a> Session<'a> {
     /// Opens the backend connection and relays the connection phase.
@@ -47,9 +55,10 @@ impl<'a> Session<'a> {
             client.write(&greeting).await.map_err(client_err)?;
             return Err(backend_err(IoError::Closed));
         }
+        let offer_tls = shared.tls_acceptor.load().is_some();
         let server = match greeting
             .get_mut(HEADER_LEN..)
-            .map(mask_greeting)
+            .map(|p| mask_greeting(p, offer_tls))
             .unwrap_or(Err(
                 crate::protocol::handshake::HandshakeError::TruncatedGreeting,
             )) {
@@ -68,27 +77,25 @@ impl<'a> Session<'a> {
         // The client's handshake response is 1: the server's answer is 2.
         seq.store(2, Ordering::Relaxed);
 
-        let (len, hello_seq) = client_header(client, cfg).await?;
-        if hello_seq != 1 {
-            return Err(refuse(client, errors::out_of_order(), 2).await);
+        let (mut hello, parsed) = client_hello(client, shared, m, &server, &seq).await?;
+        let backend_tls =
+            backend_tls(client, &mut backend, shared, m, &server, &hello, &seq).await?;
+        // After an SSLRequest every later packet of the login is one
+        // sequence id further: the side that used TLS counts one more.
+        let shift = u8::from(backend_tls).wrapping_sub(u8::from(client.is_tls()));
+        let client_tls = client.is_tls();
+        // A TLS client whose first response already is its password (in
+        // clear): not passed on over a plain connection.
+        if client_tls && !backend_tls && sends_password_first(&parsed.plugin) {
+            let err = errors::cleartext_needs_backend_tls();
+            return Err(refuse(client, err, 3).await);
         }
-        if len > MAX_PREAUTH_PACKET {
-            m.rejected_preauth_too_large.increment(1);
-            let err = errors::preauth_too_large(len, MAX_PREAUTH_PACKET);
-            return Err(refuse(client, err, 2).await);
+        if let Some(p) = hello.get_mut(HEADER_LEN..).filter(|_| backend_tls) {
+            set_client_ssl(p);
         }
-        client_frame(client, cfg).await?;
-        let mut hello = client.take(HEADER_LEN + len);
-        let parsed = match hello
-            .get_mut(HEADER_LEN..)
-            .map(|p| parse_client_hello(p, &server))
-        {
-            Some(Ok(h)) if h.ssl_request => {
-                return Err(refuse(client, errors::tls_unsupported(), 2).await)
-            }
-            Some(Ok(h)) => h,
-            _ => return Err(refuse(client, errors::malformed_handshake(), 2).await),
-        };
+        if let Some(s) = hello.get_mut(3) {
+            *s = 1 + u8::from(backend_tls);
+        }
         backend.write(&hello).await.map_err(backend_err)?;
 
         let mut session = Session {
@@ -109,12 +116,15 @@ impl<'a> Session<'a> {
             next_proxy_stmt_id: super::prepared::FIRST_PROXY_STMT_ID,
             last_prepared_in_proxy: None,
             auth_seq: Some(seq),
+            auth_seq_shift: shift,
+            tls_sides: (client_tls, backend_tls),
             flavour,
         };
         if !session.relay_auth().await? {
             return Err(SessionError::Backend(IoError::Closed));
         }
         session.auth_seq = None;
+        session.auth_seq_shift = 0;
         debug!(conn = server.connection_id, user = %parsed.user, "client authenticated");
         Ok(session)
     }
@@ -126,8 +136,16 @@ impl<'a> Session<'a> {
     pub(super) async fn relay_auth(&mut self) -> Result<bool> {
         loop {
             while let Some((len, seq)) = self.backend.complete_frame() {
-                let frame = self.backend.take(HEADER_LEN + len);
+                let mut frame = self.backend.take(HEADER_LEN + len);
+                let seq = seq.wrapping_sub(self.auth_seq_shift);
+                if let Some(s) = frame.get_mut(3) {
+                    *s = seq;
+                }
                 self.note_auth_seq(seq);
+                if let Some(err) = self.full_auth_refusal(&frame) {
+                    // In place of that packet, with its sequence id.
+                    return Err(refuse(self.client, err, seq).await);
+                }
                 self.client.write(&frame).await.map_err(client_err)?;
                 match frame.get(HEADER_LEN).copied() {
                     Some(OK_HEADER) => {
@@ -150,8 +168,11 @@ impl<'a> Session<'a> {
                 }
             }
             while let Some((len, seq)) = self.client.complete_frame() {
-                let frame = self.client.take(HEADER_LEN + len);
+                let mut frame = self.client.take(HEADER_LEN + len);
                 self.note_auth_seq(seq);
+                if let Some(s) = frame.get_mut(3) {
+                    *s = seq.wrapping_add(self.auth_seq_shift);
+                }
                 self.backend.write(&frame).await.map_err(backend_err)?;
             }
             tokio::select! {
@@ -161,11 +182,161 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// During login or COM_CHANGE_USER, when only one of the two
+    /// connections is TLS: the ERR
+    /// that replaces a server packet asking for the password itself. A
+    /// client on TLS would send it in clear, to go on in plain text; a
+    /// plain one would send it RSA-encrypted, which a server on TLS does
+    /// not read.
+    fn full_auth_refusal(&self, frame: &[u8]) -> Option<ErrPacket> {
+        let (client_tls, backend_tls) = self.tls_sides;
+        let asked = full_auth(frame.get(HEADER_LEN..)?)?;
+        match (client_tls, backend_tls, asked) {
+            (true, false, _) => Some(errors::cleartext_needs_backend_tls()),
+            (false, true, FullAuth::CachingSha2 | FullAuth::Sha256) => {
+                Some(errors::rsa_needs_client_tls())
+            }
+            _ => None,
+        }
+    }
+
     /// During login: an ERR sent now follows the frame with sequence id `seq`.
     fn note_auth_seq(&self, seq: u8) {
         if let Some(s) = &self.auth_seq {
             s.store(seq.wrapping_add(1), Ordering::Relaxed);
         }
+    }
+}
+
+/// Reads the client's handshake response, upgrading the connection to TLS
+/// first when the client sends an SSLRequest. Returns the frame (as read;
+/// masked bits cleared) and what it says.
+async fn client_hello(
+    client: &mut Conn,
+    shared: &Shared,
+    m: &Handles,
+    server: &Greeting,
+    seq: &AtomicU8,
+) -> Result<(BytesMut, ClientHello)> {
+    let cfg = &shared.config;
+    loop {
+        // 1 in plain text, 2 after an SSLRequest; an ERR is one more.
+        let expected = 1 + u8::from(client.is_tls());
+        // While TLS may still start, read exactly one packet at a time.
+        let exact = shared.tls_acceptor.load().is_some() && !client.is_tls();
+        let (len, hello_seq) = if exact {
+            fill_exact(client, cfg, HEADER_LEN).await?;
+            parse_header(&client.buf).unwrap_or_default()
+        } else {
+            client_header(client, cfg).await?
+        };
+        if hello_seq != expected {
+            return Err(refuse(client, errors::out_of_order(), expected + 1).await);
+        }
+        if len > MAX_PREAUTH_PACKET {
+            m.rejected_preauth_too_large.increment(1);
+            let err = errors::preauth_too_large(len, MAX_PREAUTH_PACKET);
+            return Err(refuse(client, err, expected + 1).await);
+        }
+        if exact {
+            fill_exact(client, cfg, HEADER_LEN + len).await?;
+        } else {
+            client_frame(client, cfg).await?;
+        }
+        let mut hello = client.take(HEADER_LEN + len);
+        let parsed = hello
+            .get_mut(HEADER_LEN..)
+            .map(|p| parse_client_hello(p, server));
+        match parsed {
+            Some(Ok(h)) if h.ssl_request => {}
+            Some(Ok(h)) if cfg.listen.tls.mode == ListenTlsMode::Required && !client.is_tls() => {
+                debug!(user = %h.user, "plain-text client refused: [listen.tls] mode = required");
+                return Err(refuse(client, errors::insecure_transport(), 2).await);
+            }
+            Some(Ok(h)) => return Ok((hello, h)),
+            _ => return Err(refuse(client, errors::malformed_handshake(), expected + 1).await),
+        }
+        let Some(acceptor) = shared.tls_acceptor.load_full().filter(|_| !client.is_tls()) else {
+            return Err(refuse(client, errors::tls_unsupported(), expected + 1).await);
+        };
+        // Bytes sent after the SSLRequest and before the TLS handshake are
+        // plain text that would pass for protected: refused.
+        if !client.buf.is_empty() {
+            return Err(refuse(client, errors::malformed_handshake(), 2).await);
+        }
+        let accepted = client
+            .upgrade(|tcp| async move {
+                let tls = acceptor.accept(tcp).await?;
+                Ok(Stream::Accepted(Box::new(tls)))
+            })
+            .await;
+        if let Err(e) = accepted {
+            // Nothing can be said to a client whose TLS handshake failed.
+            m.tls_client_failed.increment(1);
+            debug!(error = %e, "client TLS handshake failed");
+            return Err(client_err(e));
+        }
+        m.tls_client_ok.increment(1);
+        seq.store(3, Ordering::Relaxed);
+    }
+}
+
+/// With `[backend.tls]`: asks the server for TLS (an SSLRequest made of the
+/// client's capabilities, max packet size and charset) and upgrades the
+/// connection. True when the backend connection is now TLS.
+async fn backend_tls(
+    client: &mut Conn,
+    backend: &mut Conn,
+    shared: &Shared,
+    m: &Handles,
+    server: &Greeting,
+    hello: &[u8],
+    seq: &AtomicU8,
+) -> Result<bool> {
+    let Some(tls) = &shared.backend_tls else {
+        return Ok(false);
+    };
+    let addr = shared.config.backend.addr.as_str();
+    let err_seq = seq.load(Ordering::Relaxed);
+    if !server.server_ssl {
+        if tls.mode == BackendTlsMode::Preferred {
+            return Ok(false);
+        }
+        let err = errors::backend_tls_unavailable(addr);
+        return Err(refuse(client, err, err_seq).await);
+    }
+    let Some(fixed) = hello.get(HEADER_LEN..HEADER_LEN + SSL_REQUEST_LEN) else {
+        return Err(refuse(client, errors::malformed_handshake(), err_seq).await);
+    };
+    let mut request = Vec::with_capacity(HEADER_LEN + SSL_REQUEST_LEN);
+    request.extend_from_slice(&[SSL_REQUEST_LEN as u8, 0, 0, 1]);
+    request.extend_from_slice(fixed);
+    if let Some(p) = request.get_mut(HEADER_LEN..) {
+        set_client_ssl(p);
+    }
+    backend.write(&request).await.map_err(backend_err)?;
+    let (connector, name) = (tls.connector.clone(), tls.name.clone());
+    let upgraded = backend
+        .upgrade(|tcp| async move {
+            let tls = connector.connect(name, tcp).await?;
+            Ok(Stream::Connected(Box::new(tls)))
+        })
+        .await;
+    if let Err(e) = upgraded {
+        m.tls_backend_failed.increment(1);
+        tracing::warn!(backend = addr, error = %e, "TLS to the backend failed");
+        let err = errors::backend_tls_failed(addr, &e);
+        return Err(refuse(client, err, err_seq).await);
+    }
+    m.tls_backend_ok.increment(1);
+    Ok(true)
+}
+
+/// [`Conn::fill_exact`], bounded by the client read timeout.
+async fn fill_exact(client: &mut Conn, cfg: &crate::config::Config, n: usize) -> Result<()> {
+    match tokio::time::timeout(cfg.client_read_timeout(), client.fill_exact(n)).await {
+        Ok(r) => r.map_err(client_err),
+        Err(_) => Err(refuse(client, errors::read_timeout(), 0).await),
     }
 }
 
