@@ -41,12 +41,21 @@ impl Handle {
         let stop = self.inner.stop.clone();
         tokio::spawn(async move {
             let mut delay = Duration::from_millis(200);
+            let mut said = false;
             loop {
                 match handle.ensure_store().await {
-                    Ok(()) => break,
-                    Err(e) => {
-                        warn!(error = %e, "the migration engine cannot reach the primary yet; retrying")
+                    Ok(()) => {
+                        if said {
+                            info!("the migration engine reached the primary");
+                        }
+                        break;
                     }
+                    // Said once, not at every retry.
+                    Err(e) if !said => {
+                        warn!(error = %e, "the migration engine cannot reach the primary yet; retrying");
+                        said = true;
+                    }
+                    Err(_) => {}
                 }
                 tokio::select! {
                     _ = stop.cancelled() => return,
