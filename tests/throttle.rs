@@ -45,6 +45,22 @@ async fn copy_stands_still(ctx: &Ctx, id: &str, rows: u64) {
     );
 }
 
+/// `t` with 4096 rows through the proxy, and its twin `n` for the native
+/// ALTER to compare with.
+async fn table_and_twin(ctx: &Ctx) -> Conn {
+    let mut c = ctx.conn().await;
+    c.query_drop(
+        "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL)",
+    )
+    .await
+    .unwrap();
+    fill_doubling(&mut c, 1 << 12).await;
+    c.query_drop("CREATE TABLE n LIKE t; INSERT INTO n SELECT * FROM t")
+        .await
+        .unwrap();
+    c
+}
+
 /// The throttler holds the copy for `reason` (seen in SHOW MIGRATION), and
 /// once resumed the copy stands still (`rows` in the table).
 async fn held_for(ctx: &Ctx, c: &mut Conn, id: &str, reason: &str, rows: u64) {
@@ -129,16 +145,7 @@ async fn an_unreachable_replica_holds_the_copy() {
         c.throttle.replicas = vec![format!("127.0.0.1:{}", free_port())];
     })
     .await;
-    let mut c = ctx.conn().await;
-    c.query_drop(
-        "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL)",
-    )
-    .await
-    .unwrap();
-    fill_doubling(&mut c, 1 << 12).await;
-    c.query_drop("CREATE TABLE n LIKE t; INSERT INTO n SELECT * FROM t")
-        .await
-        .unwrap();
+    let mut c = table_and_twin(&ctx).await;
     let (id, _): (String, String) = c
         .query_first("ALTER TABLE t /* ghostwire: async */ ADD INDEX (k)")
         .await
@@ -169,16 +176,7 @@ async fn slow_client_statements_hold_the_copy_until_they_are_fast_again() {
         c.throttle.max_client_p99_factor = 3.0;
     })
     .await;
-    let mut c = ctx.conn().await;
-    c.query_drop(
-        "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL)",
-    )
-    .await
-    .unwrap();
-    fill_doubling(&mut c, 1 << 12).await;
-    c.query_drop("CREATE TABLE n LIKE t; INSERT INTO n SELECT * FROM t")
-        .await
-        .unwrap();
+    let mut c = table_and_twin(&ctx).await;
     // The application: point reads through the proxy, from before the
     // migration (its latency then is the baseline).
     let stop = Arc::new(AtomicBool::new(false));

@@ -178,24 +178,7 @@ pub fn start_mariadb_with(server_id: u32) -> Server {
         .prefix("ghostwire-mariadb-")
         .tempdir()
         .unwrap();
-    let data = dir.path().join("data");
-    let out = Command::new(find_binary("mariadb-install-db"))
-        .args([
-            "--no-defaults",
-            "--user=root",
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-        ])
-        .arg(format!("--datadir={}", data.display()))
-        .output()
-        .expect("run mariadb-install-db");
-    assert!(
-        out.status.success(),
-        "mariadb-install-db: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let init = dir.path().join("init.sql");
-    std::fs::write(&init, BOOTSTRAP_SQL).unwrap();
+    let data = install_mariadb(dir.path());
     let port = free_port();
     let d = dir.path().display();
     let mariadbd = mariadbd_command(&d.to_string(), port, server_id, &format!("{d}/error.log"));
@@ -239,6 +222,28 @@ pub fn start_mysql() -> Server {
         _keepalive: Some(child),
         ..server
     }
+}
+
+/// A fresh data directory in `dir/data` and the accounts' `dir/init.sql`.
+fn install_mariadb(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    let out = Command::new(find_binary("mariadb-install-db"))
+        .args([
+            "--no-defaults",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ])
+        .arg(format!("--datadir={}", data.display()))
+        .output()
+        .expect("run mariadb-install-db");
+    assert!(
+        out.status.success(),
+        "mariadb-install-db: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(dir.join("init.sql"), BOOTSTRAP_SQL).unwrap();
+    data
 }
 
 /// Runs `script` in a shell whose stdin is ours (kept open by the returned

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 
 use super::{
-    external_server, find_binary, free_port, in_shell, is_mysql, mariadbd_command, opts,
-    wait_ready, APP_USER, BOOTSTRAP_SQL,
+    external_server, free_port, in_shell, install_mariadb, is_mysql, mariadbd_command, opts,
+    wait_ready, APP_USER,
 };
 
 pub struct Restartable {
@@ -37,22 +37,7 @@ impl Restartable {
                 .prefix("ghostwire-restartable-")
                 .tempdir()
                 .unwrap();
-            let out = Command::new(find_binary("mariadb-install-db"))
-                .args([
-                    "--no-defaults",
-                    "--user=root",
-                    "--auth-root-authentication-method=normal",
-                    "--skip-test-db",
-                ])
-                .arg(format!("--datadir={}", dir.path().join("data").display()))
-                .output()
-                .expect("run mariadb-install-db");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::fs::write(dir.path().join("init.sql"), BOOTSTRAP_SQL).unwrap();
+            install_mariadb(dir.path());
             r.mariadb = Some((dir, 0));
             r.start_mariadb();
         }
