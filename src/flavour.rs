@@ -3,7 +3,7 @@
 //! shape an ALTER's meaning, and the error codes the engine reacts to.
 
 /// The server family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Flavour {
     MariaDb,
     MySql,
@@ -11,7 +11,7 @@ pub enum Flavour {
 
 /// Flavour and version (`major * 10000 + minor * 100 + patch`, the form the
 /// servers use in versioned comments: 10.11.6 → 101106, 8.0.40 → 80040).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServerInfo {
     pub flavour: Flavour,
     pub version: u32,

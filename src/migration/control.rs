@@ -74,7 +74,14 @@ impl Control {
         self.cancel.cancel();
     }
 
-    /// Who cancelled it with `ALTER MIGRATION … CANCEL` (none: shutdown).
+    /// Stops the migration in this process without ending it: another
+    /// instance may resume it (the instance lock is lost).
+    pub fn hand_over(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Who cancelled it with `ALTER MIGRATION … CANCEL` (none: shutdown,
+    /// or handed over).
     pub fn cancelled_by(&self) -> Option<String> {
         self.cancelled_by
             .lock()

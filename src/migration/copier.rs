@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::control::Control;
+use super::persisted::CopiedUpTo;
 
 use super::sql::{tuple_cmp, KeyKind};
 use super::{MigrationError, Result};
@@ -74,34 +75,56 @@ pub struct Progress {
 #[derive(Default)]
 struct Completion {
     next: u64,
-    done: std::collections::BTreeMap<u64, Option<i128>>,
+    /// Finished chunks past the prefix: upper bound and rows.
+    done: std::collections::BTreeMap<u64, (Bound, u64)>,
+    /// The finished prefix: every chunk up to this bound (a checkpoint).
+    prefix: Option<CopiedUpTo>,
 }
 
 impl Progress {
-    pub fn new(chunk_rows: u64, watermark: Option<Box<dyn Fn(i128) + Send + Sync>>) -> Self {
+    /// `from`: what an earlier process already copied (a resume).
+    pub fn new(
+        chunk_rows: u64,
+        from: Option<CopiedUpTo>,
+        watermark: Option<Box<dyn Fn(i128) + Send + Sync>>,
+    ) -> Self {
         Progress {
-            rows: AtomicU64::new(0),
+            rows: AtomicU64::new(from.as_ref().map_or(0, |f| f.rows)),
             chunk_rows: AtomicU64::new(chunk_rows),
-            completion: Default::default(),
+            completion: std::sync::Mutex::new(Completion {
+                prefix: from,
+                ..Default::default()
+            }),
             watermark,
         }
     }
 
-    fn chunk_done(&self, seq: u64, hi: &Bound) {
-        let value = match hi.as_slice() {
-            [one] => one.parse::<i128>().ok(),
-            _ => None,
-        };
+    fn chunk_done(&self, seq: u64, hi: &Bound, rows: u64) {
         let mut c = self.completion.lock().unwrap_or_else(|p| p.into_inner());
-        c.done.insert(seq, value);
+        c.done.insert(seq, (hi.clone(), rows));
         loop {
             let next = c.next;
-            let Some(v) = c.done.remove(&next) else { break };
+            let Some((hi, rows)) = c.done.remove(&next) else {
+                break;
+            };
             c.next += 1;
-            if let (Some(v), Some(report)) = (v, &self.watermark) {
-                report(v);
+            if let ([one], Some(report)) = (hi.as_slice(), &self.watermark) {
+                if let Ok(v) = one.parse::<i128>() {
+                    report(v);
+                }
             }
+            let before = c.prefix.as_ref().map_or(0, |p| p.rows);
+            c.prefix = Some(CopiedUpTo {
+                below: hi,
+                rows: before + rows,
+            });
         }
+    }
+
+    /// Every chunk up to this bound is copied (`None`: none in order yet).
+    pub fn copied(&self) -> Option<CopiedUpTo> {
+        let c = self.completion.lock().unwrap_or_else(|p| p.into_inner());
+        c.prefix.clone()
     }
 }
 
@@ -146,9 +169,11 @@ impl CopyPlan {
     }
 }
 
+/// Copies every row above `from` (all rows when `None`).
 pub async fn copy(
     pool: &Pool,
     plan: &CopyPlan,
+    from: Option<Bound>,
     workers: usize,
     target: Duration,
     progress: Arc<Progress>,
@@ -183,7 +208,7 @@ pub async fn copy(
         });
     }
     drop(rx);
-    let mut lower: Option<Bound> = None;
+    let mut lower: Option<Bound> = from;
     let mut seq = 0;
     let producer = async {
         loop {
@@ -263,7 +288,7 @@ async fn worker(
         tracing::trace!(seq, %range, rows, "chunk copied");
         progress.rows.fetch_add(rows, Ordering::Relaxed);
         metrics::counter!(crate::metrics::MIGRATION_ROWS_COPIED).increment(rows);
-        progress.chunk_done(seq, &hi);
+        progress.chunk_done(seq, &hi, rows);
         let took = started.elapsed();
         resize(progress, rows, took, target);
         control.rest(took).await?;

@@ -105,8 +105,8 @@ impl Handle {
                 let ids: Vec<String> = self.controls().keys().cloned().collect();
                 for id in ids {
                     if let Some(c) = self.control(&id) {
-                        warn!(%id, "cancelling: the instance lock is lost, another instance may take the migration over");
-                        c.cancel("ghostwire (its instance lock was lost)");
+                        warn!(%id, "stopping: the instance lock is lost, another instance may take the migration over");
+                        c.hand_over();
                     }
                 }
             }
@@ -197,6 +197,15 @@ impl Handle {
             if !abandoned {
                 continue;
             }
+            if &u.owner != me && u.resumable {
+                match self.adopt(&mut conn, &u).await? {
+                    Adoption::Adopted | Adoption::NotNow => {
+                        free_since.remove(&u.id);
+                        continue;
+                    }
+                    Adoption::CannotResume => {}
+                }
+            }
             let message = if &u.owner == me {
                 "its runner ended while the server was unreachable; the original table is unchanged. \
                  Submit the ALTER again"
@@ -215,6 +224,93 @@ impl Handle {
         }
         free_since.retain(|id, _| seen.contains(id));
         Ok(())
+    }
+}
+
+/// What came of trying to take a migration over.
+enum Adoption {
+    Adopted,
+    /// Another instance took it first, or the table is busy here.
+    NotNow,
+    /// Stored by another version, or unreadable: failed instead.
+    CannotResume,
+}
+
+impl Handle {
+    /// Takes migration `u` over from its stopped instance and runs it on
+    /// from its checkpoint (see `runner::resume`). The claim is a
+    /// conditional UPDATE of `owner`, so of several instances only one
+    /// adopts it; the stopped one has cancelled its own run long before
+    /// (see `keep_lock`).
+    async fn adopt(&self, conn: &mut Conn, u: &store::Unfinished) -> Result<Adoption> {
+        let Some(saved) = store::resumable(conn, &u.id).await? else {
+            return Ok(Adoption::CannotResume);
+        };
+        let Some(req) = super::persisted::load_request(&saved.request, saved.statement) else {
+            warn!(id = %u.id, "cannot resume a migration recorded by another ghostwire version");
+            return Ok(Adoption::CannotResume);
+        };
+        let checkpoint = match saved.checkpoint.as_deref() {
+            Some(json) => match super::persisted::Checkpoint::from_json(json) {
+                Some(c) => Some(c),
+                None => return Ok(Adoption::CannotResume),
+            },
+            None => None,
+        };
+        let Some(ticket) = self.reserve_for(&u.schema, &u.table, &u.id) else {
+            return Ok(Adoption::NotNow);
+        };
+        let control = std::sync::Arc::new(super::control::Control::new(&self.inner.stop));
+        control.set_paused(saved.paused);
+        // Registered before the claim: the reconciler must never see a
+        // migration of ours that no runner has.
+        self.controls().insert(u.id.clone(), control.clone());
+        if !store::claim(conn, &u.id, &u.owner, &self.inner.instance).await? {
+            self.controls().remove(&u.id);
+            return Ok(Adoption::NotNow);
+        }
+        warn!(id = %u.id, schema = %u.schema, table = %u.table, stage = %u.stage, from = %u.owner,
+            resume = checkpoint.is_some(), "adopting a migration whose ghostwire instance stopped");
+        if checkpoint.is_none() && saved.shadow_created {
+            // A shadow with no checkpoint: its copy had not begun; start over.
+            runner::drop_helpers(conn, &u.id, &u.schema, &u.table).await;
+        }
+        let message = format!(
+            "resumed by ghostwire instance {} after instance {} stopped",
+            self.inner.instance, u.owner
+        );
+        let _ = store::update(
+            conn,
+            &u.id,
+            &store::Update {
+                stage: Some("resuming"),
+                message: Some(&message),
+                ..Default::default()
+            },
+        )
+        .await;
+        let released = u.status == store::Status::CuttingOver.as_str()
+            || checkpoint.as_ref().is_some_and(|c| c.released);
+        if released {
+            // COMPLETE was given: the resumed migration cuts over by itself.
+            control.release();
+        }
+        let resume = runner::Resume {
+            checkpoint,
+            attempts: saved.cutover_attempts,
+        };
+        let handle = self.clone();
+        let id = u.id.clone();
+        self.inner.tasks.spawn(async move {
+            let outcome = runner::run(&handle, &id, &req, &control, Some(resume)).await;
+            handle.controls().remove(&id);
+            drop(ticket);
+            match outcome {
+                Ok(s) => info!(%id, "{}", s.message()),
+                Err(e) => warn!(%id, error = %e.message, "the adopted migration failed"),
+            }
+        });
+        Ok(Adoption::Adopted)
     }
 }
 

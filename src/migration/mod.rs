@@ -16,6 +16,7 @@ pub mod copier;
 mod cutover;
 mod instance;
 mod lifecycle;
+mod persisted;
 mod runner;
 pub mod schema;
 pub mod sql;
@@ -343,6 +344,22 @@ impl Handle {
         Ok(ticket)
     }
 
+    /// Reserves `schema.table` for migration `id`, taken over from another
+    /// process; `None` while the table is reserved here already.
+    fn reserve_for(&self, schema: &str, table: &str, id: &str) -> Option<Ticket> {
+        let key = (schema.to_string(), table.to_string());
+        let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
+        if active.contains_key(&key) {
+            return None;
+        }
+        active.insert(key.clone(), id.to_string());
+        Some(Ticket {
+            handle: self.clone(),
+            id: id.to_string(),
+            key,
+        })
+    }
+
     /// An unfinished migration of `schema.table` that another instance runs
     /// (its owner lock held).
     async fn running_elsewhere(&self, schema: &str, table: &str) -> Result<Option<String>> {
@@ -403,6 +420,10 @@ impl Handle {
             statement: &req.text,
             charset: &req.session.charset_client,
             submitted_by: &req.session.current_user,
+            request: done
+                .is_none()
+                .then(|| persisted::save_request(req))
+                .flatten(),
             done,
         }
     }
@@ -442,7 +463,7 @@ impl Handle {
         let handle = self.clone();
         let mid = id.clone();
         inner.tasks.spawn(async move {
-            let outcome = runner::run(&handle, &mid, &req, &control).await;
+            let outcome = runner::run(&handle, &mid, &req, &control, None).await;
             handle.controls().remove(&mid);
             drop(ticket);
             let _ = tx.send(outcome);

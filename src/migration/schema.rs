@@ -376,6 +376,15 @@ pub async fn binlog_position(conn: &mut Conn, server: ServerInfo) -> Result<(Str
     Ok((file, pos))
 }
 
+/// The binlog files the server still has (`SHOW BINARY LOGS`).
+pub async fn binlog_files(conn: &mut Conn) -> Result<Vec<String>> {
+    let rows: Vec<mysql_async::Row> = conn.query("SHOW BINARY LOGS").await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.get::<String, _>(0))
+        .collect())
+}
+
 /// The chunking key shared by both tables: a key that identifies rows in
 /// the old table, whose columns keep their values in the new one (same
 /// type, or an integer widened), and which the new table can still find

@@ -30,7 +30,7 @@ pub enum AlterError {
 
 /// One top-level clause of the body, as far as columns go. Names are the
 /// identifiers' bytes (unescaped) until `Op::decode` turns them into text.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Op<N = Vec<u8>> {
     AddColumn {
         name: N,

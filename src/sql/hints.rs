@@ -4,7 +4,7 @@
 use super::lexer::{lex, Dialect, Lexed, TokenKind};
 
 /// Words a client can give in `/* ghostwire: … */` or `SET @ghostwire`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hints {
     pub online: bool,
     pub direct: bool,

@@ -8,6 +8,7 @@
 //! packages in a temp dir.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod raw;
 pub mod replica;
 pub mod restartable;

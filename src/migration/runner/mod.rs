@@ -11,7 +11,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use tracing::{info, warn};
 
-use super::binlog::{Delta, Horizon, Replay, Tail, Target};
+use super::binlog::{Delta, Horizon, Pos, Replay, Tail, Target};
 use super::checksum::{self, Compared};
 use super::control::Control;
 use super::copier::{self, CopyPlan, InsertChecks, Progress};
@@ -23,13 +23,55 @@ use super::{Failure, Handle, Inner, MigrationError, Outcome, Request, Result, Su
 use crate::gate::Gate;
 
 mod locked;
+mod resume;
 mod shadow;
+
+/// A resume's starting point (see `resume`).
+pub(super) struct Resume {
+    /// `None`: no checkpoint was written; the migration starts over.
+    pub checkpoint: Option<super::persisted::Checkpoint>,
+    /// Lock attempts already made.
+    pub attempts: u32,
+}
+
+/// Plans for the copy, and where it starts.
+pub(super) struct Prepared {
+    pub copy_plan: CopyPlan,
+    pub replay: Replay,
+    pub target: Target,
+    pub compared: Compared,
+    /// The server's estimate of the table's rows.
+    pub rows_total: u64,
+    pub start: Start,
+}
+
+/// Where the copy and the tail start.
+#[derive(Default)]
+pub(super) struct Start {
+    pub binlog: (String, u64),
+    /// Rows already copied below this bound.
+    pub copy: Option<super::persisted::CopiedUpTo>,
+    pub copy_done: bool,
+    /// Definition fingerprints of the original and the shadow at the start.
+    pub defs: (String, String),
+}
 
 /// Rows per checksum chunk.
 const CHECKSUM_CHUNK: u64 = 10_000;
 
-pub async fn run(handle: &Handle, id: &str, req: &Request, control: &Arc<Control>) -> Outcome {
-    let m = Migration::new(&handle.inner, id, req, control);
+/// Runs migration `id`; `resume` when another process started it.
+pub(super) async fn run(
+    handle: &Handle,
+    id: &str,
+    req: &Request,
+    control: &Arc<Control>,
+    resume: Option<Resume>,
+) -> Outcome {
+    let mut m = Migration::new(&handle.inner, id, req, control);
+    if let Some(r) = &resume {
+        m.attempts = r.attempts.into();
+    }
+    m.resume = resume;
     let result = async {
         let running = m.inner.running.clone();
         let permit = match running.clone().try_acquire_owned() {
@@ -96,6 +138,26 @@ pub async fn run(handle: &Handle, id: &str, req: &Request, control: &Arc<Control
                 handle.wake_dropper();
             }
             Ok(summary)
+        }
+        // Stopped by this process's shutdown or the loss of its instance
+        // lock, not by a user: left as it is, for the next instance to
+        // resume (`instance`). A client waiting for it is told so.
+        Err(MigrationError::Cancelled) if control.cancelled_by().is_none() => {
+            warn!(%id, "migration stopped with this ghostwire process; another instance resumes it");
+            let message = format!(
+                "ghostwire: migration {id} stopped with its ghostwire instance; another \
+                 instance resumes it from its checkpoint (SHOW MIGRATION '{id}')"
+            );
+            let _ = m
+                .record(&Update {
+                    stage: Some("stopped with its instance"),
+                    message: Some(&message),
+                    ..Default::default()
+                })
+                .await;
+            Err(crate::protocol::packets::ErrPacket::new(
+                2013, "HY000", message,
+            ))
         }
         Err(e) => {
             warn!(%id, error = %e, "migration failed");
@@ -213,6 +275,8 @@ pub(super) struct Migration<'a> {
     /// Lock attempts so far (checksum snapshots and cut-overs), as shown
     /// in `cutover_attempts`.
     attempts: std::sync::atomic::AtomicU32,
+    /// Going on from another process's checkpoint.
+    resume: Option<Resume>,
 }
 
 impl<'a> Migration<'a> {
@@ -240,6 +304,7 @@ impl<'a> Migration<'a> {
             carry_auto_increment: Default::default(),
             permit: Default::default(),
             attempts: Default::default(),
+            resume: None,
         }
     }
 
@@ -285,7 +350,24 @@ impl<'a> Migration<'a> {
 
     async fn copy_migration(&self, gate: &Gate) -> Result<Summary> {
         let schema = &self.req.schema;
-        let (copy_plan, replay, target, compared, rows_total) = self.prepare_shadow().await?;
+        let prepared = match &self.resume {
+            Some(Resume {
+                checkpoint: Some(cp),
+                ..
+            }) => match self.resume_shadow(cp).await? {
+                resume::Found::CutOver => return Ok(self.summary(0, 0)),
+                resume::Found::GoOn(p) => *p,
+            },
+            _ => self.prepare_shadow().await?,
+        };
+        let Prepared {
+            copy_plan,
+            replay,
+            target,
+            compared,
+            rows_total,
+            start,
+        } = prepared;
         let opts =
             super::migration_opts(&self.inner.opts, &self.req.session, copy_plan.keep_zero_ids)
                 .ok_or_else(|| {
@@ -295,9 +377,7 @@ impl<'a> Migration<'a> {
         let pool = self.pool()?;
 
         self.stage("starting binlog tail").await?;
-        let mut conn = self.inner.pool.get_conn().await?;
-        let from = schema::binlog_position(&mut conn, self.server()?).await?;
-        drop(conn);
+        let from = start.binlog.clone();
         self.record(&Update {
             binlog: Some((&from.0, from.1)),
             rows_total: Some(rows_total),
@@ -305,7 +385,18 @@ impl<'a> Migration<'a> {
         })
         .await?;
         let failure = Failure::default();
-        let delta = Arc::new(Delta::default());
+        let delta = Arc::new(Delta::new(Pos::new(&from.0, from.1)));
+        let int_key = matches!(copy_plan.kinds.as_slice(), [KeyKind::Int { .. }]);
+        // Rows already in the shadow (a resume): their changes replay now.
+        let below = start.copy.as_ref().and_then(|c| match c.below.as_slice() {
+            [one] if int_key => one.parse::<i128>().ok(),
+            _ => None,
+        });
+        delta.set_horizon(match (start.copy_done, below) {
+            (true, _) => Horizon::All,
+            (false, Some(w)) => Horizon::UpTo(w),
+            (false, None) => Horizon::Nothing,
+        });
         let tail = Tail::start(
             self.inner.opts.clone(),
             self.server()?,
@@ -325,46 +416,49 @@ impl<'a> Migration<'a> {
         );
         // With one integer key, changes replay behind the copy as chunks
         // finish; otherwise once the copy is done.
-        let watermark: Option<Box<dyn Fn(i128) + Send + Sync>> = match copy_plan.kinds.as_slice() {
-            [KeyKind::Int { .. }] => {
-                let d = delta.clone();
-                Some(Box::new(move |w| {
-                    tracing::trace!(w, "replay horizon");
-                    d.set_horizon(Horizon::UpTo(w))
-                }))
-            }
-            _ => None,
+        let watermark: Option<Box<dyn Fn(i128) + Send + Sync>> = if int_key {
+            let d = delta.clone();
+            Some(Box::new(move |w| {
+                tracing::trace!(w, "replay horizon");
+                d.set_horizon(Horizon::UpTo(w))
+            }))
+        } else {
+            None
         };
         let progress = Arc::new(Progress::new(
             self.inner.config.migrations.chunk_rows,
+            start.copy.clone(),
             watermark,
         ));
+        let copy_done = Arc::new(std::sync::atomic::AtomicBool::new(start.copy_done));
+        let checkpointer = resume::Checkpointing {
+            id: self.id.to_string(),
+            owner: self.inner.instance.clone(),
+            store: self.inner.pool.clone(),
+            progress: progress.clone(),
+            delta: delta.clone(),
+            copy_done: copy_done.clone(),
+            control: self.control.clone(),
+            defs: start.defs.clone(),
+        }
+        .spawn();
 
         let result = async {
-            self.stage("copying").await?;
-            let started = Instant::now();
-            let reporter = self.report_progress(&progress, &delta, rows_total, started);
-            let copy = copier::copy(
-                pool,
-                &copy_plan,
-                self.inner.config.migrations.copy_workers,
-                Duration::from_millis(self.inner.config.migrations.chunk_target_ms),
-                progress.clone(),
-                self.control,
-            );
-            // The automatic throttler watches while the copy runs.
-            let copying = self.inner.throttler.copying();
-            let follow = self.follow_throttler();
-            let copied = tokio::select! {
-                r = copy => r,
-                e = failure.wait() => Err(e),
-                e = reporter => Err(e),
-            };
-            follow.abort();
-            drop(copying);
-            self.control.set_auto(None);
-            copied?;
+            if !start.copy_done {
+                self.run_copy(
+                    &copy_plan,
+                    start.copy.map(|c| c.below),
+                    &progress,
+                    &delta,
+                    &failure,
+                    rows_total,
+                )
+                .await?;
+            }
+            // The horizon first: a checkpoint that says the copy is done
+            // must find every key replayable (see `resume`).
             delta.set_horizon(Horizon::All);
+            copy_done.store(true, Ordering::SeqCst);
             let copied = progress.rows.load(Ordering::Relaxed);
             self.record(&Update {
                 rows_copied: Some(copied),
@@ -400,21 +494,63 @@ impl<'a> Migration<'a> {
                 self.verify(&attempt, &copy_plan, &compared).await?;
             }
             let stall_ms = self.cut_over(&attempt).await?;
-            Ok(Summary {
-                id: self.id.to_string(),
-                strategy: "copy",
-                rows_copied: copied,
-                stall_ms,
-                old_table: Some((
-                    qualified(schema, &self.del_name),
-                    self.inner.config.migrations.retain_old_table.0,
-                )),
-            })
+            Ok(self.summary(copied, stall_ms))
         }
         .await;
+        checkpointer.abort();
         applier.abort();
         drop(tail);
         result
+    }
+
+    fn summary(&self, rows_copied: u64, stall_ms: u64) -> Summary {
+        Summary {
+            id: self.id.to_string(),
+            strategy: "copy",
+            rows_copied,
+            stall_ms,
+            old_table: Some((
+                qualified(&self.req.schema, &self.del_name),
+                self.inner.config.migrations.retain_old_table.0,
+            )),
+        }
+    }
+
+    /// The copy, watched by the throttler, with progress written once a
+    /// second; from `from` when a resume already has the rows below it.
+    async fn run_copy(
+        &self,
+        plan: &CopyPlan,
+        from: Option<copier::Bound>,
+        progress: &Arc<Progress>,
+        delta: &Delta,
+        failure: &Failure,
+        rows_total: u64,
+    ) -> Result<()> {
+        self.stage("copying").await?;
+        let started = Instant::now();
+        let reporter = self.report_progress(progress, delta, rows_total, started);
+        let copy = copier::copy(
+            self.pool()?,
+            plan,
+            from,
+            self.inner.config.migrations.copy_workers,
+            Duration::from_millis(self.inner.config.migrations.chunk_target_ms),
+            progress.clone(),
+            self.control,
+        );
+        // The automatic throttler watches while the copy runs.
+        let copying = self.inner.throttler.copying();
+        let follow = self.follow_throttler();
+        let copied = tokio::select! {
+            r = copy => r,
+            e = failure.wait() => Err(e),
+            e = reporter => Err(e),
+        };
+        follow.abort();
+        drop(copying);
+        self.control.set_auto(None);
+        copied
     }
 
     /// Replays changed keys in the background until the migration ends.

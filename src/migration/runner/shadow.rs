@@ -7,7 +7,7 @@ use super::*;
 impl<'a> super::Migration<'a> {
     /// Checks, then creates the shadow table with the client's ALTER applied
     /// and plans the copy. Returns the plans and the estimated row count.
-    pub(super) async fn prepare_shadow(&self) -> Result<(CopyPlan, Replay, Target, Compared, u64)> {
+    pub(super) async fn prepare_shadow(&self) -> Result<Prepared> {
         let (schema, table) = (&self.req.schema, &self.req.table);
         // The cut-over is safe only if the helpers' names sort after the
         // table's (see `helper_table`).
@@ -53,7 +53,26 @@ impl<'a> super::Migration<'a> {
             session_dependent_defaults(&mut conn, schema, &self.shadow_name).await?;
         let (copy_plan, replay, target, compared) =
             self.plan(&old, &new, &shadow, &session_defaults)?;
-        Ok((copy_plan, replay, target, compared, rows_total))
+        // Where the copy starts: the definitions it starts from (a resume
+        // checks them), and the binlog from now on.
+        let defs = (
+            definition(&mut conn, schema, table).await?,
+            definition(&mut conn, schema, &self.shadow_name).await?,
+        );
+        let binlog = schema::binlog_position(&mut conn, server).await?;
+        Ok(Prepared {
+            copy_plan,
+            replay,
+            target,
+            compared,
+            rows_total,
+            start: Start {
+                binlog,
+                copy: None,
+                copy_done: false,
+                defs,
+            },
+        })
     }
 
     /// Creates the shadow and applies the client's ALTER body to it, on a
@@ -123,7 +142,7 @@ impl<'a> super::Migration<'a> {
     }
 
     /// Column mapping and chunking key shared by both tables.
-    fn plan(
+    pub(super) fn plan(
         &self,
         old: &TableInfo,
         new: &TableInfo,
@@ -293,9 +312,16 @@ impl<'a> super::Migration<'a> {
     }
 }
 
+/// The table's definition fingerprint (`lifecycle::fingerprint`).
+async fn definition(conn: &mut Conn, schema: &str, table: &str) -> Result<String> {
+    super::super::lifecycle::fingerprint(conn, schema, table)
+        .await?
+        .ok_or_else(|| MigrationError::Internal(format!("{schema}.{table} is gone")))
+}
+
 /// Columns of `table` whose default expression depends on the session that
 /// evaluates it (read from the server's own text of each default).
-async fn session_dependent_defaults(
+pub(super) async fn session_dependent_defaults(
     conn: &mut mysql_async::Conn,
     schema: &str,
     table: &str,

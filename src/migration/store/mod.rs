@@ -10,9 +10,11 @@ use super::Result;
 
 mod commands;
 mod list;
+mod resume;
 
 pub use commands::*;
 pub use list::*;
+pub use resume::*;
 
 const CREATE: [&str; 4] = [
     "CREATE DATABASE IF NOT EXISTS `_ghostwire`",
@@ -51,6 +53,8 @@ const CREATE: [&str; 4] = [
         requested_action VARCHAR(64) NULL,
         requested_by VARCHAR(300) NULL,
         old_table_check VARCHAR(64) NULL,
+        request MEDIUMTEXT NULL,
+        checkpoint MEDIUMTEXT NULL,
         KEY by_created (created_at),
         KEY by_table (table_schema, table_name),
         KEY by_drop (old_table_drop_at)
@@ -78,8 +82,9 @@ const CREATE: [&str; 4] = [
 /// kept as the client's bytes with their character set (a latin1 server
 /// default refused other text) and whether the migration created its
 /// shadow (only tables ghostwire made are dropped); then control and
-/// throttle state and the old table's lifecycle.
-const UPGRADES: [(&str, &str); 4] = [
+/// throttle state and the old table's lifecycle; then what a resume needs
+/// (`persisted`).
+const UPGRADES: [(&str, &str); 5] = [
     (
         "shadow_created",
         "ALTER TABLE `_ghostwire`.`migrations` \
@@ -109,6 +114,11 @@ const UPGRADES: [(&str, &str); 4] = [
     (
         "old_table_check",
         "ALTER TABLE `_ghostwire`.`migrations` ADD COLUMN old_table_check VARCHAR(64) NULL",
+    ),
+    (
+        "checkpoint",
+        "ALTER TABLE `_ghostwire`.`migrations` \
+         ADD COLUMN request MEDIUMTEXT NULL, ADD COLUMN checkpoint MEDIUMTEXT NULL",
     ),
 ];
 
@@ -173,6 +183,8 @@ pub struct NewMigration<'a> {
     /// Recorded as already complete (an instant ALTER the client's own
     /// connection ran), with this message.
     pub done: Option<(&'a str, u64, &'a str)>,
+    /// The request in its stored form (`persisted`), for a resume.
+    pub request: Option<String>,
 }
 
 pub async fn insert(conn: &mut Conn, m: &NewMigration<'_>) -> Result<()> {
@@ -183,9 +195,10 @@ pub async fn insert(conn: &mut Conn, m: &NewMigration<'_>) -> Result<()> {
     conn.exec_drop(
         "INSERT INTO `_ghostwire`.`migrations` \
          (id, owner, table_schema, table_name, statement, statement_charset, submitted_by, \
-          status, stage, strategy, stall_ms, progress_pct, created_at, started_at, completed_at, message) \
+          status, stage, strategy, stall_ms, progress_pct, created_at, started_at, completed_at, message, \
+          request) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? = 'complete', 100, 0), UTC_TIMESTAMP(6), \
-          IF(? = 'complete', UTC_TIMESTAMP(6), NULL), IF(? = 'complete', UTC_TIMESTAMP(6), NULL), ?)",
+          IF(? = 'complete', UTC_TIMESTAMP(6), NULL), IF(? = 'complete', UTC_TIMESTAMP(6), NULL), ?, ?)",
         mysql_async::Params::Positional(vec![
             m.id.into(),
             m.owner.into(),
@@ -202,6 +215,7 @@ pub async fn insert(conn: &mut Conn, m: &NewMigration<'_>) -> Result<()> {
             status.into(),
             status.into(),
             message.into(),
+            m.request.as_deref().into(),
         ]),
     )
     .await?;
@@ -338,14 +352,19 @@ pub struct Unfinished {
     pub schema: String,
     pub table: String,
     pub stage: String,
+    pub status: String,
     /// Whether it had created its shadow table (which is then its to drop).
     pub shadow_created: bool,
+    /// Its request is stored: it can be resumed (`persisted`).
+    pub resumable: bool,
 }
 
 pub async fn unfinished(conn: &mut Conn) -> Result<Vec<Unfinished>> {
-    let rows: Vec<(String, String, String, String, String, bool)> = conn
+    type Row = (String, String, String, String, String, String, bool, bool);
+    let rows: Vec<Row> = conn
         .query(
-            "SELECT id, owner, table_schema, table_name, stage, shadow_created \
+            "SELECT id, owner, table_schema, table_name, stage, status, shadow_created, \
+             request IS NOT NULL \
              FROM `_ghostwire`.`migrations` \
              WHERE status IN ('queued', 'running', 'ready', 'cutting_over')",
         )
@@ -353,13 +372,15 @@ pub async fn unfinished(conn: &mut Conn) -> Result<Vec<Unfinished>> {
     Ok(rows
         .into_iter()
         .map(
-            |(id, owner, schema, table, stage, shadow_created)| Unfinished {
+            |(id, owner, schema, table, stage, status, shadow_created, resumable)| Unfinished {
                 id,
                 owner,
                 schema,
                 table,
                 stage,
+                status,
                 shadow_created,
+                resumable,
             },
         )
         .collect())

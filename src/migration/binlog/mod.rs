@@ -16,15 +16,11 @@
 //! cut-over the original is locked, the tail is read up to the lock and the
 //! last keys are replayed under the lock, so nothing can be missed.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use futures_util::StreamExt;
 use mysql_async::binlog::events::{Event, EventData};
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn, Opts, Value};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -33,121 +29,9 @@ use super::sql::{key_in, KeyKind};
 use super::{Failure, MigrationError, Result};
 use crate::flavour::ServerInfo;
 
-/// How far replay may go while the copy runs.
-///
-/// A key may only be replayed once the copy chunk holding it is done:
-/// otherwise a chunk that read the row before the change could insert the
-/// old version after the replay (and a plain INSERT would collide). With a
-/// single integer key the copy reports a watermark below which every chunk
-/// is done; with other keys nothing is replayed until the copy ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Horizon {
-    /// Keys up to and including this value.
-    UpTo(i128),
-    Nothing,
-    All,
-}
+mod delta;
 
-/// Keys changed in the original table and not yet replayed to the shadow.
-pub struct Delta {
-    inner: Mutex<DeltaInner>,
-    pub changed: Notify,
-}
-
-struct DeltaInner {
-    /// Integer keys by value (so a horizon selects a range); other keys by
-    /// their literal. With each, when it was first recorded.
-    keys: BTreeMap<Ord, (String, Instant)>,
-    horizon: Horizon,
-}
-
-impl DeltaInner {
-    /// Pending keys the horizon lets through.
-    fn replayable(&self) -> Box<dyn Iterator<Item = (&Ord, &(String, Instant))> + '_> {
-        match self.horizon {
-            Horizon::Nothing => Box::new(std::iter::empty()),
-            Horizon::All => Box::new(self.keys.iter()),
-            Horizon::UpTo(w) => Box::new(self.keys.range(..=Ord::Int(w))),
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, std::cmp::Ord)]
-enum Ord {
-    Int(i128),
-    Other(String),
-}
-
-impl Default for Delta {
-    fn default() -> Self {
-        Delta {
-            inner: Mutex::new(DeltaInner {
-                keys: BTreeMap::new(),
-                horizon: Horizon::Nothing,
-            }),
-            changed: Notify::new(),
-        }
-    }
-}
-
-impl Delta {
-    fn lock(&self) -> std::sync::MutexGuard<'_, DeltaInner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn add(&self, key: String) {
-        let ord = key
-            .parse::<i128>()
-            .map(Ord::Int)
-            .unwrap_or_else(|_| Ord::Other(key.clone()));
-        self.lock()
-            .keys
-            .entry(ord)
-            .or_insert_with(|| (key, Instant::now()));
-    }
-
-    pub fn set_horizon(&self, h: Horizon) {
-        self.lock().horizon = h;
-        self.changed.notify_one();
-    }
-
-    /// Takes up to `n` keys within the horizon.
-    pub fn take(&self, n: usize) -> Vec<String> {
-        let mut d = self.lock();
-        let picked: Vec<Ord> = d.replayable().take(n).map(|(k, _)| k.clone()).collect();
-        picked
-            .iter()
-            .filter_map(|k| d.keys.remove(k))
-            .map(|(key, _)| key)
-            .collect()
-    }
-
-    /// Keys the horizon lets through now.
-    pub fn replayable(&self) -> bool {
-        self.lock().replayable().next().is_some()
-    }
-
-    /// Puts back keys whose replay failed.
-    pub fn restore(&self, keys: Vec<String>) {
-        for k in keys {
-            self.add(k);
-        }
-    }
-
-    pub fn pending(&self) -> usize {
-        self.lock().keys.len()
-    }
-
-    /// How long the oldest change that could be replayed now has waited
-    /// (changes held back until their copy chunk is done are not lag).
-    pub fn lag(&self) -> Duration {
-        let d = self.lock();
-        d.replayable()
-            .map(|(_, (_, at))| at.elapsed())
-            .max()
-            .unwrap_or_default()
-    }
-}
+pub use delta::{Delta, Horizon, Pos, ResumePoint};
 
 /// What the tail watches.
 pub struct Target {
@@ -235,10 +119,27 @@ fn handle(
     delta: &Delta,
     marks: &watch::Sender<u64>,
 ) -> Result<()> {
-    // Only row events matter: GTID, checkpoint (MariaDB), rotate, query and
-    // the rest are skipped, whichever flavour sent them.
-    let Ok(Some(EventData::RowsEvent(rows))) = event.read_data() else {
-        return Ok(());
+    // Row events carry the changes; the ends of transactions (XID, or a
+    // query other than BEGIN: DDL, COMMIT of a non-transactional engine)
+    // and file rotations are where a restarted tail may start
+    // (`Delta::checkpoint`). Artificial events (position 0) and the rest
+    // (GTID, table maps, MariaDB's own) are skipped.
+    let end = u64::from(event.header().log_pos());
+    let rows = match event.read_data() {
+        Ok(Some(EventData::RowsEvent(rows))) => rows,
+        Ok(Some(EventData::XidEvent(_))) if end > 0 => {
+            delta.set_boundary(None, end);
+            return Ok(());
+        }
+        Ok(Some(EventData::QueryEvent(q))) if end > 0 && q.query_raw() != b"BEGIN" => {
+            delta.set_boundary(None, end);
+            return Ok(());
+        }
+        Ok(Some(EventData::RotateEvent(r))) => {
+            delta.set_boundary(Some(&file_name(r.name_raw())), r.position());
+            return Ok(());
+        }
+        _ => return Ok(()),
     };
     let Some(tme) = stream.get_tme(rows.table_id()) else {
         return Ok(());
@@ -276,6 +177,28 @@ fn handle(
         delta.changed.notify_one();
     }
     Ok(())
+}
+
+/// A rotate event's file name. The artificial rotate a stream starts with
+/// comes before the format description, so the library cannot know to
+/// strip its checksum: the name is cut after its numeric extension
+/// (`<base>.<at least 6 digits>`, the servers' form).
+fn file_name(raw: &[u8]) -> String {
+    let mut end = raw.len();
+    for (i, b) in raw.iter().enumerate() {
+        if *b != b'.' {
+            continue;
+        }
+        let digits = raw[i + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if digits >= 6 {
+            end = i + 1 + digits;
+            break;
+        }
+    }
+    String::from_utf8_lossy(&raw[..end]).into_owned()
 }
 
 /// The key of one row image as the literal tuple used in `IN (…)` lists.
@@ -346,13 +269,13 @@ impl Replay {
 
     /// Replays up to `batch` pending keys in a transaction; returns how many.
     pub async fn flush_once(&self, conn: &mut Conn, delta: &Delta, batch: usize) -> Result<usize> {
-        let keys = delta.take(batch);
-        if keys.is_empty() {
+        let batch = delta.take(batch);
+        if batch.keys.is_empty() {
             return Ok(0);
         }
-        let n = keys.len();
-        tracing::trace!(?keys, "replaying");
-        let [del, ins] = self.statements(&keys);
+        let n = batch.keys.len();
+        tracing::trace!(keys = ?batch.keys, "replaying");
+        let [del, ins] = self.statements(&batch.keys);
         let r = async {
             conn.query_drop("START TRANSACTION").await?;
             conn.query_drop(&del).await?;
@@ -363,9 +286,10 @@ impl Replay {
         .await;
         if let Err(e) = r {
             let _ = conn.query_drop("ROLLBACK").await;
-            delta.restore(keys);
+            delta.restore(batch);
             return Err(e);
         }
+        delta.settle(&batch);
         metrics::counter!(crate::metrics::MIGRATION_KEYS_REPLAYED).increment(n as u64);
         Ok(n)
     }
@@ -375,16 +299,43 @@ impl Replay {
     pub async fn flush_all_locked(&self, conn: &mut Conn, delta: &Delta) -> Result<usize> {
         let mut total = 0;
         loop {
-            let keys = delta.take(1000);
-            if keys.is_empty() {
+            let batch = delta.take(1000);
+            if batch.keys.is_empty() {
                 return Ok(total);
             }
+            let keys = &batch.keys;
             total += keys.len();
             metrics::counter!(crate::metrics::MIGRATION_KEYS_REPLAYED).increment(keys.len() as u64);
             tracing::trace!(?keys, "replaying under the lock");
-            let [del, ins] = self.statements(&keys);
-            conn.query_drop(del).await?;
-            insert_checked(conn, &ins, &self.checks).await?;
+            let [del, ins] = self.statements(keys);
+            let r = async {
+                conn.query_drop(del).await?;
+                insert_checked(conn, &ins, &self.checks).await
+            }
+            .await;
+            match r {
+                Ok(_) => delta.settle(&batch),
+                Err(e) => {
+                    delta.restore(batch);
+                    return Err(e);
+                }
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_rotate_name_loses_its_checksum_bytes() {
+        assert_eq!(
+            super::file_name(b"binlog.000001\xc8\x81.\x6c"),
+            "binlog.000001"
+        );
+        assert_eq!(
+            super::file_name(b"my.host-bin.0000123"),
+            "my.host-bin.0000123"
+        );
+        assert_eq!(super::file_name(b"odd"), "odd");
     }
 }

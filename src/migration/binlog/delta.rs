@@ -1,0 +1,290 @@
+//! Keys changed in the original table and not yet replayed to the shadow,
+//! each with the binlog transaction it was first seen in, so the migration
+//! can say from where a restarted tail must read again (`checkpoint`).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+/// How far replay may go while the copy runs.
+///
+/// A key may only be replayed once the copy chunk holding it is done:
+/// otherwise a chunk that read the row before the change could insert the
+/// old version after the replay (and a plain INSERT would collide). With a
+/// single integer key the copy reports a watermark below which every chunk
+/// is done; with other keys nothing is replayed until the copy ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Horizon {
+    /// Keys up to and including this value.
+    UpTo(i128),
+    Nothing,
+    All,
+}
+
+/// A transaction boundary in the binlog: reading from here again sees
+/// whole transactions (a row event cannot be read without the table map
+/// before it). `seq` orders positions across files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pos {
+    seq: u64,
+    pub file: Arc<str>,
+    pub pos: u64,
+}
+
+impl Pos {
+    pub fn new(file: &str, pos: u64) -> Pos {
+        Pos {
+            seq: 0,
+            file: file.into(),
+            pos,
+        }
+    }
+}
+
+/// Keys changed in the original table and not yet replayed to the shadow.
+pub struct Delta {
+    inner: Mutex<DeltaInner>,
+    pub changed: Notify,
+}
+
+struct Pending {
+    literal: String,
+    /// When first recorded (the lag), and in which transaction.
+    at: Instant,
+    pos: Pos,
+}
+
+struct DeltaInner {
+    /// Integer keys by value (so a horizon selects a range); other keys by
+    /// their literal.
+    keys: BTreeMap<Ord, Pending>,
+    horizon: Horizon,
+    /// The start of the transaction the tail is reading (the end of the
+    /// last one it finished).
+    boundary: Pos,
+    /// Keys taken for replay and not yet settled: the earliest transaction
+    /// of each batch.
+    in_flight: BTreeMap<u64, Pos>,
+    next_batch: u64,
+}
+
+impl DeltaInner {
+    /// Pending keys the horizon lets through.
+    fn replayable(&self) -> Box<dyn Iterator<Item = (&Ord, &Pending)> + '_> {
+        match self.horizon {
+            Horizon::Nothing => Box::new(std::iter::empty()),
+            Horizon::All => Box::new(self.keys.iter()),
+            Horizon::UpTo(w) => Box::new(self.keys.range(..=Ord::Int(w))),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, std::cmp::Ord)]
+enum Ord {
+    Int(i128),
+    Other(String),
+}
+
+/// Keys taken for one replay; `Delta::settle` or `Delta::restore` ends it.
+pub struct Batch {
+    pub keys: Vec<String>,
+    id: u64,
+    pos: Vec<Pos>,
+}
+
+/// Where a restarted migration may resume: its binlog position, and the
+/// copy's integer watermark the position is valid with (`None`: any).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResumePoint {
+    pub binlog: Pos,
+    pub horizon: Horizon,
+}
+
+impl Delta {
+    /// An empty set; the tail starts reading at `from`.
+    pub fn new(from: Pos) -> Delta {
+        Delta {
+            inner: Mutex::new(DeltaInner {
+                keys: BTreeMap::new(),
+                horizon: Horizon::Nothing,
+                boundary: from,
+                in_flight: BTreeMap::new(),
+                next_batch: 0,
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, DeltaInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a changed key, in the transaction the tail is reading.
+    pub fn add(&self, key: String) {
+        let ord = key
+            .parse::<i128>()
+            .map(Ord::Int)
+            .unwrap_or_else(|_| Ord::Other(key.clone()));
+        let mut d = self.lock();
+        let pos = d.boundary.clone();
+        d.keys.entry(ord).or_insert_with(|| Pending {
+            literal: key,
+            at: Instant::now(),
+            pos,
+        });
+    }
+
+    /// The tail finished a transaction (or moved to a new file): a
+    /// restarted tail may start here.
+    pub fn set_boundary(&self, file: Option<&str>, pos: u64) {
+        let mut d = self.lock();
+        let seq = d.boundary.seq + 1;
+        let file = match file {
+            Some(f) if *d.boundary.file != *f => f.into(),
+            _ => d.boundary.file.clone(),
+        };
+        d.boundary = Pos { seq, file, pos };
+    }
+
+    pub fn set_horizon(&self, h: Horizon) {
+        self.lock().horizon = h;
+        self.changed.notify_one();
+    }
+
+    /// Takes up to `n` keys within the horizon.
+    pub fn take(&self, n: usize) -> Batch {
+        let mut d = self.lock();
+        let picked: Vec<Ord> = d.replayable().take(n).map(|(k, _)| k.clone()).collect();
+        let taken: Vec<Pending> = picked.iter().filter_map(|k| d.keys.remove(k)).collect();
+        let id = d.next_batch;
+        d.next_batch += 1;
+        if let Some(first) = taken.iter().map(|p| &p.pos).min_by_key(|p| p.seq) {
+            let first = first.clone();
+            d.in_flight.insert(id, first);
+        }
+        let pos = taken.iter().map(|p| p.pos.clone()).collect();
+        let keys = taken.into_iter().map(|p| p.literal).collect();
+        Batch { keys, id, pos }
+    }
+
+    /// The batch's keys are in the shadow.
+    pub fn settle(&self, batch: &Batch) {
+        self.lock().in_flight.remove(&batch.id);
+    }
+
+    /// Puts back keys whose replay failed.
+    pub fn restore(&self, batch: Batch) {
+        let mut d = self.lock();
+        d.in_flight.remove(&batch.id);
+        for (key, pos) in batch.keys.into_iter().zip(batch.pos) {
+            let ord = key
+                .parse::<i128>()
+                .map(Ord::Int)
+                .unwrap_or_else(|_| Ord::Other(key.clone()));
+            // A key recorded again meanwhile keeps the earlier transaction.
+            let p = d.keys.entry(ord).or_insert_with(|| Pending {
+                literal: key,
+                at: Instant::now(),
+                pos: pos.clone(),
+            });
+            if pos.seq < p.pos.seq {
+                p.pos = pos;
+            }
+        }
+    }
+
+    /// Keys the horizon lets through now.
+    pub fn replayable(&self) -> bool {
+        self.lock().replayable().next().is_some()
+    }
+
+    pub fn pending(&self) -> usize {
+        self.lock().keys.len()
+    }
+
+    /// How long the oldest change that could be replayed now has waited
+    /// (changes held back until their copy chunk is done are not lag).
+    pub fn lag(&self) -> Duration {
+        let d = self.lock();
+        d.replayable()
+            .map(|(_, p)| p.at.elapsed())
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The earliest transaction holding a change that is neither in the
+    /// shadow yet nor above the horizon, else where the tail is: a tail
+    /// restarted there records again every change the shadow may lack,
+    /// given that shadow rows above the returned horizon are copied again.
+    /// (Keys above an integer horizon are left out: their rows are copied
+    /// again. With no horizon yet, keys cannot be ordered against the
+    /// copy's bound, so all of them count.)
+    pub fn checkpoint(&self) -> ResumePoint {
+        let d = self.lock();
+        let waiting: Box<dyn Iterator<Item = &Pending>> = match d.horizon {
+            Horizon::Nothing => Box::new(d.keys.values()),
+            _ => Box::new(d.replayable().map(|(_, p)| p)),
+        };
+        let earliest = waiting
+            .map(|p| &p.pos)
+            .chain(d.in_flight.values())
+            .min_by_key(|p| p.seq)
+            .unwrap_or(&d.boundary)
+            .clone();
+        ResumePoint {
+            binlog: earliest,
+            horizon: d.horizon,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checkpoint_stays_at_the_first_unreplayed_change() {
+        let d = Delta::new(Pos::new("b.1", 100));
+        assert_eq!(d.checkpoint().binlog.pos, 100);
+        d.set_boundary(None, 200);
+        assert_eq!(
+            d.checkpoint().binlog.pos,
+            200,
+            "nothing pending: where the tail is"
+        );
+        d.add("5".into());
+        d.set_boundary(None, 300);
+        d.add("50".into());
+        d.set_boundary(Some("b.2"), 4);
+        // No horizon yet: every pending key counts.
+        assert_eq!(d.checkpoint().binlog.pos, 200);
+        // Key 50 is above the copy's bound: it is copied again, not replayed.
+        d.set_horizon(Horizon::UpTo(10));
+        assert_eq!(d.checkpoint().binlog.pos, 200);
+        let batch = d.take(10);
+        assert_eq!(batch.keys, ["5"]);
+        assert_eq!(d.checkpoint().binlog.pos, 200, "in flight still counts");
+        d.settle(&batch);
+        let cp = d.checkpoint();
+        assert_eq!((&*cp.binlog.file, cp.binlog.pos), ("b.2", 4));
+        assert_eq!(cp.horizon, Horizon::UpTo(10));
+        // Once the copy is done, key 50 counts.
+        d.set_horizon(Horizon::All);
+        assert_eq!(d.checkpoint().binlog.pos, 300);
+    }
+
+    #[test]
+    fn a_failed_replay_puts_its_keys_back_with_their_transaction() {
+        let d = Delta::new(Pos::new("b.1", 100));
+        d.set_horizon(Horizon::All);
+        d.add("1".into());
+        d.set_boundary(None, 150);
+        let batch = d.take(10);
+        d.add("1".into()); // changed again meanwhile, in a later transaction
+        d.restore(batch);
+        assert_eq!(d.pending(), 1);
+        assert_eq!(d.checkpoint().binlog.pos, 100);
+    }
+}

@@ -1,0 +1,65 @@
+//! What resuming a migration reads and writes: its checkpoint, and the
+//! claim that moves it from a stopped instance to this one.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+use super::super::Result;
+
+/// Writes the migration's checkpoint (`persisted::Checkpoint`), only while
+/// `owner` still runs it: an instance that lost the migration to another
+/// never overwrites the new owner's progress.
+pub async fn set_checkpoint(conn: &mut Conn, id: &str, owner: &str, json: &str) -> Result<()> {
+    conn.exec_drop(
+        "UPDATE `_ghostwire`.`migrations` SET checkpoint = ? WHERE id = ? AND owner = ?",
+        (json, id, owner),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Takes the migration over from `from` (an instance whose lock has been
+/// free long enough): true when this call moved it, so two instances that
+/// both try never both run it.
+pub async fn claim(conn: &mut Conn, id: &str, from: &str, to: &str) -> Result<bool> {
+    conn.exec_drop(
+        "UPDATE `_ghostwire`.`migrations` SET owner = ? \
+         WHERE id = ? AND owner = ? AND status IN ('queued', 'running', 'ready', 'cutting_over')",
+        (to, id, from),
+    )
+    .await?;
+    Ok(conn.affected_rows() == 1)
+}
+
+/// What a resume starts from.
+pub struct Resumable {
+    pub request: String,
+    pub statement: Vec<u8>,
+    pub checkpoint: Option<String>,
+    pub shadow_created: bool,
+    pub paused: bool,
+    pub cutover_attempts: u32,
+}
+
+pub async fn resumable(conn: &mut Conn, id: &str) -> Result<Option<Resumable>> {
+    type Row = (Option<String>, Vec<u8>, Option<String>, bool, bool, u32);
+    let row: Option<Row> = conn
+        .exec_first(
+            "SELECT request, statement, checkpoint, shadow_created, paused, cutover_attempts \
+             FROM `_ghostwire`.`migrations` WHERE id = ?",
+            (id,),
+        )
+        .await?;
+    Ok(row.and_then(
+        |(request, statement, checkpoint, shadow_created, paused, cutover_attempts)| {
+            Some(Resumable {
+                request: request?,
+                statement,
+                checkpoint,
+                shadow_created,
+                paused,
+                cutover_attempts,
+            })
+        },
+    ))
+}

@@ -1,0 +1,409 @@
+//! Resuming migrations: ghostwire runs as a real child process and is
+//! killed with SIGKILL during the copy, while a postponed migration waits,
+//! and with the table's gate closed for the checksum and for the cut-over;
+//! another instance (one already running, or the restarted one) adopts
+//! the migration and completes it from its checkpoint. Each ends with the
+//! table equal to the writers' model (every acknowledged write) and its
+//! definition equal to the native ALTER's.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::child::Child;
+use common::*;
+use mysql_async::prelude::*;
+use mysql_async::Conn;
+
+const ROWS: u64 = 100_000;
+const BODY: &str = "ADD COLUMN extra INT NOT NULL DEFAULT 7, ADD INDEX (k)";
+/// Quick adoption for the tests; the gate waits for the test's open
+/// transaction as long as the test needs.
+const CONFIG: &str =
+    "[migrations]\nadopt_after_ms = 1000\nchunk_rows = 500\nchunk_target_ms = 20\n\
+                      [cutover]\ndrain_timeout_ms = 120000\n";
+
+type Model = Arc<Mutex<BTreeMap<u64, (i64, String)>>>;
+
+/// One test at a time: every live instance adopts any abandoned migration,
+/// so a test's kill must not be answered by another test's instance.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The test's tables: `t` with `ROWS` rows, and `n`, the same definition
+/// altered natively (the reference for the definition).
+async fn world(schema: &str) -> (Conn, Model) {
+    let mut d = direct_conn_to("mysql").await;
+    d.query_drop(format!(
+        "DROP DATABASE IF EXISTS {schema}; CREATE DATABASE {schema}; USE {schema}; \
+         CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL); \
+         CREATE TABLE n LIKE t; ALTER TABLE n {BODY}"
+    ))
+    .await
+    .unwrap();
+    fill_doubling(&mut d, ROWS).await;
+    let model = (1..=ROWS).map(|i| (i, (0, format!("row-{i}")))).collect();
+    (d, Arc::new(Mutex::new(model)))
+}
+
+/// Writes to `t` directly (as other application servers would) until
+/// stopped: inserts, updates and deletes all over the key range, each
+/// noted in the model once acknowledged.
+fn writer(schema: &str, model: Model, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<u64> {
+    let schema = schema.to_string();
+    tokio::spawn(async move {
+        let mut c = direct_conn_to(&schema).await;
+        let mut seed: u64 = 0x9e3779b97f4a7c15;
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let id = (seed >> 33) % (ROWS + 2000) + 1;
+            let k = ((seed >> 13) % 1000) as i64;
+            let exists = model.lock().unwrap().contains_key(&id);
+            if exists && seed.is_multiple_of(10) {
+                c.exec_drop("DELETE FROM t WHERE id = ?", (id,))
+                    .await
+                    .unwrap();
+                model.lock().unwrap().remove(&id);
+            } else if exists {
+                c.exec_drop(
+                    "UPDATE t SET k = ?, c = CONCAT(c, '+') WHERE id = ?",
+                    (k, id),
+                )
+                .await
+                .unwrap();
+                let mut m = model.lock().unwrap();
+                let row = m.get_mut(&id).unwrap();
+                row.0 = k;
+                row.1.push('+');
+            } else {
+                let text = format!("new-{id}");
+                c.exec_drop("INSERT INTO t (id, k, c) VALUES (?, ?, ?)", (id, k, &text))
+                    .await
+                    .unwrap();
+                model.lock().unwrap().insert(id, (k, text));
+            }
+            n += 1;
+        }
+        n
+    })
+}
+
+/// A value of the migration's record (as text).
+async fn field(d: &mut Conn, id: &str, expr: &str) -> Option<String> {
+    let v: Option<Option<String>> = d
+        .exec_first(
+            format!("SELECT CAST({expr} AS CHAR) FROM _ghostwire.migrations WHERE id = ?"),
+            (id,),
+        )
+        .await
+        .unwrap();
+    v.flatten()
+}
+
+/// Waits (up to 3 minutes: a copy runs meanwhile) until `check` holds.
+async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("condition never held: {what}");
+}
+
+/// Rows the checkpoint says are copied.
+async fn copied(d: &mut Conn, id: &str) -> u64 {
+    field(d, id, "JSON_EXTRACT(checkpoint, '$.copy.rows')")
+        .await
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
+async fn await_field(d: &mut Conn, id: &str, expr: &str, want: &str) {
+    until(&format!("{expr} = {want}"), async || {
+        let status = field(d, id, "status").await.unwrap_or_default();
+        if want != status && matches!(status.as_str(), "failed" | "cancelled") {
+            let message = field(d, id, "message").await;
+            panic!("migration {id} {status}: {message:?}");
+        }
+        field(d, id, expr).await.as_deref() == Some(want)
+    })
+    .await;
+}
+
+/// The table equals the model with the new column's default, and its
+/// definition equals the native ALTER's.
+async fn assert_result(d: &mut Conn, schema: &str, model: &Model) {
+    let rows: Vec<(u64, i64, String, i64)> = d
+        .query(format!(
+            "SELECT id, k, c, extra FROM {schema}.t ORDER BY id"
+        ))
+        .await
+        .unwrap();
+    let want: Vec<(u64, i64, String, i64)> = model
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, (k, c))| (*id, *k, c.clone(), 7))
+        .collect();
+    assert_eq!(rows.len(), want.len(), "row count");
+    if let Some(i) = rows.iter().zip(&want).position(|(a, b)| a != b) {
+        panic!("first difference: table {:?}, model {:?}", rows[i], want[i]);
+    }
+    let create = |t: &str| format!("SHOW CREATE TABLE {schema}.{t}");
+    let t: (String, String) = d.query_first(create("t")).await.unwrap().unwrap();
+    let n: (String, String) = d.query_first(create("n")).await.unwrap().unwrap();
+    assert_eq!(
+        t.1.replacen("`t`", "`n`", 1),
+        n.1,
+        "definition equals native"
+    );
+    let leftovers: Vec<String> = d
+        .exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? \
+             AND TABLE_NAME LIKE 't\\_%' AND TABLE_NAME NOT LIKE 't\\_%\\_del'",
+            (schema,),
+        )
+        .await
+        .unwrap();
+    assert!(leftovers.is_empty(), "helper tables left: {leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_copy_another_instance_completes_it_from_the_checkpoint() {
+    let _one = SERIAL.lock().await;
+    let schema = "rz_copy";
+    let (mut d, model) = world(schema).await;
+    let mut first = Child::start(CONFIG).await;
+    let second = Child::start(CONFIG).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = writer(schema, model.clone(), stop.clone());
+    let mut c = first.conn(schema).await;
+    let (id, _): (String, String) = c
+        .query_first(format!("ALTER TABLE t /* ghostwire: async */ {BODY}"))
+        .await
+        .unwrap()
+        .unwrap();
+    // Slowed down, so that the kill lands in the middle of the copy.
+    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.8"))
+        .await
+        .unwrap();
+    until("a fifth of the table is copied", async || {
+        copied(&mut d, &id).await >= ROWS / 5
+    })
+    .await;
+    drop(c);
+    first.kill9();
+    let at_kill = copied(&mut d, &id).await;
+    assert_eq!(
+        field(&mut d, &id, "JSON_EXTRACT(checkpoint, '$.copy_done')")
+            .await
+            .as_deref(),
+        Some("false"),
+        "killed before the copy ended"
+    );
+    assert_eq!(
+        field(&mut d, &id, "stage").await.as_deref(),
+        Some("copying")
+    );
+
+    await_field(&mut d, &id, "status", "complete").await;
+    stop.store(true, Ordering::Relaxed);
+    assert!(writes.await.unwrap() > 0);
+    // The second instance copied what the first had not: far fewer rows
+    // than the table (the checkpoint's rows are not copied again).
+    let copied_after = second.counter("ghostwire_migration_rows_copied_total") as u64;
+    assert!(copied_after > 0, "the second instance copied the rest");
+    assert!(
+        copied_after + at_kill <= ROWS + 2000 + 4 * 500 * 4,
+        "copied again after the restart: {copied_after}, already copied: {at_kill}"
+    );
+    let message = field(&mut d, &id, "message").await.unwrap_or_default();
+    assert!(message.contains("complete"), "{message}");
+    assert_result(&mut d, schema, &model).await;
+}
+
+/// Kills ghostwire while `stage` holds (the migration postponed, then
+/// completed with a transaction on the table open, so the gate stays
+/// closed for the checksum and the cut-over), restarts it, and checks the
+/// restarted instance completes the migration without copying again.
+async fn kill_while_waiting(schema: &str, checksum: bool, complete: bool, stage: &str) {
+    let _one = SERIAL.lock().await;
+    let (mut d, model) = world(schema).await;
+    let config = CONFIG.replace(
+        "[migrations]\n",
+        &format!("[migrations]\nchecksum = {checksum}\n"),
+    );
+    let mut first = Child::start(&config).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = writer(schema, model.clone(), stop.clone());
+    let mut c = first.conn(schema).await;
+    let (id, _): (String, String) = c
+        .query_first(format!(
+            "ALTER TABLE t /* ghostwire: async postpone */ {BODY}"
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    await_field(&mut d, &id, "status", "ready").await;
+    let mut tx = first.conn(schema).await;
+    if complete {
+        // A transaction that used the table holds the gate's drain.
+        tx.query_drop("BEGIN").await.unwrap();
+        tx.query_drop("SELECT COUNT(*) FROM t WHERE id < 10")
+            .await
+            .unwrap();
+        c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+            .await
+            .unwrap();
+    }
+    await_field(&mut d, &id, "stage", stage).await;
+    // The checkpoint has caught up with the stage.
+    until("the checkpoint says the copy is done", async || {
+        field(&mut d, &id, "JSON_EXTRACT(checkpoint, '$.copy_done')")
+            .await
+            .as_deref()
+            == Some("true")
+            && (!complete
+                || field(&mut d, &id, "JSON_EXTRACT(checkpoint, '$.released')")
+                    .await
+                    .as_deref()
+                    == Some("true"))
+    })
+    .await;
+    drop((c, tx));
+    first.kill9();
+    let second = Child::start(&config).await;
+    if !complete {
+        // Adopted, and waiting again for COMPLETE.
+        let adopted = "IF(message LIKE 'resumed%', status, '')";
+        await_field(&mut d, &id, adopted, "ready").await;
+        let mut c = second.conn(schema).await;
+        c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+            .await
+            .unwrap();
+    }
+    await_field(&mut d, &id, "status", "complete").await;
+    stop.store(true, Ordering::Relaxed);
+    writes.await.unwrap();
+    assert_eq!(
+        second.counter("ghostwire_migration_rows_copied_total"),
+        0.0,
+        "nothing copied again"
+    );
+    assert_result(&mut d, schema, &model).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_a_postponed_migration_waits_the_restarted_instance_goes_on() {
+    kill_while_waiting(
+        "rz_ready",
+        true,
+        false,
+        "waiting for ALTER MIGRATION COMPLETE",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_with_the_gate_closed_for_the_checksum_the_restarted_instance_completes() {
+    kill_while_waiting("rz_checksum", true, true, "checksum").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_with_the_gate_closed_for_the_cut_over_the_restarted_instance_completes() {
+    kill_while_waiting("rz_cutover", false, true, "cutting over").await;
+}
+
+/// Killed right after the cut-over's RENAME, before it could record the
+/// end (the RENAME is done here by hand, as the killed process would have):
+/// the adopter sees the tables as a finished cut-over leaves them and
+/// records the migration complete, without guessing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_over_that_renamed_before_the_kill_is_recorded_complete() {
+    let _one = SERIAL.lock().await;
+    let schema = "rz_renamed";
+    let (mut d, model) = world(schema).await;
+    let mut first = Child::start(CONFIG).await;
+    let mut c = first.conn(schema).await;
+    let (id, _): (String, String) = c
+        .query_first(format!(
+            "ALTER TABLE t /* ghostwire: async postpone */ {BODY}"
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    await_field(&mut d, &id, "status", "ready").await;
+    drop(c);
+    first.kill9();
+    let old = format!("t_{}_del", &id[..8]);
+    d.query_drop(format!(
+        "RENAME TABLE {schema}.t TO {schema}.{old}, {schema}.t_gho TO {schema}.t"
+    ))
+    .await
+    .unwrap();
+    let _second = Child::start(CONFIG).await;
+    await_field(&mut d, &id, "status", "complete").await;
+    assert_eq!(
+        field(&mut d, &id, "old_table").await.as_deref(),
+        Some(old.as_str())
+    );
+    assert_result(&mut d, schema, &model).await;
+    let kept: Option<String> = d
+        .exec_first(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (schema, &old),
+        )
+        .await
+        .unwrap();
+    assert!(kept.is_some(), "the old table is kept");
+}
+
+/// The table was changed directly while no instance ran the migration:
+/// the shadow no longer matches, so the adopter fails the migration and
+/// drops only its own helper table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_changed_while_nobody_ran_the_migration_fails_it_cleanly() {
+    let _one = SERIAL.lock().await;
+    let schema = "rz_changed";
+    let (mut d, _model) = world(schema).await;
+    let mut first = Child::start(CONFIG).await;
+    let mut c = first.conn(schema).await;
+    let (id, _): (String, String) = c
+        .query_first(format!(
+            "ALTER TABLE t /* ghostwire: async postpone */ {BODY}"
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    await_field(&mut d, &id, "status", "ready").await;
+    drop(c);
+    first.kill9();
+    d.query_drop(format!("ALTER TABLE {schema}.t ADD COLUMN other INT"))
+        .await
+        .unwrap();
+    let _second = Child::start(CONFIG).await;
+    await_field(&mut d, &id, "status", "failed").await;
+    let message = field(&mut d, &id, "message").await.unwrap_or_default();
+    assert!(
+        message.contains("was changed while no ghostwire"),
+        "{message}"
+    );
+    until("the shadow is dropped", async || {
+        let t: Vec<String> = d
+            .exec(
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1",
+                (schema,),
+            )
+            .await
+            .unwrap();
+        t == ["n", "t"]
+    })
+    .await;
+}
