@@ -805,8 +805,10 @@ async fn copy_keeps_the_auto_increment_counter() {
     ctx.shutdown().await;
 }
 
+/// A graceful shutdown (a rolling restart) stops the migration without
+/// ending it: its shadow stays, and the next instance resumes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_cancels_running_migrations_and_cleans_up() {
+async fn shutdown_leaves_running_migrations_for_the_next_instance() {
     let ctx = setup("mig_shutdown").await;
     let mut c = small_table(&ctx).await;
     let id = submit_postponed(&ctx, &mut c, "t", "ADD INDEX (v)").await;
@@ -814,20 +816,45 @@ async fn shutdown_cancels_running_migrations_and_cleans_up() {
     drop(c);
     let mut d = ctx.direct().await;
     ctx.shutdown().await;
-    let (status, message): (String, String) = d
+    let (status, stage): (String, String) = d
         .exec_first(
-            "SELECT status, message FROM _ghostwire.migrations WHERE id = ?",
+            "SELECT status, stage FROM _ghostwire.migrations WHERE id = ?",
             (&id,),
         )
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(status, "cancelled", "{message}");
+    assert_eq!(
+        (status.as_str(), stage.as_str()),
+        ("ready", "stopped with its instance")
+    );
     assert_eq!(
         tables(&mut d, "mig_shutdown").await,
-        ["t"],
-        "shadow dropped"
+        ["t", "t_gho"],
+        "shadow kept"
     );
+    let next = common::setup_existing("mig_shutdown", |c| c.migrations.adopt_after_ms = 300).await;
+    let mut c = next.conn().await;
+    eventually("the next instance adopted it", || async {
+        let mut c = next.conn().await;
+        let m = migration(&mut c, &id).await;
+        m["status"] == "ready" && m["message"].starts_with("resumed")
+    })
+    .await;
+    c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+        .await
+        .unwrap();
+    await_status(&next, &id, "complete").await;
+    // Equal to the native ALTER, rows and definition.
+    d.query_drop("CREATE TABLE n (id INT PRIMARY KEY, v VARCHAR(20)); ALTER TABLE n ADD INDEX (v)")
+        .await
+        .unwrap();
+    let rows: Vec<(i32, String)> = d.query("SELECT id, v FROM t ORDER BY id").await.unwrap();
+    assert_eq!(rows, [(1, "a".to_string()), (2, "b".to_string())]);
+    let t: (String, String) = d.query_first("SHOW CREATE TABLE t").await.unwrap().unwrap();
+    let n: (String, String) = d.query_first("SHOW CREATE TABLE n").await.unwrap().unwrap();
+    assert_eq!(t.1.replacen("`t`", "`n`", 1), n.1);
+    next.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
