@@ -6,17 +6,17 @@
 //! connection of its own; its migrations carry the id as `owner`. The lock
 //! keeper pings every second and, when the connection is lost (a server
 //! restart), reconnects and takes the lock again. If it cannot for half of
-//! `[migrations] adopt_after_ms`, it cancels its own migrations: by then
-//! another instance may take them over, and two instances must never run
-//! the same migration.
+//! `[migrations] adopt_after_ms`, it stops its own migrations (without
+//! failing them): by then another instance may take them over, and two
+//! instances must never run the same migration.
 //!
-//! The reconciler (every few seconds, from startup) takes over unfinished
+//! The reconciler (every few seconds, from startup) adopts unfinished
 //! migrations whose owner lock has been free for `adopt_after_ms` — long
-//! enough for a live owner to have re-taken it — and those of this
-//! instance that no runner of this process has (a runner that could not
-//! record its end while the server was away). Taking over means, for now,
-//! failing the migration and dropping the helper tables it made: copies
-//! are not resumed from a checkpoint yet.
+//! enough for a live owner to have re-taken it — and resumes them from
+//! their checkpoint (`runner::resume`). What cannot be resumed (recorded by
+//! another version), and this instance's own migrations that no runner of
+//! this process has (a runner that could not record its end while the
+//! server was away), are failed and their helper tables dropped.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
