@@ -219,6 +219,13 @@ async fn killed_mid_copy_another_instance_completes_it_from_the_checkpoint() {
     // The second instance copied what the first had not: far fewer rows
     // than the table (the checkpoint's rows are not copied again).
     let copied_after = second.counter("ghostwire_migration_rows_copied_total") as u64;
+    // Work done twice: rows the first instance had copied (beyond its last
+    // checkpoint) that the second copied again.
+    eprintln!(
+        "checkpoint at the kill: {at_kill} rows; copied after the restart: {copied_after}; \
+         table: {} rows",
+        model.lock().unwrap().len()
+    );
     assert!(copied_after > 0, "the second instance copied the rest");
     assert!(
         copied_after + at_kill <= ROWS + 2000 + 4 * 500 * 4,
