@@ -191,11 +191,32 @@ async fn killed_mid_copy_another_instance_completes_it_from_the_checkpoint() {
         .unwrap()
         .unwrap();
     // Slowed down, so that the kill lands in the middle of the copy.
-    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.8"))
+    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.95"))
         .await
         .unwrap();
     until("a fifth of the table is copied", async || {
         copied(&mut d, &id).await >= ROWS / 5
+    })
+    .await;
+    // A new binlog file: the checkpoint follows the tail across it (the
+    // copy held meanwhile, so that the kill still lands in the copy).
+    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE"))
+        .await
+        .unwrap();
+    let file = "JSON_EXTRACT(checkpoint, '$.binlog[0]')";
+    let before = field(&mut d, &id, file).await;
+    d.query_drop("FLUSH BINARY LOGS").await.unwrap();
+    until("the checkpoint is in the next binlog file", async || {
+        field(&mut d, &id, file).await != before
+    })
+    .await;
+    // Copying again (slowly) when killed.
+    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.95"))
+        .await
+        .unwrap();
+    let held = copied(&mut d, &id).await;
+    until("the copy goes on", async || {
+        copied(&mut d, &id).await > held
     })
     .await;
     drop(c);
