@@ -236,6 +236,9 @@ fn install_mariadb(dir: &Path) -> PathBuf {
             "--skip-test-db",
         ])
         .arg(format!("--datadir={}", data.display()))
+        // Its own temporary files, not the shared /tmp: other processes
+        // on the machine may clean /tmp while the bootstrap runs.
+        .env("TMPDIR", dir)
         .output()
         .expect("run mariadb-install-db");
     assert!(
@@ -268,7 +271,7 @@ fn mariadbd_command(d: &str, port: u16, server_id: u32, log: &str) -> String {
          --binlog-row-image=FULL --server-id={server_id} --init-file={d}/init.sql --log-error={log} \
          --pid-file={d}/mysqld.pid --max-allowed-packet=64M --max-connections=500 \
          --innodb-buffer-pool-size=256M --innodb-log-file-size=256M --innodb-flush-log-at-trx-commit=2 \
-         --sync-binlog=0 --performance-schema=OFF{}",
+         --sync-binlog=0 --performance-schema=OFF --tmpdir={d}{}",
         find_binary("mariadbd").display(),
         tls::mariadbd_args()
     )
