@@ -135,7 +135,30 @@ impl Session<'_> {
 
     /// Which of `tables` (schema, table) the client may see: those
     /// `information_schema.TABLES` shows it, i.e. where it holds some right.
+    /// A table a cut-over is renaming can be missing from
+    /// `information_schema` for a moment (seen on MariaDB): what is missing
+    /// is asked again, twice, a few milliseconds apart.
     pub(super) async fn visible(
+        &mut self,
+        tables: &[(String, String)],
+    ) -> Result<HashSet<(String, String)>> {
+        let mut seen = self.visible_once(tables).await?;
+        for _ in 0..2 {
+            let missing: Vec<(String, String)> = tables
+                .iter()
+                .filter(|t| !seen.contains(*t))
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            seen.extend(self.visible_once(&missing).await?);
+        }
+        Ok(seen)
+    }
+
+    async fn visible_once(
         &mut self,
         tables: &[(String, String)],
     ) -> Result<HashSet<(String, String)>> {
