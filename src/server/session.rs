@@ -552,13 +552,38 @@ impl Session<'_> {
     }
 
     /// Replication stream (COM_BINLOG_DUMP): plain byte copy until either
-    /// side closes.
+    /// side closes. The server's bytes go through the client connection's
+    /// writer, so a replica that stops reading is cut off after
+    /// `client_write_timeout_ms` like any client (and the server's dump
+    /// thread with it).
     async fn relay_stream(&mut self) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let pending = std::mem::take(&mut self.backend.buf);
         if self.client.write(&pending).await.is_err() {
             return;
         }
-        let _ = tokio::io::copy_bidirectional(&mut self.client.sock, &mut self.backend.sock).await;
+        let mut down = vec![0u8; 64 * 1024];
+        let mut up = vec![0u8; 4096];
+        loop {
+            tokio::select! {
+                n = self.backend.sock.read(&mut down) => match n {
+                    Ok(n) if n > 0 => {
+                        if self.client.write(&down[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                    _ => return,
+                },
+                n = self.client.sock.read(&mut up) => match n {
+                    Ok(n) if n > 0 => {
+                        if self.backend.sock.write_all(&up[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                    _ => return,
+                },
+            }
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Items 9 and 10: a client that never reads its response, and a backend
+//! Items 9 and 10: a client (or a replica reading the binlog) that never
+//! reads its response, and a backend
 //! connection that dies under an idle client.
 
 use std::process::Stdio;
@@ -86,6 +87,53 @@ async fn a_client_that_never_reads_is_cut_off_and_frees_what_it_held() {
     drop(r);
     c.disconnect().await.unwrap();
     assert_clean(&ctx).await;
+    ctx.shutdown().await;
+}
+
+/// A replica that asks for the binlog through ghostwire and never reads
+/// it is cut off like any client that stops reading: its server-side dump
+/// connection goes, its session ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_never_reads_its_binlog_stream_is_cut_off() {
+    let ctx = setup_with("hostile_dump", |c| c.listen.client_write_timeout_ms = 300).await;
+    // Enough binlog that the stream cannot fit in the socket buffers.
+    let mut d = ctx.direct().await;
+    d.query_drop("CREATE TABLE big (id INT PRIMARY KEY, b LONGBLOB)")
+        .await
+        .unwrap();
+    for i in 0..8 {
+        d.exec_drop("INSERT INTO big VALUES (?, REPEAT('x', 1048576))", (i,))
+            .await
+            .unwrap();
+    }
+    let first: Vec<mysql_async::Row> = d.query("SHOW BINARY LOGS").await.unwrap();
+    let file: String = first[0].get(0).unwrap();
+
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let sock = sock.connect(ctx.addr).await.unwrap();
+    let mut r = Raw::login_on(sock, NOPW_USER, &ctx.schema, base_caps(), 0).await;
+    let conn = connection_id(&mut r).await;
+    // Events as the server logs them, checksums included.
+    let setup = "SET @master_binlog_checksum = @@global.binlog_checksum";
+    assert_eq!(first_packet(&mut r, setup).await[0], 0);
+    let mut dump = vec![0x12];
+    dump.extend_from_slice(&4u32.to_le_bytes()); // position
+    dump.extend_from_slice(&0u16.to_le_bytes()); // flags: block at the end
+    dump.extend_from_slice(&0x7777_0001u32.to_le_bytes()); // server id
+    dump.extend_from_slice(file.as_bytes());
+    r.send(0, &dump).await;
+
+    eventually("the server-side dump connection is gone", || async {
+        !server_has(conn).await
+    })
+    .await;
+    let proxy = ctx.proxy.as_ref().unwrap();
+    eventually("its session ended", || async { proxy.open_sessions() == 0 }).await;
+    assert!(ctx
+        .metrics()
+        .contains("ghostwire_client_write_timeouts_total"));
+    drop(r);
     ctx.shutdown().await;
 }
 
