@@ -94,8 +94,8 @@ impl Carried {
     }
 
     /// The placeholder the value goes back through. Bytes parameters arrive
-    /// in the connection's character set: `CAST(? AS BINARY)` takes them as
-    /// bytes, `CONVERT(… USING cs)` labels them, neither converts.
+    /// as binary strings (see `carry_chunk`); `CONVERT(… USING cs)` labels
+    /// them with the column's character set, which converts nothing.
     fn placeholder(&self) -> String {
         match &self.carry {
             Carry::Plain | Carry::Number => "?".into(),
@@ -177,8 +177,10 @@ const BATCH_ROWS: usize = 500;
 /// Reads the original's rows `WHERE filter` (alias `o`) in the snapshot and
 /// inserts them into the raw table, which must be empty. The insert runs
 /// in a lenient SQL mode that keeps invalid dates, so every stored value
-/// goes in as it is (an ENUM's '' too); the session's mode is restored
-/// after. Returns the number of rows carried.
+/// goes in as it is (an ENUM's '' too), with a binary client character
+/// set, so string parameters are taken as bytes (in utf8mb4 the server
+/// checks them and refuses a latin1 'ö'); the session's settings are
+/// restored after. Returns the number of rows carried.
 pub async fn carry_chunk(
     conn: &mut Conn,
     original: &str,
@@ -220,7 +222,10 @@ pub async fn carry_chunk(
         )
     };
     conn.query_drop(
-        "SET @gw_checksum_sql_mode = @@SESSION.sql_mode, SESSION sql_mode = 'ALLOW_INVALID_DATES'",
+        "SET @gw_mode = @@SESSION.sql_mode, @gw_client = @@SESSION.character_set_client, \
+         @gw_connection = @@SESSION.collation_connection, \
+         SESSION sql_mode = 'ALLOW_INVALID_DATES', SESSION character_set_client = binary, \
+         SESSION collation_connection = binary",
     )
     .await?;
     let result = async {
@@ -231,8 +236,11 @@ pub async fn carry_chunk(
         Ok::<_, MigrationError>(())
     }
     .await;
-    conn.query_drop("SET SESSION sql_mode = @gw_checksum_sql_mode")
-        .await?;
+    conn.query_drop(
+        "SET SESSION sql_mode = @gw_mode, SESSION character_set_client = @gw_client, \
+         SESSION collation_connection = @gw_connection",
+    )
+    .await?;
     result?;
     Ok(rows.len())
 }
