@@ -172,37 +172,30 @@ pub async fn check_types(
 
 /// Rows per `INSERT` into the raw table: few statements, and under the
 /// protocol's 65535 parameters.
-const BATCH_ROWS: usize = 500;
+const BATCH_ROWS: usize = 1000;
 
-/// Reads the original's rows `WHERE filter` (alias `o`) in the snapshot and
-/// inserts them into the raw table, which must be empty. The insert runs
-/// in a lenient SQL mode that keeps invalid dates, so every stored value
-/// goes in as it is (an ENUM's '' too), with a binary client character
-/// set, so string parameters are taken as bytes (in utf8mb4 the server
-/// checks them and refuses a latin1 'ö'); the session's settings are
-/// restored after. Returns the number of rows carried.
+/// Bytes of values per `INSERT` at most (a row of large BLOBs goes alone):
+/// ghostwire holds one batch in memory, never the chunk.
+const BATCH_BYTES: usize = 8 << 20;
+
+/// Reads the original's rows `WHERE filter` (alias `o`) in the snapshot on
+/// `reader` and inserts them into the raw table on `conn` (which must be
+/// empty) as they stream in. Both connections' snapshots must be of the
+/// same moment (`cutover::snapshot` starts them under one lock). The
+/// insert runs in a lenient SQL mode that keeps invalid dates, so every
+/// stored value goes in as it is (an ENUM's '' too), with a binary client
+/// character set, so string parameters are taken as bytes (in utf8mb4 the
+/// server checks them and refuses a latin1 'ö'); the session's settings
+/// are restored after. Returns the number of rows carried.
 pub async fn carry_chunk(
     conn: &mut Conn,
+    reader: &mut Conn,
     original: &str,
     shadow: &str,
     carried: &[Carried],
     filter: &str,
-) -> Result<usize> {
+) -> Result<u64> {
     let select: Vec<String> = carried.iter().map(Carried::select).collect();
-    // A plain SELECT: a consistent read of the snapshot, no locks. Binary
-    // protocol (a prepared statement), so floats and temporals come typed.
-    let rows: Vec<Row> = conn
-        .exec(
-            format!(
-                "SELECT {} FROM {original} o WHERE {filter}",
-                select.join(", ")
-            ),
-            (),
-        )
-        .await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
     let batch = BATCH_ROWS.min(60_000 / carried.len().max(1)).max(1);
     let cols: Vec<&str> = carried.iter().map(|c| c.col.as_str()).collect();
     let one_row = format!(
@@ -221,6 +214,17 @@ pub async fn carry_chunk(
             vec![one_row.as_str(); n].join(", ")
         )
     };
+    // A plain SELECT: a consistent read of the snapshot, no locks. Binary
+    // protocol (a prepared statement), so floats and temporals come typed.
+    let mut rows = reader
+        .exec_iter(
+            format!(
+                "SELECT {} FROM {original} o WHERE {filter}",
+                select.join(", ")
+            ),
+            (),
+        )
+        .await?;
     conn.query_drop(
         "SET @gw_mode = @@SESSION.sql_mode, @gw_client = @@SESSION.character_set_client, \
          @gw_connection = @@SESSION.collation_connection, \
@@ -229,20 +233,43 @@ pub async fn carry_chunk(
     )
     .await?;
     let result = async {
-        for group in rows.chunks(batch) {
-            let params: Vec<Value> = group.iter().flat_map(|r| r.clone().unwrap()).collect();
-            conn.exec_drop(insert(group.len()), params).await?;
+        let mut total = 0u64;
+        let mut params: Vec<Value> = Vec::new();
+        let mut n = 0;
+        let mut bytes = 0;
+        loop {
+            let row = rows.next().await?;
+            let done = row.is_none();
+            if let Some(row) = row {
+                for v in row.unwrap() {
+                    bytes += match &v {
+                        Value::Bytes(b) => b.len(),
+                        _ => 8,
+                    };
+                    params.push(v);
+                }
+                n += 1;
+            }
+            if n > 0 && (done || n == batch || bytes >= BATCH_BYTES) {
+                conn.exec_drop(insert(n), std::mem::take(&mut params))
+                    .await?;
+                total += n as u64;
+                (n, bytes) = (0, 0);
+            }
+            if done {
+                return Ok::<_, MigrationError>(total);
+            }
         }
-        Ok::<_, MigrationError>(())
     }
     .await;
+    // The reader's result is read to its end (or dropped with an error).
+    drop(rows);
     conn.query_drop(
         "SET SESSION sql_mode = @gw_mode, SESSION character_set_client = @gw_client, \
          SESSION collation_connection = @gw_connection",
     )
     .await?;
-    result?;
-    Ok(rows.len())
+    result
 }
 
 #[cfg(test)]

@@ -90,6 +90,15 @@ pub async fn create_tables(conn: &mut Conn, plan: &CopyPlan, cols: &Compared) ->
     carry::check_types(conn, &plan.original, &plan.shadow, &cols.carried).await
 }
 
+/// How many snapshot connections `compare` needs.
+pub fn snapshots(cols: &Compared) -> usize {
+    if cols.converted.is_empty() {
+        2
+    } else {
+        3
+    }
+}
+
 /// Drops what `create_tables` made (those that exist).
 pub async fn drop_tables(conn: &mut Conn, plan: &CopyPlan) {
     for table in [converted_table(plan), carry::raw_table(&plan.shadow)] {
@@ -100,7 +109,9 @@ pub async fn drop_tables(conn: &mut Conn, plan: &CopyPlan) {
 }
 
 /// Compares both tables chunk by chunk, the original on `snaps[0]` and
-/// the shadow on `snaps[1]` at once (two snapshots of the same moment).
+/// the shadow on `snaps[1]` at once (snapshots of the same moment; a third,
+/// `snaps[2]`, reads the original's rows to carry when a column is
+/// converted, see `snapshots`).
 /// Returns the number of rows compared.
 pub async fn compare(
     snaps: &mut [Conn],
@@ -108,10 +119,14 @@ pub async fn compare(
     cols: &Compared,
     chunk_rows: u64,
 ) -> Result<u64> {
-    let [conn, other] = snaps else {
-        return Err(super::MigrationError::Internal(
-            "the checksum needs two snapshots".into(),
-        ));
+    let (conn, other, mut reader) = match snaps {
+        [conn, other] => (conn, other, None),
+        [conn, other, reader] => (conn, other, Some(reader)),
+        _ => {
+            return Err(super::MigrationError::Internal(
+                "the checksum needs two or three snapshots".into(),
+            ))
+        }
     };
     let Some(max) = bound(conn, plan, &plan.max_sql()).await? else {
         let n: Option<u64> = conn
@@ -193,8 +208,14 @@ pub async fn compare(
             }
             // The chunk as the snapshot sees it, then converted by the server
             // from there: a locking read of a private table harms nobody.
+            let Some(reader) = reader.as_deref_mut() else {
+                return Err(super::MigrationError::Internal(
+                    "converted columns need a third snapshot".into(),
+                ));
+            };
             carry::carry_chunk(
                 conn,
+                reader,
                 &plan.original,
                 &plan.shadow,
                 &cols.carried,

@@ -23,10 +23,14 @@ impl super::Migration<'_> {
         cols: &Compared,
     ) -> Result<()> {
         self.stage("checksum").await?;
-        // Two snapshots of the same moment: the original's and the shadow's
-        // digests are computed in parallel.
+        // Snapshots of the same moment: the original's and the shadow's
+        // digests are computed in parallel (and a third streams the rows
+        // carried for converted columns).
         let pool = self.pool()?;
-        let mut snaps = vec![pool.get_conn().await?, pool.get_conn().await?];
+        let mut snaps = Vec::new();
+        for _ in 0..checksum::snapshots(cols) {
+            snaps.push(pool.get_conn().await?);
+        }
         // Made before any snapshot starts (DDL would end it); dropped below.
         let result = match checksum::create_tables(&mut snaps[0], plan, cols).await {
             Ok(()) => self.verify_in(attempt, plan, cols, &mut snaps).await,
