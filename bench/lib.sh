@@ -34,7 +34,7 @@ user = "ghostwire"
 password = "gw"
 $extra
 TOML
-  GHOSTWIRE_LOG=warn target/release/ghostwire serve --config "$dir/proxy.$port.toml" &
+  GHOSTWIRE_LOG=warn "${GHOSTWIRE_BIN:-${CARGO_TARGET_DIR:-target}/release/ghostwire}" serve --config "$dir/proxy.$port.toml" &
   gw_pids="${gw_pids:-} $!"
   for _ in $(seq 1 100); do
     mariadb --protocol=TCP -h127.0.0.1 -P"$port" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 && break
@@ -71,7 +71,7 @@ run_tool() {
   reset_table
   local fifo="$dir/phases.${name// /_}" out="$dir/load.${name// /_}" tool="$dir/tool.${name// /_}"
   mkfifo "$fifo"
-  target/release/examples/loadgen "mysql://app:app@127.0.0.1:$port/bench" "$ROWS" "$RATE" "$LOAD_CONNS" \
+  "${CARGO_TARGET_DIR:-target}/release/examples/loadgen" "mysql://app:app@127.0.0.1:$port/bench" "$ROWS" "$RATE" "$LOAD_CONNS" \
     <"$fifo" >"$out" 2>"$out.err" &
   local load_pid=$!
   exec 7>"$fifo"

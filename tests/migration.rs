@@ -612,6 +612,11 @@ async fn rows_of(c: &mut Conn, table: &str, key: &str) -> Vec<Vec<Value>> {
     rows.into_iter().map(|r| r.unwrap()).collect()
 }
 
+/// Every column type's edge values through the copy, the binlog replay and
+/// the checksum: the ALTER converts `e`, so the checksum carries every
+/// other column's values out of its snapshot and back into a temporary
+/// table (`migration/carry.rs`) and compares them; a value that did not
+/// travel exactly fails the migration here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_column_type_round_trips_through_copy_and_binlog_replay() {
     let ctx = setup("mig_types").await;

@@ -592,7 +592,6 @@ async fn commands_reach_the_instance_that_runs_the_migration() {
 /// concurrent writes the comparison holds (an `INSERT … SELECT` there read
 /// the latest rows and failed good migrations).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known defect: the checksum's INSERT … SELECT of converted columns is a locking read of the latest rows (docs/ARCHITECTURE.md, Checksum)"]
 async fn converted_columns_checksum_under_writes() {
     let ctx = setup_with("op_convert", |c| {
         c.migrations.chunk_rows = 500;

@@ -7,7 +7,11 @@
 //! - a column stored the same way in both tables: its values;
 //! - a column the ALTER converts: the original's values converted again by
 //!   the server, with the same assignment as the copy, into a temporary
-//!   table of the new table's column types, against the shadow's values;
+//!   table of the new table's column types, against the shadow's values.
+//!   The values converted are the snapshot's: read with a plain `SELECT`
+//!   (no locks) and carried into a temporary table of the original's types
+//!   first (see `carry`), since an `INSERT … SELECT` from the original
+//!   would read the latest rows with locking reads;
 //! - a new column with no source and a constant default: that every row
 //!   holds its default (generated and AUTO_INCREMENT columns are the
 //!   server's own, and time-of-copy defaults cannot be compared).
@@ -19,6 +23,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
+use super::carry::{self, Carried};
 use super::copier::{bound, CopyPlan};
 use super::{refused, Result};
 
@@ -33,6 +38,9 @@ pub struct Compared {
     /// New columns that hold a value known in advance: (that value, as an
     /// expression over the shadow row, shadow column).
     pub defaulted: Vec<(String, String)>,
+    /// The original's columns the `same` and `converted` ones read, carried
+    /// into a temporary table when a column is converted.
+    pub carried: Vec<Carried>,
 }
 
 /// `CONCAT_WS` skips NULLs; a NULL flag per column keeps (NULL, 'a') and
@@ -57,22 +65,53 @@ pub fn converted_table(plan: &CopyPlan) -> String {
     format!("{schema}.`_gw_checksum`")
 }
 
-/// `CREATE TEMPORARY TABLE` for `converted_table`, or None when no column
-/// is converted. `LIKE` the shadow: the same types, nullability and
-/// defaults, so a value lands there exactly as it lands in the shadow.
-pub fn create_converted(plan: &CopyPlan, cols: &Compared) -> Option<String> {
+/// The temporary tables a checksum with converted columns needs, made on
+/// the original's snapshot connection before the snapshot starts (none
+/// when no column is converted): `converted_table`, `LIKE` the shadow (the
+/// same types, nullability and defaults, so a value lands there exactly as
+/// it lands in the shadow), and the carried rows' table (see `carry`),
+/// checked to have the original's types.
+pub async fn create_tables(conn: &mut Conn, plan: &CopyPlan, cols: &Compared) -> Result<()> {
     if cols.converted.is_empty() {
-        return None;
+        return Ok(());
     }
-    Some(format!(
+    conn.query_drop(format!(
         "CREATE TEMPORARY TABLE {} LIKE {}",
         converted_table(plan),
         plan.shadow
     ))
+    .await?;
+    conn.query_drop(carry::create_raw(
+        &plan.original,
+        &plan.shadow,
+        &cols.carried,
+    ))
+    .await?;
+    carry::check_types(conn, &plan.original, &plan.shadow, &cols.carried).await
+}
+
+/// How many snapshot connections `compare` needs.
+pub fn snapshots(cols: &Compared) -> usize {
+    if cols.converted.is_empty() {
+        2
+    } else {
+        3
+    }
+}
+
+/// Drops what `create_tables` made (those that exist).
+pub async fn drop_tables(conn: &mut Conn, plan: &CopyPlan) {
+    for table in [converted_table(plan), carry::raw_table(&plan.shadow)] {
+        let _ = conn
+            .query_drop(format!("DROP TEMPORARY TABLE IF EXISTS {table}"))
+            .await;
+    }
 }
 
 /// Compares both tables chunk by chunk, the original on `snaps[0]` and
-/// the shadow on `snaps[1]` at once (two snapshots of the same moment).
+/// the shadow on `snaps[1]` at once (snapshots of the same moment; a third,
+/// `snaps[2]`, reads the original's rows to carry when a column is
+/// converted, see `snapshots`).
 /// Returns the number of rows compared.
 pub async fn compare(
     snaps: &mut [Conn],
@@ -80,10 +119,14 @@ pub async fn compare(
     cols: &Compared,
     chunk_rows: u64,
 ) -> Result<u64> {
-    let [conn, other] = snaps else {
-        return Err(super::MigrationError::Internal(
-            "the checksum needs two snapshots".into(),
-        ));
+    let (conn, other, mut reader) = match snaps {
+        [conn, other] => (conn, other, None),
+        [conn, other, reader] => (conn, other, Some(reader)),
+        _ => {
+            return Err(super::MigrationError::Internal(
+                "the checksum needs two or three snapshots".into(),
+            ))
+        }
     };
     let Some(max) = bound(conn, plan, &plan.max_sql()).await? else {
         let n: Option<u64> = conn
@@ -122,6 +165,7 @@ pub async fn compare(
         .chain(cols.converted.iter().map(|(e, _)| e.clone()))
         .collect();
     let table = converted_table(plan);
+    let raw = carry::raw_table(&plan.shadow);
     let mut lower = None;
     let mut rows = 0;
     loop {
@@ -160,20 +204,36 @@ pub async fn compare(
                     "SELECT {old_digest} FROM {} o WHERE {old_range}{kept}",
                     plan.original
                 );
-                return conn.query_first::<(u64, u64), _>(sql).await;
+                return Ok(conn.query_first::<(u64, u64), _>(sql).await?);
             }
+            // The chunk as the snapshot sees it, then converted by the server
+            // from there: a locking read of a private table harms nobody.
+            let Some(reader) = reader.as_deref_mut() else {
+                return Err(super::MigrationError::Internal(
+                    "converted columns need a third snapshot".into(),
+                ));
+            };
+            carry::carry_chunk(
+                conn,
+                reader,
+                &plan.original,
+                &plan.shadow,
+                &cols.carried,
+                &format!("{old_range}{kept}"),
+            )
+            .await?;
             conn.query_drop(format!(
-                "INSERT INTO {table} ({}) SELECT {} FROM {} o WHERE {old_range}{kept}",
+                "INSERT INTO {table} ({}) SELECT {} FROM {raw}",
                 shadow_cols.join(", "),
                 fed.join(", "),
-                plan.original
             ))
             .await?;
             let digest = conn
                 .query_first::<(u64, u64), _>(format!("SELECT {old_digest} FROM {table}"))
-                .await;
+                .await?;
             conn.query_drop(format!("DELETE FROM {table}")).await?;
-            digest
+            conn.query_drop(format!("DELETE FROM {raw}")).await?;
+            Ok::<_, super::MigrationError>(digest)
         };
         let (a, b) = tokio::join!(old_side, other.query_first::<(u64, u64), _>(new_sql));
         let (a, b) = (a?, b?);

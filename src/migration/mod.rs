@@ -8,6 +8,7 @@
 //! caller gets the migration id and a receiver for the outcome.
 
 pub mod binlog;
+mod carry;
 mod checksum;
 pub mod client_session;
 mod commands;

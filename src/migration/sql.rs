@@ -3,7 +3,8 @@
 //! Values are only ever rendered for key columns (chunk bounds and changed
 //! keys from the binlog); row data is always moved by the server itself
 //! (`INSERT … SELECT`), so no value is decoded and re-encoded on its way
-//! from the old table to the new one.
+//! from the old table to the new one. (The checksum carries values through
+//! ghostwire as typed parameters, for its comparison only: see `carry`.)
 
 use mysql_async::Value;
 

@@ -23,22 +23,20 @@ impl super::Migration<'_> {
         cols: &Compared,
     ) -> Result<()> {
         self.stage("checksum").await?;
-        // Two snapshots of the same moment: the original's and the shadow's
-        // digests are computed in parallel.
+        // Snapshots of the same moment: the original's and the shadow's
+        // digests are computed in parallel (and a third streams the rows
+        // carried for converted columns).
         let pool = self.pool()?;
-        let mut snaps = vec![pool.get_conn().await?, pool.get_conn().await?];
+        let mut snaps = Vec::new();
+        for _ in 0..checksum::snapshots(cols) {
+            snaps.push(pool.get_conn().await?);
+        }
         // Made before any snapshot starts (DDL would end it); dropped below.
-        if let Some(create) = checksum::create_converted(plan, cols) {
-            snaps[0].query_drop(create).await?;
-        }
-        let result = self.verify_in(attempt, plan, cols, &mut snaps).await;
-        if !cols.converted.is_empty() {
-            let drop = format!(
-                "DROP TEMPORARY TABLE IF EXISTS {}",
-                checksum::converted_table(plan)
-            );
-            let _ = snaps[0].query_drop(drop).await;
-        }
+        let result = match checksum::create_tables(&mut snaps[0], plan, cols).await {
+            Ok(()) => self.verify_in(attempt, plan, cols, &mut snaps).await,
+            Err(e) => Err(e),
+        };
+        checksum::drop_tables(&mut snaps[0], plan).await;
         result
     }
 
@@ -60,6 +58,7 @@ impl super::Migration<'_> {
             .await?;
             match cutover::snapshot(attempt, snaps).await {
                 Ok(stall) => {
+                    let started = Instant::now();
                     let compared = checksum::compare(snaps, plan, cols, CHECKSUM_CHUNK).await;
                     for snap in snaps.iter_mut() {
                         let _ = snap.query_drop("COMMIT").await;
@@ -69,6 +68,7 @@ impl super::Migration<'_> {
                         id = self.id,
                         rows,
                         stall_ms = stall.as_millis() as u64,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
                         "checksum matches"
                     );
                     return self.catch_up(attempt.delta, attempt.failure).await;

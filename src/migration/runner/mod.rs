@@ -12,6 +12,7 @@ use mysql_async::Conn;
 use tracing::{info, warn};
 
 use super::binlog::{Delta, Horizon, Pos, Replay, Tail, Target};
+use super::carry::Carried;
 use super::checksum::{self, Compared};
 use super::control::Control;
 use super::copier::{self, CopyPlan, InsertChecks, Progress};

@@ -229,6 +229,9 @@ impl<'a> super::Migration<'a> {
             }
             old_list.push(fed.clone());
             new_list.push(ident(&n.name));
+            if !compared.carried.iter().any(|k| k.col == ident(&c.name)) {
+                compared.carried.push(Carried::of(c));
+            }
             // Made NOT NULL, a column's NULLs become the type's implicit
             // default (in a lenient session): a conversion too.
             if n.column_type == c.column_type && (n.nullable || !c.nullable) {
