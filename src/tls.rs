@@ -19,7 +19,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::config::{BackendTls, BackendTlsMode, ListenTls, ListenTlsMode};
+use crate::config::{BackendTls, BackendTlsMode, Config, ListenTls, ListenTlsMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -78,6 +78,28 @@ fn private_key(key: &'static str, path: &Path) -> Result<PrivateKeyDer<'static>,
         path: path.into(),
         reason: e.to_string(),
     })
+}
+
+/// What a connection uses of `[listen.tls]` and `[backend.tls]`: built
+/// together from one configuration, so a reload applies all or nothing.
+pub(crate) struct Contexts {
+    /// The acceptor for clients, when `[listen.tls]` is not off.
+    pub(crate) acceptor: Option<TlsAcceptor>,
+    /// A client that does not ask for TLS is refused.
+    pub(crate) required: bool,
+    /// The connector to the server, when `[backend.tls]` is not off.
+    pub(crate) backend: Option<Backend>,
+}
+
+impl Contexts {
+    /// Reads every certificate and key file `config` names.
+    pub(crate) fn build(config: &Config) -> Result<Self, TlsError> {
+        Ok(Self {
+            acceptor: acceptor(&config.listen.tls)?,
+            required: config.listen.tls.mode == ListenTlsMode::Required,
+            backend: backend(&config.backend.tls, &config.backend.addr)?,
+        })
+    }
 }
 
 /// The acceptor for client connections, or `None` when `mode = "off"`.

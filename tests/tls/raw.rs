@@ -5,7 +5,7 @@ use crate::*;
 
 /// A raw client that asks for TLS and completes the TLS handshake with
 /// ghostwire (checked against our CA), then is left to the caller.
-async fn raw_tls_client(ctx: &Ctx) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+pub(crate) async fn raw_tls_client(ctx: &Ctx) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     use rustls::pki_types::pem::PemObject;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(ctx.addr).await.unwrap();
@@ -40,7 +40,7 @@ async fn raw_tls_client(ctx: &Ctx) -> tokio_rustls::client::TlsStream<tokio::net
 }
 
 /// The next packet over `s`: (sequence id, ERR code) of an ERR.
-async fn read_err(s: &mut (impl tokio::io::AsyncRead + Unpin)) -> (u8, u16) {
+pub(crate) async fn read_err(s: &mut (impl tokio::io::AsyncRead + Unpin)) -> (u8, u16) {
     use tokio::io::AsyncReadExt;
     let read = async {
         let mut h = [0u8; 4];

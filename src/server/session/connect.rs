@@ -11,13 +11,14 @@ use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tracing::debug;
 
+use super::bridge::{Bridge, FromClient};
 use super::{backend_err, client_err, refuse, Result, Session, SessionError};
-use crate::config::{BackendTlsMode, ListenTlsMode};
+use crate::config::BackendTlsMode;
 use crate::flavour::ServerInfo;
 use crate::metrics::Handles;
 use crate::protocol::handshake::{
     full_auth, mask_greeting, parse_client_hello, sends_password_first, set_client_ssl,
-    ClientHello, FullAuth, Greeting,
+    ClientHello, Greeting,
 };
 use crate::protocol::packets::{errors, ok_status, ErrPacket, ERR_HEADER, OK_HEADER};
 use crate::protocol::response::ResponseTracker;
@@ -25,6 +26,7 @@ use crate::protocol::{parse_header, HEADER_LEN};
 use crate::server::io::{Conn, IoError, Stream};
 use crate::server::preauth::MAX_PREAUTH_PACKET;
 use crate::server::Shared;
+use crate::tls::Contexts;
 
 /// An SSLRequest is the fixed part of a handshake response alone.
 const SSL_REQUEST_LEN: usize = 32;
@@ -55,7 +57,10 @@ impl<'a> Session<'a> {
             client.write(&greeting).await.map_err(client_err)?;
             return Err(backend_err(IoError::Closed));
         }
-        let offer_tls = shared.tls_acceptor.load().is_some();
+        // One snapshot of the TLS settings for the whole connection (a
+        // reload applies to the next one).
+        let tls = shared.tls.load_full();
+        let offer_tls = tls.acceptor.is_some();
         let server = match greeting
             .get_mut(HEADER_LEN..)
             .map(|p| mask_greeting(p, offer_tls))
@@ -77,9 +82,9 @@ impl<'a> Session<'a> {
         // The client's handshake response is 1: the server's answer is 2.
         seq.store(2, Ordering::Relaxed);
 
-        let (mut hello, parsed) = client_hello(client, shared, m, &server, &seq).await?;
+        let (mut hello, parsed) = client_hello(client, shared, &tls, m, &server, &seq).await?;
         let backend_tls =
-            backend_tls(client, &mut backend, shared, m, &server, &hello, &seq).await?;
+            backend_tls(client, &mut backend, shared, &tls, m, &server, &hello, &seq).await?;
         // After an SSLRequest every later packet of the login is one
         // sequence id further: the side that used TLS counts one more.
         let shift = u8::from(backend_tls).wrapping_sub(u8::from(client.is_tls()));
@@ -89,6 +94,17 @@ impl<'a> Session<'a> {
         if client_tls && !backend_tls && sends_password_first(&parsed.plugin) {
             let err = errors::cleartext_needs_backend_tls();
             return Err(refuse(client, err, 3).await);
+        }
+        // A plain client whose first response is sha256_password's key
+        // request or encrypted password: the server, over TLS, would read
+        // it as the password. (Not translated: clients start with the
+        // server's default plugin unless told otherwise.)
+        if !client_tls
+            && backend_tls
+            && parsed.plugin == "sha256_password"
+            && !matches!(parsed.auth_response.as_slice(), [] | [0])
+        {
+            return Err(refuse(client, errors::sha256_first_needs_tls(), 2).await);
         }
         if let Some(p) = hello.get_mut(HEADER_LEN..).filter(|_| backend_tls) {
             set_client_ssl(p);
@@ -118,6 +134,7 @@ impl<'a> Session<'a> {
             auth_seq: Some(seq),
             auth_seq_shift: shift,
             tls_sides: (client_tls, backend_tls),
+            bridge: (!client_tls && backend_tls).then(|| Bridge::new(server.scramble)),
             flavour,
         };
         if !session.relay_auth().await? {
@@ -142,6 +159,9 @@ impl<'a> Session<'a> {
                     *s = seq;
                 }
                 self.note_auth_seq(seq);
+                if let (Some(b), Some(p)) = (&mut self.bridge, frame.get(HEADER_LEN..)) {
+                    b.server_packet(p);
+                }
                 if let Some(err) = self.full_auth_refusal(&frame) {
                     // In place of that packet, with its sequence id.
                     return Err(refuse(self.client, err, seq).await);
@@ -170,10 +190,19 @@ impl<'a> Session<'a> {
             while let Some((len, seq)) = self.client.complete_frame() {
                 let mut frame = self.client.take(HEADER_LEN + len);
                 self.note_auth_seq(seq);
+                if self.bridge.as_ref().is_some_and(Bridge::active) {
+                    match self.bridge_client_packet(&frame, seq).await? {
+                        Some(password) => frame = password,
+                        None => continue,
+                    }
+                }
                 if let Some(s) = frame.get_mut(3) {
                     *s = seq.wrapping_add(self.auth_seq_shift);
                 }
-                self.backend.write(&frame).await.map_err(backend_err)?;
+                let sent = self.backend.write(&frame).await;
+                // The frame may be a password in clear (bridged).
+                zeroize::Zeroize::zeroize(&mut frame[..]);
+                sent.map_err(backend_err)?;
             }
             tokio::select! {
                 r = self.backend.read_more() => { r.map_err(backend_err)?; }
@@ -182,21 +211,60 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// During login or COM_CHANGE_USER, when only one of the two
-    /// connections is TLS: the ERR
-    /// that replaces a server packet asking for the password itself. A
-    /// client on TLS would send it in clear, to go on in plain text; a
-    /// plain one would send it RSA-encrypted, which a server on TLS does
-    /// not read.
+    /// During login or COM_CHANGE_USER, when the client is on TLS and the
+    /// backend connection is not: the ERR that replaces a server packet
+    /// asking for the password itself, which the client would send in
+    /// clear, to go on in plain text. (The other way round, the bridge
+    /// translates.)
     fn full_auth_refusal(&self, frame: &[u8]) -> Option<ErrPacket> {
-        let (client_tls, backend_tls) = self.tls_sides;
         let asked = full_auth(frame.get(HEADER_LEN..)?)?;
-        match (client_tls, backend_tls, asked) {
-            (true, false, _) => Some(errors::cleartext_needs_backend_tls()),
-            (false, true, FullAuth::CachingSha2 | FullAuth::Sha256) => {
-                Some(errors::rsa_needs_client_tls())
-            }
+        match (self.tls_sides, asked) {
+            ((true, false), _) => Some(errors::cleartext_needs_backend_tls()),
             _ => None,
+        }
+    }
+
+    /// A client packet while the bridge waits for a password (see
+    /// `bridge`): the frame to send the server instead, or `None` when the
+    /// packet was answered here (ghostwire's public key).
+    async fn bridge_client_packet(&mut self, frame: &[u8], seq: u8) -> Result<Option<BytesMut>> {
+        let key = match self.shared.password_keys.get().await {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::error!(error = %e, "no RSA key for a plain-text client's password");
+                let err = errors::no_password_key();
+                return Err(refuse(self.client, err, seq.wrapping_add(1)).await);
+            }
+        };
+        let payload = frame.get(HEADER_LEN..).unwrap_or_default();
+        let Some(bridge) = self.bridge.as_mut() else {
+            return Ok(Some(BytesMut::from(frame)));
+        };
+        match bridge.client_packet(payload, &key) {
+            FromClient::Relay => Ok(Some(BytesMut::from(frame))),
+            FromClient::Password(p) => {
+                let mut out = BytesMut::with_capacity(HEADER_LEN + p.len());
+                out.extend_from_slice(&(p.len() as u32).to_le_bytes()[..3]);
+                out.extend_from_slice(&[seq]);
+                out.extend_from_slice(&p);
+                Ok(Some(out))
+            }
+            FromClient::AnswerKey(answer) => {
+                let at = seq.wrapping_add(1);
+                let mut out = Vec::with_capacity(HEADER_LEN + answer.len());
+                out.extend_from_slice(&(answer.len() as u32).to_le_bytes()[..3]);
+                out.push(at);
+                out.extend_from_slice(&answer);
+                self.client.write(&out).await.map_err(client_err)?;
+                self.note_auth_seq(at);
+                // The client is two packets further than the server sees.
+                self.auth_seq_shift = self.auth_seq_shift.wrapping_sub(2);
+                Ok(None)
+            }
+            FromClient::Refuse(err) => {
+                debug!(%err, "bridged password refused");
+                Err(refuse(self.client, err, seq.wrapping_add(1)).await)
+            }
         }
     }
 
@@ -214,6 +282,7 @@ impl<'a> Session<'a> {
 async fn client_hello(
     client: &mut Conn,
     shared: &Shared,
+    tls: &Contexts,
     m: &Handles,
     server: &Greeting,
     seq: &AtomicU8,
@@ -223,7 +292,7 @@ async fn client_hello(
         // 1 in plain text, 2 after an SSLRequest; an ERR is one more.
         let expected = 1 + u8::from(client.is_tls());
         // While TLS may still start, read exactly one packet at a time.
-        let exact = shared.tls_acceptor.load().is_some() && !client.is_tls();
+        let exact = tls.acceptor.is_some() && !client.is_tls();
         let (len, hello_seq) = if exact {
             fill_exact(client, cfg, HEADER_LEN).await?;
             parse_header(&client.buf).unwrap_or_default()
@@ -249,14 +318,14 @@ async fn client_hello(
             .map(|p| parse_client_hello(p, server));
         match parsed {
             Some(Ok(h)) if h.ssl_request => {}
-            Some(Ok(h)) if cfg.listen.tls.mode == ListenTlsMode::Required && !client.is_tls() => {
+            Some(Ok(h)) if tls.required && !client.is_tls() => {
                 debug!(user = %h.user, "plain-text client refused: [listen.tls] mode = required");
                 return Err(refuse(client, errors::insecure_transport(), 2).await);
             }
             Some(Ok(h)) => return Ok((hello, h)),
             _ => return Err(refuse(client, errors::malformed_handshake(), expected + 1).await),
         }
-        let Some(acceptor) = shared.tls_acceptor.load_full().filter(|_| !client.is_tls()) else {
+        let Some(acceptor) = tls.acceptor.clone().filter(|_| !client.is_tls()) else {
             return Err(refuse(client, errors::tls_unsupported(), expected + 1).await);
         };
         // Bytes sent after the SSLRequest and before the TLS handshake are
@@ -284,16 +353,18 @@ async fn client_hello(
 /// With `[backend.tls]`: asks the server for TLS (an SSLRequest made of the
 /// client's capabilities, max packet size and charset) and upgrades the
 /// connection. True when the backend connection is now TLS.
+#[allow(clippy::too_many_arguments)]
 async fn backend_tls(
     client: &mut Conn,
     backend: &mut Conn,
     shared: &Shared,
+    contexts: &Contexts,
     m: &Handles,
     server: &Greeting,
     hello: &[u8],
     seq: &AtomicU8,
 ) -> Result<bool> {
-    let Some(tls) = &shared.backend_tls else {
+    let Some(tls) = &contexts.backend else {
         return Ok(false);
     };
     let addr = shared.config.backend.addr.as_str();
