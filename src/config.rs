@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 mod tls;
-pub use tls::{BackendTls, BackendTlsMode, ListenTls, ListenTlsMode};
+pub use tls::{BackendTls, BackendTlsMode, ClientCert, ListenTls, ListenTlsMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -6,6 +6,7 @@
 mod common;
 mod tls {
     pub mod clients;
+    pub mod hostile;
     pub mod raw;
     pub mod reload;
 }

@@ -123,6 +123,9 @@ pub struct ClientHello {
     pub plugin: String,
     /// That first response (a scramble, or what sha256_password sends).
     pub auth_response: Vec<u8>,
+    /// The response set CLIENT_SSL (as it must over TLS; in plain text a
+    /// client that did is confused about its own connection).
+    pub claims_ssl: bool,
 }
 
 /// Reads a HandshakeResponse41 and clears masked bits the client set anyway
@@ -168,6 +171,7 @@ pub fn parse_client_hello(
         database,
         plugin,
         auth_response,
+        claims_ssl: raw_caps & CapabilityFlags::CLIENT_SSL.bits() != 0,
     })
 }
 

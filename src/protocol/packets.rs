@@ -209,6 +209,24 @@ pub mod errors {
              connect with ssl-mode=DISABLED",
         )
     }
+    /// An SSLRequest over a connection already on TLS.
+    pub fn tls_repeated() -> ErrPacket {
+        ErrPacket::new(
+            1043,
+            "08S01",
+            "ghostwire: bad handshake: TLS asked for again on a connection already on TLS; \
+             closing connection",
+        )
+    }
+    /// A full handshake response in plain text with CLIENT_SSL set.
+    pub fn plain_login_claims_tls() -> ErrPacket {
+        ErrPacket::new(
+            1043,
+            "08S01",
+            "ghostwire: bad handshake: the login announces TLS (CLIENT_SSL) but was sent in \
+             plain text without an SSLRequest first; closing connection",
+        )
+    }
     /// `[listen.tls] mode = "required"` and the client did not ask for TLS
     /// (MySQL's own answer under `require_secure_transport`).
     pub fn insecure_transport() -> ErrPacket {

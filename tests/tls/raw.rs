@@ -5,7 +5,9 @@ use crate::*;
 
 /// A raw client that asks for TLS and completes the TLS handshake with
 /// ghostwire (checked against our CA), then is left to the caller.
-pub(crate) async fn raw_tls_client(ctx: &Ctx) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+pub(crate) async fn raw_tls_client(
+    ctx: &Ctx,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     use rustls::pki_types::pem::PemObject;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(ctx.addr).await.unwrap();

@@ -318,6 +318,12 @@ async fn client_hello(
             .map(|p| parse_client_hello(p, server));
         match parsed {
             Some(Ok(h)) if h.ssl_request => {}
+            // A login in plain text that says it is on TLS: the server
+            // would start TLS on it and fail; refused plainly instead.
+            Some(Ok(h)) if h.claims_ssl && !client.is_tls() => {
+                debug!(user = %h.user, "plain-text login announcing TLS refused");
+                return Err(refuse(client, errors::plain_login_claims_tls(), 2).await);
+            }
             Some(Ok(h)) if tls.required && !client.is_tls() => {
                 debug!(user = %h.user, "plain-text client refused: [listen.tls] mode = required");
                 return Err(refuse(client, errors::insecure_transport(), 2).await);
@@ -325,7 +331,10 @@ async fn client_hello(
             Some(Ok(h)) => return Ok((hello, h)),
             _ => return Err(refuse(client, errors::malformed_handshake(), expected + 1).await),
         }
-        let Some(acceptor) = tls.acceptor.clone().filter(|_| !client.is_tls()) else {
+        if client.is_tls() {
+            return Err(refuse(client, errors::tls_repeated(), expected + 1).await);
+        }
+        let Some(acceptor) = tls.acceptor.clone() else {
             return Err(refuse(client, errors::tls_unsupported(), expected + 1).await);
         };
         // Bytes sent after the SSLRequest and before the TLS handshake are
