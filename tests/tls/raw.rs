@@ -116,3 +116,30 @@ async fn a_cleartext_first_response_over_tls_is_not_relayed_in_plain_text() {
     assert_eq!(read_err(&mut c).await, (3, 2061));
     ctx.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_client_starting_with_sha256_password_is_refused_over_a_tls_backend() {
+    // Its first response is a key request (0x01) the server, over TLS,
+    // would take for the password: refused before it is forwarded.
+    let ctx = tls_setup(
+        "tls_sha256_first",
+        ListenTlsMode::Off,
+        BackendTlsMode::Required,
+    )
+    .await;
+    let mut s = std::net::TcpStream::connect(ctx.addr).unwrap();
+    read_packet(&mut s);
+    let caps: u32 = 0x0200 | 0x8000 | 0x0008_0000; // PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH
+    let mut hello = caps.to_le_bytes().to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 1, 45]);
+    hello.extend_from_slice(&[0; 23]);
+    hello.extend_from_slice(format!("{}\0\x01\x01sha256_password\0", APP_USER.0).as_bytes());
+    let mut frame = (hello.len() as u32).to_le_bytes()[..3].to_vec();
+    frame.push(1);
+    frame.extend_from_slice(&hello);
+    std::io::Write::write_all(&mut s, &frame).unwrap();
+    let (seq, err) = read_packet(&mut s);
+    assert_eq!(seq, 2);
+    assert_eq!((err[0], u16::from_le_bytes([err[1], err[2]])), (0xFF, 2061));
+    ctx.shutdown().await;
+}
