@@ -237,10 +237,47 @@ fn reload_from(proxy: &Proxy, path: Option<&std::path::Path>) -> Result<(), Relo
         return proxy.reload_tls();
     };
     match Config::load(path, &|k| std::env::var(k).ok()) {
-        Ok(new) => proxy.reload(&new),
+        Ok(new) => {
+            if other_keys_differ(&proxy.shared.config, &new) {
+                warn!(
+                    "SIGHUP: keys other than [listen.tls], [listen] rsa_key and [backend.tls] \
+                     differ from the running configuration: restart ghostwire to apply them"
+                );
+            }
+            proxy.reload(&new)
+        }
         Err(e) => {
             warn!(error = %e, "SIGHUP: configuration not reloaded: the TLS settings in use stay");
             Err(e.into())
         }
+    }
+}
+
+/// Whether `new` changes anything a reload does not apply.
+fn other_keys_differ(running: &Config, new: &Config) -> bool {
+    let rest = |c: &Config| {
+        let mut c = c.clone();
+        c.listen.tls = Default::default();
+        c.listen.rsa_key = None;
+        c.backend.tls = Default::default();
+        c.to_masked_toml()
+    };
+    rest(running) != rest(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_tells_which_changes_it_leaves_for_a_restart() {
+        let running = Config::default();
+        let mut new = running.clone();
+        new.listen.tls.mode = crate::config::ListenTlsMode::Required;
+        new.backend.tls.mode = crate::config::BackendTlsMode::Required;
+        new.listen.rsa_key = Some("k.pem".into());
+        assert!(!other_keys_differ(&running, &new), "TLS keys are reloaded");
+        new.listen.max_connections += 1;
+        assert!(other_keys_differ(&running, &new));
     }
 }
