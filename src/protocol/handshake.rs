@@ -123,6 +123,10 @@ pub struct ClientHello {
     pub plugin: String,
     /// That first response (a scramble, or what sha256_password sends).
     pub auth_response: Vec<u8>,
+    /// Where it is in the payload: its length field, then its bytes.
+    pub auth_field: std::ops::Range<usize>,
+    /// Its length is length-encoded (else one byte).
+    pub auth_lenenc: bool,
     /// The response set CLIENT_SSL (as it must over TLS; in plain text a
     /// client that did is confused about its own connection).
     pub claims_ssl: bool,
@@ -163,7 +167,7 @@ pub fn parse_client_hello(
         client: caps & server.caps.client,
         mariadb: mariadb & server.caps.mariadb,
     };
-    let (user, database, plugin, auth_response) = read_user_and_db(rest, caps)?;
+    let (user, database, plugin, auth_response, field) = read_user_and_db(rest, caps)?;
     Ok(ClientHello {
         caps: negotiated,
         ssl_request: false,
@@ -171,6 +175,8 @@ pub fn parse_client_hello(
         database,
         plugin,
         auth_response,
+        auth_field: field.start + 32..field.end + 32,
+        auth_lenenc: caps & CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA.bits() != 0,
         claims_ssl: raw_caps & CapabilityFlags::CLIENT_SSL.bits() != 0,
     })
 }
@@ -214,14 +220,22 @@ fn four(b: Option<&[u8]>) -> Option<[u8; 4]> {
     b?.try_into().ok()
 }
 
-/// User, database, plugin and first auth response of a HandshakeResponse41.
-type HelloFields = (String, Option<String>, String, Vec<u8>);
+/// User, database, plugin, first auth response and where that response's
+/// field is (length and bytes) of a HandshakeResponse41 (after its fixed part).
+type HelloFields = (
+    String,
+    Option<String>,
+    String,
+    Vec<u8>,
+    std::ops::Range<usize>,
+);
 
 fn read_user_and_db(rest: &[u8], caps: u32) -> Result<HelloFields, HandshakeError> {
     let bad = || HandshakeError::MalformedResponse;
     let nul = rest.iter().position(|b| *b == 0).ok_or_else(bad)?;
     let user = String::from_utf8_lossy(rest.get(..nul).ok_or_else(bad)?).into_owned();
     let mut at = nul + 1;
+    let field_at = at;
     // Auth response: length-encoded, or a one-byte length.
     let auth_len = if caps & CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA.bits() != 0 {
         let (n, used) = read_lenenc(rest.get(at..).ok_or_else(bad)?).ok_or_else(bad)?;
@@ -253,7 +267,25 @@ fn read_user_and_db(rest: &[u8], caps: u32) -> Result<HelloFields, HandshakeErro
         let name = p.split(|b| *b == 0).next().unwrap_or_default();
         plugin = String::from_utf8_lossy(name).into_owned();
     }
-    Ok((user, database, plugin, auth))
+    Ok((user, database, plugin, auth, field_at..auth_at + auth_len))
+}
+
+/// The handshake response `payload` (as parsed into `hello`) with its first
+/// auth response replaced by `auth`; `None` when `auth` does not fit a
+/// one-byte length.
+pub fn replace_auth_response(payload: &[u8], hello: &ClientHello, auth: &[u8]) -> Option<Vec<u8>> {
+    let before = payload.get(..hello.auth_field.start)?;
+    let after = payload.get(hello.auth_field.end..)?;
+    let mut out = Vec::with_capacity(payload.len() + auth.len());
+    out.extend_from_slice(before);
+    if hello.auth_lenenc {
+        super::put_lenenc(&mut out, auth.len() as u64);
+    } else {
+        out.push(u8::try_from(auth.len()).ok()?);
+    }
+    out.extend_from_slice(auth);
+    out.extend_from_slice(after);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -341,6 +373,18 @@ mod tests {
         assert_eq!(hello.database.as_deref(), Some("shop"));
         assert_eq!(hello.plugin, "mysql_clear_password");
         assert_eq!(hello.auth_response, b"pw\0");
+        // The response replaced (a longer one), the rest as it was.
+        let mut again = replace_auth_response(&p, &hello, b"longer password\0").unwrap();
+        let swapped = parse_client_hello(&mut again, &server).unwrap();
+        assert_eq!(swapped.auth_response, b"longer password\0");
+        assert_eq!(
+            (swapped.user, swapped.database, swapped.plugin),
+            (
+                hello.user.clone(),
+                hello.database.clone(),
+                hello.plugin.clone()
+            )
+        );
         assert!(sends_password_first(&hello.plugin));
         assert!(!sends_password_first("caching_sha2_password"));
     }

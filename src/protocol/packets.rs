@@ -263,18 +263,6 @@ pub mod errors {
              ([listen] rsa_key), or connect to ghostwire with TLS",
         )
     }
-    /// A plain-text client began with sha256_password's key request or
-    /// encrypted password, and the server (over TLS) would read it as the
-    /// password.
-    pub fn sha256_first_needs_tls() -> ErrPacket {
-        ErrPacket::new(
-            2061,
-            "HY000",
-            "ghostwire: a plain-text client starting with sha256_password is not supported \
-             when ghostwire's connection to the server is TLS: connect to ghostwire with TLS, \
-             or leave the client's default authentication plugin as it is",
-        )
-    }
     /// ghostwire has no RSA key to hand a plain-text client (it could not
     /// make one: logged).
     pub fn no_password_key() -> ErrPacket {

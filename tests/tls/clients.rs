@@ -245,3 +245,74 @@ except pymysql.err.MySQLError as e:
     d.disconnect().await.ok();
     ctx.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mysql_cli_starting_with_sha256_password_logs_in_as_directly() {
+    common::tls::server();
+    if !is_mysql() {
+        println!("sha256_password is MySQL's: not tested on MariaDB");
+        return;
+    }
+    // A plain client whose own default plugin is sha256_password: its
+    // handshake response already asks for the key (the bridge answers it
+    // before the response goes on over TLS).
+    let ctx = tls_setup(
+        "tls_sha256_cli",
+        ListenTlsMode::Off,
+        BackendTlsMode::Required,
+    )
+    .await;
+    let mut d = direct_conn_to("mysql").await;
+    for (u, how) in [
+        ("tls_s256", "sha256_password"),
+        ("tls_s256_c2", "caching_sha2_password"),
+    ] {
+        d.query_drop(format!(
+            "DROP USER IF EXISTS '{u}'@'%'; CREATE USER '{u}'@'%' IDENTIFIED WITH {how} BY 'pw-{u}'"
+        ))
+        .await
+        .unwrap();
+    }
+    let cli = |port: u16, user: &str, pw: &str| {
+        let out = Command::new("chroot")
+            .arg("/var/tmp/ghostwire-mysql-rootfs")
+            .args([
+                "mysql",
+                "--no-defaults",
+                "--ssl-mode=DISABLED",
+                "--protocol=TCP",
+            ])
+            .args(["--default-auth=sha256_password", "--get-server-public-key"])
+            .args(["--batch", "--skip-column-names"])
+            .arg(format!("-P{port}"))
+            .args(["-h127.0.0.1", &format!("-u{user}"), &format!("-p{pw}")])
+            .args(["-e", "SELECT CURRENT_USER()"])
+            .output()
+            .expect("the mysql CLI (scripts/mysql-up.sh --rootfs)");
+        let err = String::from_utf8_lossy(&out.stderr);
+        match err.split("ERROR ").nth(1) {
+            Some(e) => format!("err {}", e.split_whitespace().next().unwrap_or_default()),
+            None => String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        }
+    };
+    let mut n = 0;
+    let mut seen = Vec::new();
+    for user in ["tls_s256", "tls_s256_c2"] {
+        for pw in [format!("pw-{user}"), "wrong".to_string()] {
+            let mut outcome = Vec::new();
+            for port in [server().port, ctx.port()] {
+                d.query_drop("FLUSH PRIVILEGES").await.unwrap();
+                outcome.push(cli(port, user, &pw));
+            }
+            assert_eq!(
+                outcome[0], outcome[1],
+                "{user} / {pw}: direct, then through ghostwire"
+            );
+            n += usize::from(outcome[1] == format!("{user}@%"));
+            seen.push(outcome.remove(1));
+        }
+    }
+    assert_eq!(n, 2, "the right passwords log in: {seen:?}");
+    d.disconnect().await.ok();
+    ctx.shutdown().await;
+}

@@ -61,6 +61,12 @@ impl Bridge {
         }
     }
 
+    /// The next client packet is the password under `plugin` (a handshake
+    /// response that is sha256_password's).
+    pub(super) fn expect_password(&mut self, plugin: FullAuth) {
+        self.awaiting = Awaiting::Password(plugin);
+    }
+
     /// Whether the next client packet needs the key.
     pub(super) fn active(&self) -> bool {
         self.awaiting != Awaiting::Nothing

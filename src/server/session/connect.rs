@@ -17,8 +17,8 @@ use crate::config::BackendTlsMode;
 use crate::flavour::ServerInfo;
 use crate::metrics::Handles;
 use crate::protocol::handshake::{
-    full_auth, mask_greeting, parse_client_hello, sends_password_first, set_client_ssl,
-    ClientHello, Greeting,
+    full_auth, mask_greeting, parse_client_hello, replace_auth_response, sends_password_first,
+    set_client_ssl, ClientHello, FullAuth, Greeting,
 };
 use crate::protocol::packets::{errors, ok_status, ErrPacket, ERR_HEADER, OK_HEADER};
 use crate::protocol::response::ResponseTracker;
@@ -95,16 +95,29 @@ impl<'a> Session<'a> {
             let err = errors::cleartext_needs_backend_tls();
             return Err(refuse(client, err, 3).await);
         }
+        let mut bridge = (!client_tls && backend_tls).then(|| Bridge::new(server.scramble));
+        let mut shift = shift;
         // A plain client whose first response is sha256_password's key
         // request or encrypted password: the server, over TLS, would read
-        // it as the password. (Not translated: clients start with the
-        // server's default plugin unless told otherwise.)
-        if !client_tls
-            && backend_tls
-            && parsed.plugin == "sha256_password"
-            && !matches!(parsed.auth_response.as_slice(), [] | [0])
-        {
-            return Err(refuse(client, errors::sha256_first_needs_tls(), 2).await);
+        // it as the password. Bridged before the response is forwarded.
+        let sha256_first_password = parsed.plugin == "sha256_password"
+            && !matches!(parsed.auth_response.as_slice(), [] | [0]);
+        if let Some(b) = bridge.as_mut().filter(|_| sha256_first_password) {
+            if let Some(password) = sha256_first(client, shared, b, &parsed, &seq).await? {
+                // A key answered here: the client is two packets further.
+                if password.key_sent {
+                    shift = shift.wrapping_sub(2);
+                }
+                let payload = hello.get(HEADER_LEN..).unwrap_or_default();
+                let Some(p) = replace_auth_response(payload, &parsed, &password.password) else {
+                    let err = errors::password_not_encrypted();
+                    return Err(refuse(client, err, seq.load(Ordering::Relaxed)).await);
+                };
+                hello = BytesMut::with_capacity(HEADER_LEN + p.len());
+                hello.extend_from_slice(&(p.len() as u32).to_le_bytes()[..3]);
+                hello.extend_from_slice(&[1]);
+                hello.extend_from_slice(&p);
+            }
         }
         if let Some(p) = hello.get_mut(HEADER_LEN..).filter(|_| backend_tls) {
             set_client_ssl(p);
@@ -112,7 +125,10 @@ impl<'a> Session<'a> {
         if let Some(s) = hello.get_mut(3) {
             *s = 1 + u8::from(backend_tls);
         }
-        backend.write(&hello).await.map_err(backend_err)?;
+        let sent = backend.write(&hello).await;
+        // It may hold a bridged password.
+        zeroize::Zeroize::zeroize(&mut hello[..]);
+        sent.map_err(backend_err)?;
 
         let mut session = Session {
             client,
@@ -134,7 +150,7 @@ impl<'a> Session<'a> {
             auth_seq: Some(seq),
             auth_seq_shift: shift,
             tls_sides: (client_tls, backend_tls),
-            bridge: (!client_tls && backend_tls).then(|| Bridge::new(server.scramble)),
+            bridge,
             flavour,
         };
         if !session.relay_auth().await? {
@@ -272,6 +288,70 @@ impl<'a> Session<'a> {
     fn note_auth_seq(&self, seq: u8) {
         if let Some(s) = &self.auth_seq {
             s.store(seq.wrapping_add(1), Ordering::Relaxed);
+        }
+    }
+}
+
+/// A password a plain-text client sent with its handshake response.
+struct FirstPassword {
+    password: zeroize::Zeroizing<Vec<u8>>,
+    /// ghostwire answered a key request (two packets the server never sees).
+    key_sent: bool,
+}
+
+/// A plain client whose handshake response is sha256_password's, over a
+/// TLS backend connection: its key request answered with ghostwire's key,
+/// its encrypted password decrypted (see `bridge`). `None` when there is
+/// nothing to translate (no password).
+async fn sha256_first(
+    client: &mut Conn,
+    shared: &Shared,
+    bridge: &mut Bridge,
+    hello: &ClientHello,
+    seq: &AtomicU8,
+) -> Result<Option<FirstPassword>> {
+    let key = match shared.password_keys.get().await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(error = %e, "no RSA key for a plain-text client's password");
+            return Err(refuse(client, errors::no_password_key(), 2).await);
+        }
+    };
+    bridge.expect_password(FullAuth::Sha256);
+    let (mut answer, mut key_sent) = (bridge.client_packet(&hello.auth_response, &key), false);
+    loop {
+        match answer {
+            FromClient::Relay => return Ok(None),
+            FromClient::Password(password) => {
+                return Ok(Some(FirstPassword { password, key_sent }))
+            }
+            FromClient::Refuse(err) => {
+                let at = seq.load(Ordering::Relaxed);
+                return Err(refuse(client, err, at).await);
+            }
+            FromClient::AnswerKey(pem) => {
+                // The key is the answer to the response (2); the client's
+                // encrypted password comes as 3.
+                let mut out = Vec::with_capacity(HEADER_LEN + pem.len());
+                out.extend_from_slice(&(pem.len() as u32).to_le_bytes()[..3]);
+                out.push(2);
+                out.extend_from_slice(&pem);
+                client.write(&out).await.map_err(client_err)?;
+                seq.store(3, Ordering::Relaxed);
+                key_sent = true;
+                let (len, got) = client_header(client, &shared.config).await?;
+                if got != 3 {
+                    return Err(refuse(client, errors::out_of_order(), 3).await);
+                }
+                if len > MAX_PREAUTH_PACKET {
+                    let err = errors::preauth_too_large(len, MAX_PREAUTH_PACKET);
+                    return Err(refuse(client, err, 4).await);
+                }
+                client_frame(client, &shared.config).await?;
+                let frame = client.take(HEADER_LEN + len);
+                seq.store(4, Ordering::Relaxed);
+                answer = bridge.client_packet(frame.get(HEADER_LEN..).unwrap_or_default(), &key);
+            }
         }
     }
 }
