@@ -87,7 +87,7 @@ impl<'a> Session<'a> {
             backend_tls(client, &mut backend, shared, &tls, m, &server, &hello, &seq).await?;
         // After an SSLRequest every later packet of the login is one
         // sequence id further: the side that used TLS counts one more.
-        let shift = u8::from(backend_tls).wrapping_sub(u8::from(client.is_tls()));
+        let mut shift = u8::from(backend_tls).wrapping_sub(u8::from(client.is_tls()));
         let client_tls = client.is_tls();
         // A TLS client whose first response already is its password (in
         // clear): not passed on over a plain connection.
@@ -96,27 +96,16 @@ impl<'a> Session<'a> {
             return Err(refuse(client, err, 3).await);
         }
         let mut bridge = (!client_tls && backend_tls).then(|| Bridge::new(server.scramble));
-        let mut shift = shift;
         // A plain client whose first response is sha256_password's key
         // request or encrypted password: the server, over TLS, would read
         // it as the password. Bridged before the response is forwarded.
         let sha256_first_password = parsed.plugin == "sha256_password"
             && !matches!(parsed.auth_response.as_slice(), [] | [0]);
         if let Some(b) = bridge.as_mut().filter(|_| sha256_first_password) {
-            if let Some(password) = sha256_first(client, shared, b, &parsed, &seq).await? {
+            if let Some(first) = sha256_first(client, shared, b, &parsed, &hello, &seq).await? {
+                hello = first.hello;
                 // A key answered here: the client is two packets further.
-                if password.key_sent {
-                    shift = shift.wrapping_sub(2);
-                }
-                let payload = hello.get(HEADER_LEN..).unwrap_or_default();
-                let Some(p) = replace_auth_response(payload, &parsed, &password.password) else {
-                    let err = errors::password_not_encrypted();
-                    return Err(refuse(client, err, seq.load(Ordering::Relaxed)).await);
-                };
-                hello = BytesMut::with_capacity(HEADER_LEN + p.len());
-                hello.extend_from_slice(&(p.len() as u32).to_le_bytes()[..3]);
-                hello.extend_from_slice(&[1]);
-                hello.extend_from_slice(&p);
+                shift = shift.wrapping_sub(2 * u8::from(first.key_sent));
             }
         }
         if let Some(p) = hello.get_mut(HEADER_LEN..).filter(|_| backend_tls) {
@@ -292,9 +281,10 @@ impl<'a> Session<'a> {
     }
 }
 
-/// A password a plain-text client sent with its handshake response.
+/// A plain-text client's handshake response with its password in clear.
 struct FirstPassword {
-    password: zeroize::Zeroizing<Vec<u8>>,
+    /// The frame to send the server (zeroed once sent).
+    hello: BytesMut,
     /// ghostwire answered a key request (two packets the server never sees).
     key_sent: bool,
 }
@@ -308,6 +298,7 @@ async fn sha256_first(
     shared: &Shared,
     bridge: &mut Bridge,
     hello: &ClientHello,
+    frame: &[u8],
     seq: &AtomicU8,
 ) -> Result<Option<FirstPassword>> {
     let key = match shared.password_keys.get().await {
@@ -323,7 +314,21 @@ async fn sha256_first(
         match answer {
             FromClient::Relay => return Ok(None),
             FromClient::Password(password) => {
-                return Ok(Some(FirstPassword { password, key_sent }))
+                let payload = frame.get(HEADER_LEN..).unwrap_or_default();
+                let Some(mut p) = replace_auth_response(payload, hello, &password) else {
+                    // Longer than a one-byte length field can say.
+                    let err = errors::password_not_encrypted();
+                    return Err(refuse(client, err, seq.load(Ordering::Relaxed)).await);
+                };
+                let mut out = BytesMut::with_capacity(HEADER_LEN + p.len());
+                out.extend_from_slice(&(p.len() as u32).to_le_bytes()[..3]);
+                out.extend_from_slice(&[1]);
+                out.extend_from_slice(&p);
+                zeroize::Zeroize::zeroize(&mut p);
+                return Ok(Some(FirstPassword {
+                    hello: out,
+                    key_sent,
+                }));
             }
             FromClient::Refuse(err) => {
                 let at = seq.load(Ordering::Relaxed);
