@@ -23,6 +23,8 @@ pub enum AppError {
     },
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error("{0}")]
+    PasswordKey(#[from] crate::password_key::KeyError),
     #[error("cannot install signal handler: {0}")]
     Signal(std::io::Error),
 }
@@ -43,8 +45,9 @@ impl Proxy {
         let config = Arc::new(config);
         // Certificates are read now: a bad path fails the start, not the
         // first client.
-        let tls_acceptor = crate::tls::acceptor(&config.listen.tls)?;
-        let backend_tls = crate::tls::backend(&config.backend.tls, &config.backend.addr)?;
+        let tls = crate::tls::Contexts::build(&config)?;
+        let password_keys = crate::password_key::Keys::default();
+        password_keys.load(config.listen.rsa_key.as_deref())?;
         let bind = |addr| async move {
             TcpListener::bind(addr)
                 .await
@@ -83,9 +86,10 @@ impl Proxy {
             kill: CancellationToken::new(),
             open_sessions: Default::default(),
             session_panics: Default::default(),
-            tls_acceptor: arc_swap::ArcSwapOption::from(tls_acceptor.map(Arc::new)),
-            backend_tls,
+            tls: arc_swap::ArcSwap::from_pointee(tls),
+            password_keys,
         });
+        shared.prepare_password_key();
         let tasks = TaskTracker::new();
         tasks.spawn(listener::run(listener, shared.clone(), tasks.clone()));
         // The engine's state, lock and reconciler come up in the
@@ -107,19 +111,42 @@ impl Proxy {
         })
     }
 
-    /// Reads `[listen.tls]`'s certificate and key again (SIGHUP): new client
-    /// handshakes use them, sessions already on TLS keep theirs. On error
-    /// the certificate in use stays. Nothing to do when TLS is off.
-    pub fn reload_tls(&self) -> Result<(), crate::tls::TlsError> {
-        match crate::tls::acceptor(&self.shared.config.listen.tls) {
-            Ok(Some(acceptor)) => {
-                self.shared.tls_acceptor.store(Some(Arc::new(acceptor)));
-                info!("[listen.tls] certificate reloaded");
+    /// Reads the TLS files of the configuration in use again (its
+    /// certificates, keys and CA): see [`Proxy::reload`].
+    pub fn reload_tls(&self) -> Result<(), ReloadError> {
+        let config = self.shared.config.clone();
+        self.reload(&config)
+    }
+
+    /// Applies `new`'s `[listen.tls]`, `[listen] rsa_key` and
+    /// `[backend.tls]` (modes and files) to new connections (SIGHUP);
+    /// sessions already running keep what they started with. All or
+    /// nothing: when a file cannot be read, everything in use stays.
+    /// Other keys (and the engine's own connections) need a restart.
+    pub fn reload(&self, new: &Config) -> Result<(), ReloadError> {
+        let built = crate::tls::Contexts::build(new).map_err(ReloadError::from);
+        let key = built.and_then(|tls| {
+            // Read before anything is swapped; stored only if all is good.
+            let key = match &new.listen.rsa_key {
+                Some(p) => Some(crate::password_key::PasswordKey::load(p)?),
+                None => None,
+            };
+            Ok((tls, key))
+        });
+        match key {
+            Ok((tls, key)) => {
+                self.shared.tls.store(Arc::new(tls));
+                self.shared.password_keys.set(key);
+                self.shared.prepare_password_key();
+                info!(
+                    listen = ?new.listen.tls.mode,
+                    backend = ?new.backend.tls.mode,
+                    "TLS settings reloaded (new connections use them)"
+                );
                 Ok(())
             }
-            Ok(None) => Ok(()),
             Err(e) => {
-                warn!(error = %e, "[listen.tls] certificate not reloaded: the one in use stays");
+                warn!(error = %e, "TLS settings not reloaded: the ones in use stay");
                 Err(e)
             }
         }
@@ -171,9 +198,21 @@ impl Proxy {
     }
 }
 
-/// Serves until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP
-/// reloads the client-side TLS certificate.
-pub async fn run(config: Config) -> Result<(), AppError> {
+/// Why a reload was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("{0}")]
+    PasswordKey(#[from] crate::password_key::KeyError),
+}
+
+/// Serves until SIGTERM or SIGINT, then shuts down gracefully. SIGHUP reads
+/// the configuration file again (`reload`: its TLS settings), or, without a
+/// file, the TLS files of the configuration in use.
+pub async fn run(config: Config, path: Option<std::path::PathBuf>) -> Result<(), AppError> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(AppError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(AppError::Signal)?;
@@ -183,10 +222,62 @@ pub async fn run(config: Config) -> Result<(), AppError> {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = int.recv() => { info!("SIGINT: shutting down"); break; }
-            // The outcome is logged by reload_tls.
-            _ = hup.recv() => { let _ = proxy.reload_tls(); }
+            // The outcome is logged by reload.
+            _ = hup.recv() => { let _ = reload_from(&proxy, path.as_deref()); }
         }
     }
     proxy.shutdown().await;
     Ok(())
+}
+
+/// SIGHUP: the configuration file again, validated as at start (and with the
+/// same environment overrides), then its TLS settings applied.
+fn reload_from(proxy: &Proxy, path: Option<&std::path::Path>) -> Result<(), ReloadError> {
+    let Some(path) = path else {
+        return proxy.reload_tls();
+    };
+    match Config::load(path, &|k| std::env::var(k).ok()) {
+        Ok(new) => {
+            if other_keys_differ(&proxy.shared.config, &new) {
+                warn!(
+                    "SIGHUP: keys other than [listen.tls], [listen] rsa_key and [backend.tls] \
+                     differ from the running configuration: restart ghostwire to apply them"
+                );
+            }
+            proxy.reload(&new)
+        }
+        Err(e) => {
+            warn!(error = %e, "SIGHUP: configuration not reloaded: the TLS settings in use stay");
+            Err(e.into())
+        }
+    }
+}
+
+/// Whether `new` changes anything a reload does not apply.
+fn other_keys_differ(running: &Config, new: &Config) -> bool {
+    let rest = |c: &Config| {
+        let mut c = c.clone();
+        c.listen.tls = Default::default();
+        c.listen.rsa_key = None;
+        c.backend.tls = Default::default();
+        c.to_masked_toml()
+    };
+    rest(running) != rest(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_tells_which_changes_it_leaves_for_a_restart() {
+        let running = Config::default();
+        let mut new = running.clone();
+        new.listen.tls.mode = crate::config::ListenTlsMode::Required;
+        new.backend.tls.mode = crate::config::BackendTlsMode::Required;
+        new.listen.rsa_key = Some("k.pem".into());
+        assert!(!other_keys_differ(&running, &new), "TLS keys are reloaded");
+        new.listen.max_connections += 1;
+        assert!(other_keys_differ(&running, &new));
+    }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 mod tls;
-pub use tls::{BackendTls, BackendTlsMode, ListenTls, ListenTlsMode};
+pub use tls::{BackendTls, BackendTlsMode, ClientCert, ListenTls, ListenTlsMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -124,6 +124,11 @@ pub struct Listen {
     /// disconnected (ms).
     pub client_write_timeout_ms: u64,
     pub shutdown_timeout_ms: u64,
+    /// PEM RSA private key ghostwire hands plain-text clients (its public
+    /// half) for their passwords when `[backend.tls]` is on; absent: one
+    /// generated at start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rsa_key: Option<PathBuf>,
     /// TLS between clients and ghostwire.
     pub tls: ListenTls,
 }
@@ -138,6 +143,7 @@ impl Default for Listen {
             client_read_timeout_ms: 30_000,
             client_write_timeout_ms: 30_000,
             shutdown_timeout_ms: 30_000,
+            rsa_key: None,
             tls: ListenTls::default(),
         }
     }

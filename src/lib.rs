@@ -9,6 +9,7 @@ pub mod flavour;
 pub mod gate;
 pub mod metrics;
 pub mod migration;
+pub mod password_key;
 pub mod protocol;
 pub mod server;
 pub mod sql;

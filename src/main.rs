@@ -47,11 +47,11 @@ fn main() -> ExitCode {
             print!("{}", config.to_masked_toml());
             ExitCode::SUCCESS
         }
-        Cmd::Serve { .. } => serve(config),
+        Cmd::Serve { config: path } => serve(config, path),
     }
 }
 
-fn serve(config: Config) -> ExitCode {
+fn serve(config: Config, path: PathBuf) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GHOSTWIRE_LOG")
@@ -76,7 +76,7 @@ fn serve(config: Config) -> ExitCode {
         }
     };
     let rt = rt.enable_all().build().expect("tokio runtime");
-    match rt.block_on(ghostwire::app::run(config)) {
+    match rt.block_on(ghostwire::app::run(config, Some(path))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ghostwire: {e}");

@@ -16,10 +16,11 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::config::{BackendTls, BackendTlsMode, ListenTls, ListenTlsMode};
+use crate::config::{BackendTls, BackendTlsMode, ClientCert, Config, ListenTls, ListenTlsMode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -80,6 +81,28 @@ fn private_key(key: &'static str, path: &Path) -> Result<PrivateKeyDer<'static>,
     })
 }
 
+/// What a connection uses of `[listen.tls]` and `[backend.tls]`: built
+/// together from one configuration, so a reload applies all or nothing.
+pub(crate) struct Contexts {
+    /// The acceptor for clients, when `[listen.tls]` is not off.
+    pub(crate) acceptor: Option<TlsAcceptor>,
+    /// A client that does not ask for TLS is refused.
+    pub(crate) required: bool,
+    /// The connector to the server, when `[backend.tls]` is not off.
+    pub(crate) backend: Option<Backend>,
+}
+
+impl Contexts {
+    /// Reads every certificate and key file `config` names.
+    pub(crate) fn build(config: &Config) -> Result<Self, TlsError> {
+        Ok(Self {
+            acceptor: acceptor(&config.listen.tls)?,
+            required: config.listen.tls.mode == ListenTlsMode::Required,
+            backend: backend(&config.backend.tls, &config.backend.addr)?,
+        })
+    }
+}
+
 /// The acceptor for client connections, or `None` when `mode = "off"`.
 pub(crate) fn acceptor(cfg: &ListenTls) -> Result<Option<TlsAcceptor>, TlsError> {
     let (ListenTlsMode::Optional | ListenTlsMode::Required, Some(cert), Some(key)) =
@@ -89,10 +112,30 @@ pub(crate) fn acceptor(cfg: &ListenTls) -> Result<Option<TlsAcceptor>, TlsError>
     };
     let chain = certs("listen.tls.cert", cert)?;
     let key = private_key("listen.tls.key", key)?;
-    let config = rustls::ServerConfig::builder_with_provider(provider())
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
-        .map_err(|e| TlsError::Rustls("listen.tls", e))?
-        .with_no_client_auth()
+        .map_err(|e| TlsError::Rustls("listen.tls", e))?;
+    let builder = match (cfg.client_cert, &cfg.ca) {
+        (ClientCert::Optional | ClientCert::Required, Some(ca)) => {
+            let mut roots = RootCertStore::empty();
+            for c in certs("listen.tls.ca", ca)? {
+                roots
+                    .add(c)
+                    .map_err(|e| TlsError::Rustls("listen.tls.ca", e))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+            let verifier = match cfg.client_cert {
+                ClientCert::Optional => verifier.allow_unauthenticated(),
+                _ => verifier,
+            };
+            let verifier = verifier.build().map_err(|e| {
+                TlsError::Rustls("listen.tls.ca", rustls::Error::General(e.to_string()))
+            })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    let config = builder
         .with_single_cert(chain, key)
         .map_err(|e| TlsError::Rustls("listen.tls", e))?;
     Ok(Some(TlsAcceptor::from(Arc::new(config))))

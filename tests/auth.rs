@@ -6,10 +6,16 @@
 //! sides.
 //!
 //! Clients (`auth/clients.rs`): the `mariadb` CLI, MySQL 9.7's `mysql` CLI,
-//! PyMySQL, mysql-connector-python, node's mysql2, Go's go-sql-driver. TLS is
-//! off everywhere (ghostwire masks `CLIENT_SSL`; TLS is for a later issue),
-//! so a plugin that must send the password protected has to use the server's
-//! RSA public key.
+//! PyMySQL, mysql-connector-python, node's mysql2, Go's go-sql-driver.
+//!
+//! TLS, three ways (`Tls`), each through its own ghostwire: none (a plugin
+//! that must send the password protected uses the server's RSA public key);
+//! ghostwire to the server only (the client in plain text, directly too:
+//! such a client RSA-encrypts its password, with ghostwire's key through
+//! ghostwire, which sends it to the server over TLS: `session::bridge`);
+//! both sides (the client on TLS, directly too: the password goes in clear
+//! inside TLS, no key needed). The reference for each is what the same
+//! client gets directly with the same TLS towards the server.
 //!
 //! Plugins, per flavour (what the server has):
 //! - MariaDB 10.11: `mysql_native_password`, `ed25519`, and an account
@@ -62,6 +68,7 @@ mod clients;
 
 use clients::{Client, Login, Runner, Tools};
 use common::*;
+use ghostwire::config::{BackendTlsMode, ListenTlsMode};
 use mysql_async::prelude::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +107,31 @@ impl Plugin {
 
     fn needs_ed25519(self) -> bool {
         matches!(self, Plugin::Ed25519 | Plugin::NativeOrEd25519)
+    }
+}
+
+/// Where TLS is on the proxied login; the direct one has the client's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tls {
+    /// Neither side.
+    Off,
+    /// ghostwire to the server only: the client talks plain text.
+    Backend,
+    /// Both: the client on TLS too.
+    Both,
+}
+
+impl Tls {
+    fn client(self) -> bool {
+        self == Tls::Both
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            Tls::Off => "plain",
+            Tls::Backend => "tls-backend",
+            Tls::Both => "tls-both",
+        }
     }
 }
 
@@ -202,10 +234,10 @@ fn no_ed25519(client: Client, case: &Case) -> Option<&'static str> {
 }
 
 /// The outcomes a case may have (one, but for unknown users), directly and
-/// through ghostwire.
-fn expected_any(client: Client, case: &Case, plugins: &[Plugin]) -> Vec<String> {
+/// through ghostwire, with the client's TLS of `tls`.
+fn expected_any(client: Client, case: &Case, tls: Tls, plugins: &[Plugin]) -> Vec<String> {
     if case.plugin != Plugin::NoSuchUser {
-        return vec![expected(client, case)];
+        return vec![expected(client, case, tls)];
     }
     // Both servers answer an unknown user with a decoy exchange (so as not
     // to tell that it does not exist): MySQL with a plugin drawn at random
@@ -216,7 +248,7 @@ fn expected_any(client: Client, case: &Case, plugins: &[Plugin]) -> Vec<String> 
     let mut v: Vec<String> = plugins
         .iter()
         .filter(|p| !matches!(p, Plugin::NoSuchUser | Plugin::NoPassword))
-        .map(|&plugin| expected(client, &Case { plugin, ..*case }))
+        .map(|&plugin| expected(client, &Case { plugin, ..*case }, tls))
         .collect();
     v.sort();
     v.dedup();
@@ -224,7 +256,7 @@ fn expected_any(client: Client, case: &Case, plugins: &[Plugin]) -> Vec<String> 
 }
 
 /// The one outcome a case (of a real account) must have.
-fn expected(client: Client, case: &Case) -> String {
+fn expected(client: Client, case: &Case, tls: Tls) -> String {
     let ok = format!("ok {}@% {DB}", user(client, case.plugin));
     let denied = "err 1045".to_string();
     // Clients without ed25519 fail the same way whatever the password.
@@ -232,6 +264,11 @@ fn expected(client: Client, case: &Case) -> String {
         if let Some(e) = no_ed25519(client, case) {
             return e.into();
         }
+    }
+    if tls.client() {
+        // On TLS every client sends the password itself when asked: no
+        // RSA key, so neither refusing it nor lacking RSA matters.
+        return if case.right_password { ok } else { denied };
     }
     if client == Client::Connector {
         match (case.plugin, case.cache) {
@@ -331,29 +368,38 @@ async fn create_user(admin: &mut mysql_async::Conn, client: Client, plugin: Plug
 struct Row {
     client: Client,
     case: Case,
+    tls: Tls,
     direct: String,
     proxy: String,
 }
 
 /// Runs one client's cases of one cache state, each directly then through
-/// ghostwire, flushing before each cold login and warming up (a direct
-/// mysql_async login, which does the RSA exchange itself) before each warm
-/// one.
+/// ghostwire, in each TLS arrangement (`proxies`: the ghostwire of each),
+/// flushing before each cold login and warming up (a direct mysql_async
+/// login, which does the RSA exchange itself) before each warm one.
 async fn run_phase(
     mut runner: Runner,
     plugins: Vec<Plugin>,
     cache: Cache,
-    proxy_port: u16,
+    proxies: Vec<(Tls, u16)>,
 ) -> (Runner, Vec<Row>) {
     let client = runner.client();
     let s = server();
     let mut admin = direct_conn_to("mysql").await;
     let mut rows = Vec::new();
     for plugin in plugins {
-        for case in cases(client, plugin)
+        let cases: Vec<Case> = cases(client, plugin)
             .into_iter()
             .filter(|c| c.cache == cache)
-        {
+            .collect();
+        let runs: Vec<(Case, Tls, u16)> = cases
+            .iter()
+            .flat_map(|c| proxies.iter().map(|&(t, p)| (*c, t, p)))
+            .collect();
+        for (case, tls, proxy_port) in runs {
+            if !tls_case(tls, &case) {
+                continue;
+            }
             let u = user(client, plugin);
             let pw = password(client, plugin, case.right_password);
             let mut outcome = Vec::new();
@@ -388,6 +434,7 @@ async fn run_phase(
                     key: case.key,
                     db: DB,
                     first: &first,
+                    tls: tls.client(),
                 };
                 outcome.push(runner.login(&login).await);
             }
@@ -396,6 +443,7 @@ async fn run_phase(
             rows.push(Row {
                 client,
                 case,
+                tls,
                 direct,
                 proxy,
             });
@@ -405,10 +453,43 @@ async fn run_phase(
     (runner, rows)
 }
 
+/// Whether a case runs in a TLS arrangement.
+fn tls_case(tls: Tls, _case: &Case) -> bool {
+    let _ = tls;
+    true
+}
+
+/// A counter's value in this process's metrics (0 when not shown).
+fn counter(ctx: &Ctx, series: &str) -> f64 {
+    ctx.metrics()
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_plugin_and_client_logs_in_through_ghostwire_as_directly() {
     let started = std::time::Instant::now();
+    // MariaDB serving TLS (MySQL does by default).
+    common::tls::server();
     let ctx = setup(DB).await;
+    let certs = common::tls::certs();
+    let backend_only = setup_existing(DB, |c| {
+        c.backend.tls.mode = BackendTlsMode::Required;
+    })
+    .await;
+    let both = setup_existing(DB, |c| {
+        c.listen.tls.mode = ListenTlsMode::Required;
+        c.listen.tls.cert = Some(certs.server_cert.clone());
+        c.listen.tls.key = Some(certs.server_key.clone());
+        c.backend.tls.mode = BackendTlsMode::Required;
+    })
+    .await;
+    let proxies = vec![
+        (Tls::Off, ctx.port()),
+        (Tls::Backend, backend_only.port()),
+        (Tls::Both, both.port()),
+    ];
     let tools = Tools::prepare().await;
     let mut admin = ctx.direct().await;
     if !is_mysql() {
@@ -422,6 +503,13 @@ async fn every_plugin_and_client_logs_in_through_ghostwire_as_directly() {
         }
     }
     admin.disconnect().await.ok();
+    let handshakes = |side: &str| {
+        counter(
+            &ctx,
+            &format!("ghostwire_tls_handshakes_total{{side=\"{side}\",result=\"ok\"}}"),
+        )
+    };
+    let (client_before, backend_before) = (handshakes("client"), handshakes("backend"));
 
     let mut runners: Vec<Runner> = Client::ALL
         .iter()
@@ -432,7 +520,7 @@ async fn every_plugin_and_client_logs_in_through_ghostwire_as_directly() {
     for cache in [Cache::Cold, Cache::Warm] {
         let mut tasks = tokio::task::JoinSet::new();
         for runner in runners.drain(..) {
-            tasks.spawn(run_phase(runner, plugins.clone(), cache, ctx.port()));
+            tasks.spawn(run_phase(runner, plugins.clone(), cache, proxies.clone()));
         }
         while let Some(done) = tasks.join_next().await {
             let (runner, r) = done.unwrap();
@@ -440,19 +528,20 @@ async fn every_plugin_and_client_logs_in_through_ghostwire_as_directly() {
             rows.extend(r);
         }
     }
-    rows.sort_by_key(|r| (r.client as u8, r.case.label()));
+    rows.sort_by_key(|r| (r.client as u8, r.tls as u8, r.case.label()));
 
     let mut report = String::new();
     let mut bad = 0;
     for r in &rows {
-        let want = expected_any(r.client, &r.case, &plugins);
+        let want = expected_any(r.client, &r.case, r.tls, &plugins);
         let fine = r.direct == r.proxy && want.contains(&r.direct);
         let want = want.join(" | ");
         bad += usize::from(!fine);
         report.push_str(&format!(
-            "{} {:<10} {:<26} direct: {:<40} proxy: {:<40} expected: {want}\n",
+            "{} {:<10} {:<11} {:<26} direct: {:<40} proxy: {:<40} expected: {want}\n",
             if fine { "  " } else { "!!" },
             r.client.tag(),
+            r.tls.tag(),
             r.case.label(),
             r.direct,
             r.proxy,
@@ -464,5 +553,13 @@ async fn every_plugin_and_client_logs_in_through_ghostwire_as_directly() {
         started.elapsed()
     );
     assert_eq!(bad, 0, "{bad} case(s) differ (!!):\n{report}");
-    ctx.shutdown().await;
+    // The TLS arrangements were the ones meant: every proxied login of
+    // `Both` was a TLS handshake with ghostwire, and every proxied login
+    // of `Backend` and `Both` one with the server.
+    let count = |t: &[Tls]| rows.iter().filter(|r| t.contains(&r.tls)).count() as f64;
+    assert_eq!(handshakes("client") - client_before, count(&[Tls::Both]));
+    assert!(handshakes("backend") - backend_before >= count(&[Tls::Backend, Tls::Both]));
+    for c in [ctx, backend_only, both] {
+        c.shutdown().await;
+    }
 }

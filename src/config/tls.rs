@@ -18,6 +18,27 @@ pub struct ListenTls {
     /// PEM private key of `cert`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<PathBuf>,
+    /// Whether TLS clients must show a certificate that chains to `ca`.
+    pub client_cert: ClientCert,
+    /// PEM CA certificate(s) client certificates must chain to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
+}
+
+/// `[listen.tls] client_cert`: a gate on who may connect to ghostwire at
+/// all, not an identity: MySQL accounts still authenticate as always, and
+/// the server's `REQUIRE X509` sees ghostwire's own certificate.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientCert {
+    /// Not asked for (a client's certificate is never seen).
+    #[default]
+    Off,
+    /// Asked for; a client may show none, but one it shows must chain to `ca`.
+    Optional,
+    /// Every client must show one that chains to `ca` (needs `mode =
+    /// "required"`: a plain-text client would show none).
+    Required,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -80,6 +101,18 @@ impl Config {
                 "mode optional or required needs both cert and key",
             ));
         }
+        if l.client_cert != ClientCert::Off && (l.ca.is_none() || l.mode == ListenTlsMode::Off) {
+            return Err(invalid(
+                "listen.tls.client_cert",
+                "checking client certificates needs mode optional or required and the ca",
+            ));
+        }
+        if l.client_cert == ClientCert::Required && l.mode != ListenTlsMode::Required {
+            return Err(invalid(
+                "listen.tls.client_cert",
+                "\"required\" needs mode = \"required\" (a plain-text client shows no certificate)",
+            ));
+        }
         let b = &self.backend.tls;
         if b.cert.is_some() != b.key.is_some() {
             return Err(invalid("backend.tls", "set both cert and key, or neither"));
@@ -107,6 +140,15 @@ mod tests {
         c.listen.tls.cert = Some("c.pem".into());
         c.listen.tls.key = Some("k.pem".into());
         assert!(c.validate_tls().is_ok());
+        c.listen.tls.client_cert = ClientCert::Optional;
+        assert!(c.validate_tls().is_err(), "client certificates need a CA");
+        c.listen.tls.ca = Some("ca.pem".into());
+        assert!(c.validate_tls().is_ok());
+        c.listen.tls.client_cert = ClientCert::Required;
+        assert!(c.validate_tls().is_ok(), "mode is required");
+        c.listen.tls.mode = ListenTlsMode::Optional;
+        assert!(c.validate_tls().is_err(), "plain clients would bypass it");
+        c.listen.tls.client_cert = ClientCert::Off;
         c.backend.tls.mode = BackendTlsMode::VerifyCa;
         assert!(c.validate_tls().is_err(), "verify_ca needs a CA");
         c.backend.tls.ca = Some("ca.pem".into());

@@ -116,7 +116,7 @@ proptest! {
         let _ = eof_status(&bytes);
         let _ = err_code(&bytes);
         let _ = mask_greeting(&mut bytes.clone(), true);
-        let server = Greeting { caps: Caps { client: u32::MAX, mariadb: u32::MAX }, connection_id: 1, server_ssl: true };
+        let server = Greeting { caps: Caps { client: u32::MAX, mariadb: u32::MAX }, connection_id: 1, server_ssl: true, scramble: [0; 20] };
         let _ = parse_client_hello(&mut bytes.clone(), &server);
     }
 
@@ -132,7 +132,7 @@ proptest! {
         let _ = mask_greeting(&mut g, false);
         let mut h = (caps | 0x200).to_le_bytes().to_vec();
         h.extend_from_slice(&head);
-        let server = Greeting { caps: Caps { client: u32::MAX, mariadb: u32::MAX }, connection_id: 1, server_ssl: true };
+        let server = Greeting { caps: Caps { client: u32::MAX, mariadb: u32::MAX }, connection_id: 1, server_ssl: true, scramble: [0; 20] };
         let _ = parse_client_hello(&mut h, &server);
     }
 }

@@ -39,6 +39,9 @@ pub struct Greeting {
     pub connection_id: u32,
     /// The server offered CLIENT_SSL (for ghostwire's own connection).
     pub server_ssl: bool,
+    /// The 20-byte nonce (both parts; zeros where the greeting has none):
+    /// what a client XORs its password with before RSA-encrypting it.
+    pub scramble: [u8; 20],
 }
 
 /// Clears the masked capability bits in a HandshakeV10 payload in place,
@@ -77,6 +80,13 @@ pub fn mask_greeting(payload: &mut [u8], offer_ssl: bool) -> Result<Greeting, Ha
         mariadb = u32::from_le_bytes((&*ext).try_into().unwrap()) & !MASKED_MARIADB_CAPS;
         ext.copy_from_slice(&mariadb.to_le_bytes());
     }
+    // Part 1 after the connection id, part 2 after the 10 reserved bytes.
+    let mut scramble = [0u8; 20];
+    let part1 = conn_at + 4;
+    scramble[..8].copy_from_slice(&payload[part1..part1 + 8]);
+    if let Some(part2) = payload.get(mariadb_at + 4..mariadb_at + 4 + 12) {
+        scramble[8..].copy_from_slice(part2);
+    }
     Ok(Greeting {
         caps: Caps {
             client: caps,
@@ -84,6 +94,7 @@ pub fn mask_greeting(payload: &mut [u8], offer_ssl: bool) -> Result<Greeting, Ha
         },
         connection_id,
         server_ssl: raw & ssl != 0,
+        scramble,
     })
 }
 
@@ -110,6 +121,15 @@ pub struct ClientHello {
     /// The auth plugin the client's first response is for (empty when it
     /// names none).
     pub plugin: String,
+    /// That first response (a scramble, or what sha256_password sends).
+    pub auth_response: Vec<u8>,
+    /// Where it is in the payload: its length field, then its bytes.
+    pub auth_field: std::ops::Range<usize>,
+    /// Its length is length-encoded (else one byte).
+    pub auth_lenenc: bool,
+    /// The response set CLIENT_SSL (as it must over TLS; in plain text a
+    /// client that did is confused about its own connection).
+    pub claims_ssl: bool,
 }
 
 /// Reads a HandshakeResponse41 and clears masked bits the client set anyway
@@ -147,13 +167,17 @@ pub fn parse_client_hello(
         client: caps & server.caps.client,
         mariadb: mariadb & server.caps.mariadb,
     };
-    let (user, database, plugin) = read_user_and_db(rest, caps)?;
+    let (user, database, plugin, auth_response, field) = read_user_and_db(rest, caps)?;
     Ok(ClientHello {
         caps: negotiated,
         ssl_request: false,
         user,
         database,
         plugin,
+        auth_response,
+        auth_field: field.start + 32..field.end + 32,
+        auth_lenenc: caps & CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA.bits() != 0,
+        claims_ssl: raw_caps & CapabilityFlags::CLIENT_SSL.bits() != 0,
     })
 }
 
@@ -196,14 +220,22 @@ fn four(b: Option<&[u8]>) -> Option<[u8; 4]> {
     b?.try_into().ok()
 }
 
-fn read_user_and_db(
-    rest: &[u8],
-    caps: u32,
-) -> Result<(String, Option<String>, String), HandshakeError> {
+/// User, database, plugin, first auth response and where that response's
+/// field is (length and bytes) of a HandshakeResponse41 (after its fixed part).
+type HelloFields = (
+    String,
+    Option<String>,
+    String,
+    Vec<u8>,
+    std::ops::Range<usize>,
+);
+
+fn read_user_and_db(rest: &[u8], caps: u32) -> Result<HelloFields, HandshakeError> {
     let bad = || HandshakeError::MalformedResponse;
     let nul = rest.iter().position(|b| *b == 0).ok_or_else(bad)?;
     let user = String::from_utf8_lossy(rest.get(..nul).ok_or_else(bad)?).into_owned();
     let mut at = nul + 1;
+    let field_at = at;
     // Auth response: length-encoded, or a one-byte length.
     let auth_len = if caps & CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA.bits() != 0 {
         let (n, used) = read_lenenc(rest.get(at..).ok_or_else(bad)?).ok_or_else(bad)?;
@@ -214,10 +246,12 @@ fn read_user_and_db(
         at += 1;
         n
     };
+    let auth_at = at;
     at = at
         .checked_add(auth_len)
         .filter(|a| *a <= rest.len())
         .ok_or_else(bad)?;
+    let auth = rest.get(auth_at..at).unwrap_or_default().to_vec();
     let mut database = None;
     if caps & CapabilityFlags::CLIENT_CONNECT_WITH_DB.bits() != 0 {
         let db = rest.get(at..).unwrap_or_default();
@@ -233,7 +267,25 @@ fn read_user_and_db(
         let name = p.split(|b| *b == 0).next().unwrap_or_default();
         plugin = String::from_utf8_lossy(name).into_owned();
     }
-    Ok((user, database, plugin))
+    Ok((user, database, plugin, auth, field_at..auth_at + auth_len))
+}
+
+/// The handshake response `payload` (as parsed into `hello`) with its first
+/// auth response replaced by `auth`; `None` when `auth` does not fit a
+/// one-byte length.
+pub fn replace_auth_response(payload: &[u8], hello: &ClientHello, auth: &[u8]) -> Option<Vec<u8>> {
+    let before = payload.get(..hello.auth_field.start)?;
+    let after = payload.get(hello.auth_field.end..)?;
+    let mut out = Vec::with_capacity(payload.len() + auth.len());
+    out.extend_from_slice(before);
+    if hello.auth_lenenc {
+        super::put_lenenc(&mut out, auth.len() as u64);
+    } else {
+        out.push(u8::try_from(auth.len()).ok()?);
+    }
+    out.extend_from_slice(auth);
+    out.extend_from_slice(after);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -267,6 +319,9 @@ mod tests {
         let parsed = mask_greeting(&mut g, false).unwrap();
         assert!(parsed.server_ssl);
         assert_eq!(parsed.connection_id, 42);
+        let mut nonce = [1u8; 20];
+        nonce[8..].fill(2);
+        assert_eq!(parsed.scramble, nonce, "both parts of the nonce");
         assert_eq!(parsed.caps.client, all & !MASKED_CAPS);
         assert_eq!(parsed.caps.mariadb, 0x1F & !MASKED_MARIADB_CAPS);
         let changed: Vec<usize> = (0..g.len()).filter(|i| g[*i] != before[*i]).collect();
@@ -303,6 +358,7 @@ mod tests {
             },
             connection_id: 1,
             server_ssl: true,
+            scramble: [0; 20],
         };
         let caps = (CapabilityFlags::CLIENT_PROTOCOL_41
             | CapabilityFlags::CLIENT_SECURE_CONNECTION
@@ -316,6 +372,19 @@ mod tests {
         let hello = parse_client_hello(&mut p, &server).unwrap();
         assert_eq!(hello.database.as_deref(), Some("shop"));
         assert_eq!(hello.plugin, "mysql_clear_password");
+        assert_eq!(hello.auth_response, b"pw\0");
+        // The response replaced (a longer one), the rest as it was.
+        let mut again = replace_auth_response(&p, &hello, b"longer password\0").unwrap();
+        let swapped = parse_client_hello(&mut again, &server).unwrap();
+        assert_eq!(swapped.auth_response, b"longer password\0");
+        assert_eq!(
+            (swapped.user, swapped.database, swapped.plugin),
+            (
+                hello.user.clone(),
+                hello.database.clone(),
+                hello.plugin.clone()
+            )
+        );
         assert!(sends_password_first(&hello.plugin));
         assert!(!sends_password_first("caching_sha2_password"));
     }
@@ -351,6 +420,7 @@ mod tests {
             },
             connection_id: 1,
             server_ssl: true,
+            scramble: [0; 20],
         };
         let caps = (CapabilityFlags::CLIENT_PROTOCOL_41
             | CapabilityFlags::CLIENT_SECURE_CONNECTION

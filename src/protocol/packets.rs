@@ -209,6 +209,24 @@ pub mod errors {
              connect with ssl-mode=DISABLED",
         )
     }
+    /// An SSLRequest over a connection already on TLS.
+    pub fn tls_repeated() -> ErrPacket {
+        ErrPacket::new(
+            1043,
+            "08S01",
+            "ghostwire: bad handshake: TLS asked for again on a connection already on TLS; \
+             closing connection",
+        )
+    }
+    /// A full handshake response in plain text with CLIENT_SSL set.
+    pub fn plain_login_claims_tls() -> ErrPacket {
+        ErrPacket::new(
+            1043,
+            "08S01",
+            "ghostwire: bad handshake: the login announces TLS (CLIENT_SSL) but was sent in \
+             plain text without an SSLRequest first; closing connection",
+        )
+    }
     /// `[listen.tls] mode = "required"` and the client did not ask for TLS
     /// (MySQL's own answer under `require_secure_transport`).
     pub fn insecure_transport() -> ErrPacket {
@@ -231,16 +249,39 @@ pub mod errors {
              enable TLS to the backend",
         )
     }
-    /// The client (plain text) would send its password RSA-encrypted with
-    /// the server's key, and the server (over TLS) expects it in clear.
-    pub fn rsa_needs_client_tls() -> ErrPacket {
+    /// A plain-text client encrypted its password with an RSA key that is
+    /// not ghostwire's (one it pinned: the server's own), and ghostwire's
+    /// connection to the server is TLS, where the server expects it in clear.
+    pub fn pinned_server_key() -> ErrPacket {
         ErrPacket::new(
             2061,
             "HY000",
-            "ghostwire: this login needs the password itself (caching_sha2_password full \
-             authentication or sha256_password), which a plain-text client sends RSA-encrypted \
-             while the server, over TLS, expects it in clear; ghostwire does not translate \
-             yet: connect to ghostwire with TLS",
+            "ghostwire: the password was encrypted with an RSA public key that is not \
+             ghostwire's (a pinned server key?); ghostwire's connection to the server is TLS \
+             and needs the password itself: let the client fetch the key \
+             (get-server-public-key / allowPublicKeyRetrieval), pin ghostwire's key \
+             ([listen] rsa_key), or connect to ghostwire with TLS",
+        )
+    }
+    /// ghostwire has no RSA key to hand a plain-text client (it could not
+    /// make one: logged).
+    pub fn no_password_key() -> ErrPacket {
+        ErrPacket::new(
+            2061,
+            "HY000",
+            "ghostwire: no RSA key for this plain-text login (see ghostwire's log); \
+             connect to ghostwire with TLS",
+        )
+    }
+    /// A plain-text client sent its password neither encrypted nor after a
+    /// key request: the server refuses that on a plain connection too.
+    pub fn password_not_encrypted() -> ErrPacket {
+        ErrPacket::new(
+            1045,
+            "28000",
+            "ghostwire: Access denied: over a plain-text connection the password must be \
+             RSA-encrypted, as the server requires; connect with TLS or let the client use \
+             the RSA key",
         )
     }
     /// `[backend.tls]` requires TLS and the server does not offer it.

@@ -27,9 +27,26 @@ pub struct Shared {
     pub migrations: crate::migration::Handle,
     /// Cut-over gates (shared with the engine).
     pub gates: crate::gate::Gates,
-    /// Client-side TLS (`[listen.tls]`), when not off; replaced whole by a
-    /// certificate reload (SIGHUP), so a handshake uses one or the other.
-    pub(crate) tls_acceptor: arc_swap::ArcSwapOption<tokio_rustls::TlsAcceptor>,
-    /// Backend-side TLS (`[backend.tls]`), when not off.
-    pub(crate) backend_tls: Option<crate::tls::Backend>,
+    /// TLS on both sides (`[listen.tls]`, `[backend.tls]`), replaced whole
+    /// by a reload (SIGHUP): a connection takes one snapshot at its start
+    /// and keeps it.
+    pub(crate) tls: arc_swap::ArcSwap<crate::tls::Contexts>,
+    /// The RSA key for plain-text clients' passwords (see `password_key`).
+    pub(crate) password_keys: crate::password_key::Keys,
+}
+
+impl Shared {
+    /// With `[backend.tls]` on and no `[listen] rsa_key`: generates the
+    /// password key in the background now, so no login waits for it.
+    pub(crate) fn prepare_password_key(self: &std::sync::Arc<Self>) {
+        if self.tls.load().backend.is_none() || self.password_keys.has_file_key() {
+            return;
+        }
+        let shared = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = shared.password_keys.get().await {
+                tracing::error!(error = %e, "cannot make the RSA key for plain-text clients' passwords");
+            }
+        });
+    }
 }

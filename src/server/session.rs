@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 use tracing::{debug, info};
 
+mod bridge;
 mod connect;
 mod gated;
 mod intercept;
@@ -167,6 +168,9 @@ struct Session<'a> {
     /// Whether the client's and the backend connection are TLS (login and
     /// COM_CHANGE_USER, see `full_auth_refusal`).
     tls_sides: (bool, bool),
+    /// A plain-text client with a TLS backend connection: translates the
+    /// passwords it sends RSA-encrypted (login and COM_CHANGE_USER).
+    bridge: Option<bridge::Bridge>,
     /// The server's flavour (from its greeting).
     flavour: crate::flavour::Flavour,
 }
@@ -347,6 +351,9 @@ impl Session<'_> {
             Expect::Nothing => Ok(cmd != Command::COM_QUIT as u8),
             Expect::Auth => {
                 self.relay_auth().await?;
+                // Back in step once the exchange is over (a bridged key
+                // request moved the client's ids ahead).
+                self.auth_seq_shift = 0;
                 Ok(true)
             }
             Expect::Stream => {

@@ -6,8 +6,9 @@
 //! The others are long-lived helper processes (`login.py`, `login.js`,
 //! `login.go` beside this file) that read one login per stdin line, so the
 //! matrix pays Python's and node's start-up once per client, not per login.
-//! Every client runs with TLS off (ghostwire does not offer TLS yet, and a
-//! direct login must use the same options as the proxied one).
+//! A login is in plain text or over TLS (the certificate not checked: the
+//! matrix tests authentication, `tests/tls.rs` the certificates); the direct
+//! login uses the same options as the proxied one.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -81,6 +82,8 @@ pub struct Login<'a> {
     /// When not empty: log in as this password-less account first, then
     /// become `user` with COM_CHANGE_USER (clients with `can_change_user`).
     pub first: &'a str,
+    /// Connect with TLS (else TLS off).
+    pub tls: bool,
 }
 
 /// What the clients need that is made once per test run.
@@ -210,7 +213,7 @@ impl Runner {
             Runner::Cli(client, rootfs) => cli_login(*client, rootfs, l).await,
             Runner::Helper(client, h) => {
                 let line = format!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                     l.host,
                     l.port,
                     l.user,
@@ -218,6 +221,7 @@ impl Runner {
                     if l.key { "key" } else { "nokey" },
                     l.db,
                     l.first,
+                    if l.tls { "tls" } else { "plain" },
                 );
                 h.stdin.write_all(line.as_bytes()).await.unwrap();
                 h.stdin.flush().await.unwrap();
@@ -234,14 +238,22 @@ async fn cli_login(client: Client, rootfs: &Path, l: &Login<'_>) -> String {
     let mut cmd = match client {
         Client::MariadbCli => {
             let mut c = Command::new("mariadb");
-            c.args(["--no-defaults", "--skip-ssl"]);
+            c.arg("--no-defaults");
+            match l.tls {
+                true => c.args(["--ssl", "--skip-ssl-verify-server-cert"]),
+                false => c.arg("--skip-ssl"),
+            };
             c
         }
         _ => {
             // Host networking: 127.0.0.1 in the chroot is the host's.
             let mut c = Command::new("chroot");
             c.arg(rootfs)
-                .args(["mysql", "--no-defaults", "--ssl-mode=DISABLED"]);
+                .args(["mysql", "--no-defaults"])
+                .arg(match l.tls {
+                    true => "--ssl-mode=REQUIRED",
+                    false => "--ssl-mode=DISABLED",
+                });
             if l.key {
                 c.arg("--get-server-public-key");
             }

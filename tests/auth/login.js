@@ -4,7 +4,7 @@
 const readline = require('readline');
 const mysql = require('mysql2');
 
-function login(host, port, user, password, mode, database, first) {
+function login(host, port, user, password, mode, database, first, tls) {
   return new Promise((resolve) => {
     // FIRST: log in as that password-less account, then COM_CHANGE_USER.
     const c = mysql.createConnection({
@@ -13,8 +13,9 @@ function login(host, port, user, password, mode, database, first) {
       user: first || user,
       password: first ? '' : password,
       database,
-      // No TLS (ghostwire does not offer it yet); fetching the RSA key over
-      // plain text is mysql2's opt-in.
+      // TLS (encryption only: the certificate is not checked) or none;
+      // fetching the RSA key over plain text is mysql2's opt-in.
+      ssl: tls === 'tls' ? { rejectUnauthorized: false } : undefined,
       allowPublicKeyRetrieval: mode === 'key',
       connectTimeout: 30000,
     });
@@ -48,8 +49,8 @@ function code(e) {
 (async () => {
   const rl = readline.createInterface({ input: process.stdin });
   for await (const line of rl) {
-    const [host, port, user, password, mode, db, first] = line.split('\t');
-    const out = await login(host, Number(port), user, password, mode, db, first);
+    const [host, port, user, password, mode, db, first, tls] = line.split('\t');
+    const out = await login(host, Number(port), user, password, mode, db, first, tls);
     process.stdout.write(out + '\n');
   }
 })();

@@ -70,21 +70,25 @@ async fn sighup_reloads_the_client_certificate_of_the_binary() {
     std::fs::copy(&certs().server_key, &key).unwrap();
     let port = free_port();
     let conf = dir.path().join("proxy.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            "[listen]\naddr = \"127.0.0.1:{port}\"\n[listen.tls]\nmode = \"required\"\n\
-             cert = \"{}\"\nkey = \"{}\"\n[backend]\naddr = \"{}\"\npassword = \"x\"\n",
-            cert.display(),
-            key.display(),
-            server().addr()
-        ),
-    )
-    .unwrap();
+    let write_conf = |mode: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "[listen]\naddr = \"127.0.0.1:{port}\"\n[listen.tls]\nmode = \"{mode}\"\n\
+                 cert = \"{}\"\nkey = \"{}\"\n[backend]\naddr = \"{}\"\npassword = \"x\"\n",
+                cert.display(),
+                key.display(),
+                server().addr()
+            ),
+        )
+        .unwrap()
+    };
+    write_conf("required");
+    let log = dir.path().join("ghostwire.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ghostwire"))
         .args(["serve", "--config"])
         .arg(&conf)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -118,6 +122,41 @@ async fn sighup_reloads_the_client_certificate_of_the_binary() {
         child.try_wait().unwrap().is_none(),
         "SIGHUP does not stop it"
     );
+    // The mode, from the file: `required` refuses a plain client...
+    let plain = || async {
+        let o = opts("127.0.0.1", port, APP_USER.0, APP_USER.1, "").db_name(None::<String>);
+        match mysql_async::Conn::new(o).await {
+            Ok(c) => c.disconnect().await.is_ok(),
+            Err(_) => false,
+        }
+    };
+    assert!(!plain().await);
+    let hup = || {
+        assert!(Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success())
+    };
+    // ...`optional` after a SIGHUP serves it.
+    write_conf("optional");
+    hup();
+    eventually("a plain client is served", plain).await;
+    // A file that does not parse: logged, the settings in use stay.
+    std::fs::write(&conf, "[listen.tls\nmode = ").unwrap();
+    hup();
+    let logged = || async {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("configuration not reloaded")
+    };
+    eventually("the bad file is logged", logged).await;
+    assert!(plain().await, "still optional");
+    assert!(trusted_by(pin.clone()).await);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "a bad file does not stop it"
+    );
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -126,4 +165,87 @@ async fn sighup_reloads_the_client_certificate_of_the_binary() {
         .await
         .unwrap();
     assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_applies_modes_and_backend_settings_to_new_connections_only() {
+    common::tls::server();
+    let ctx = setup("tls_reload_modes").await;
+    let proxy = ctx.proxy.as_ref().unwrap();
+    let with = |tweak: &dyn Fn(&mut Config)| {
+        let mut c = proxy_config();
+        c.listen.addr = ctx.addr;
+        tweak(&mut c);
+        c
+    };
+    let tls_both = with(&|c| {
+        c.listen.tls.mode = ListenTlsMode::Required;
+        c.listen.tls.cert = Some(certs().server_cert.clone());
+        c.listen.tls.key = Some(certs().server_key.clone());
+        c.backend.tls.mode = BackendTlsMode::VerifyCa;
+        c.backend.tls.ca = Some(server_ca());
+    });
+    // Opened before: plain on both sides, and stays so.
+    let mut kept = ctx.conn().await;
+    assert_eq!(ssl_cipher(&mut kept).await, "");
+
+    proxy.reload(&tls_both).expect("reloaded");
+    let me = format!("{}@%", APP_USER.0);
+    // `required` now: a plain client is refused, a TLS one served, and the
+    // server sees TLS on ghostwire's new connection.
+    assert_eq!(
+        login(ctx.port(), Via::Plain, APP_USER.0, APP_USER.1).await,
+        "ERR 3159"
+    );
+    let mut tls = mysql_async::Conn::new(with_tls(ctx.proxy_opts(), certs().ca.clone()))
+        .await
+        .expect("a TLS client after the reload");
+    assert!(!ssl_cipher(&mut tls).await.is_empty());
+    assert_eq!(
+        ssl_cipher(&mut kept).await,
+        "",
+        "the old session keeps its connection"
+    );
+
+    // A CA file that cannot be read: nothing changes, not even the modes.
+    let mut broken = tls_both.clone();
+    broken.listen.tls.mode = ListenTlsMode::Off;
+    broken.backend.tls.ca = Some("/nonexistent/ca.pem".into());
+    let e = proxy.reload(&broken).unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    assert_eq!(
+        login(ctx.port(), Via::Plain, APP_USER.0, APP_USER.1).await,
+        "ERR 3159",
+        "still required"
+    );
+    assert_eq!(
+        login(ctx.port(), Via::Ours, APP_USER.0, APP_USER.1).await,
+        me
+    );
+
+    // The backend CA reloaded: a CA that did not sign the server's
+    // certificate fails new logins, naming the cause.
+    let mut other = tls_both.clone();
+    other.backend.tls.ca = Some(certs().other_ca.clone());
+    proxy.reload(&other).expect("reloaded");
+    assert_eq!(
+        login(ctx.port(), Via::Ours, APP_USER.0, APP_USER.1).await,
+        "ERR 2026"
+    );
+
+    // Back to plain text on both sides.
+    proxy.reload(&with(&|_| {})).expect("reloaded");
+    let mut plain = ctx.conn().await;
+    assert_eq!(ssl_cipher(&mut plain).await, "");
+    let mut s = std::net::TcpStream::connect(ctx.addr).unwrap();
+    assert!(!offers_ssl(&read_packet(&mut s).1), "TLS no longer offered");
+    // Sessions of every generation still work.
+    for c in [&mut kept, &mut tls, &mut plain] {
+        let who: (String, String, i64) = c.query_first(WHO).await.unwrap().unwrap();
+        assert_eq!(who.0, me);
+    }
+    for c in [kept, tls, plain] {
+        c.disconnect().await.unwrap();
+    }
+    ctx.shutdown().await;
 }

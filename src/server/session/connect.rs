@@ -11,13 +11,14 @@ use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tracing::debug;
 
+use super::bridge::{Bridge, FromClient};
 use super::{backend_err, client_err, refuse, Result, Session, SessionError};
-use crate::config::{BackendTlsMode, ListenTlsMode};
+use crate::config::BackendTlsMode;
 use crate::flavour::ServerInfo;
 use crate::metrics::Handles;
 use crate::protocol::handshake::{
-    full_auth, mask_greeting, parse_client_hello, sends_password_first, set_client_ssl,
-    ClientHello, FullAuth, Greeting,
+    full_auth, mask_greeting, parse_client_hello, replace_auth_response, sends_password_first,
+    set_client_ssl, ClientHello, FullAuth, Greeting,
 };
 use crate::protocol::packets::{errors, ok_status, ErrPacket, ERR_HEADER, OK_HEADER};
 use crate::protocol::response::ResponseTracker;
@@ -25,6 +26,7 @@ use crate::protocol::{parse_header, HEADER_LEN};
 use crate::server::io::{Conn, IoError, Stream};
 use crate::server::preauth::MAX_PREAUTH_PACKET;
 use crate::server::Shared;
+use crate::tls::Contexts;
 
 /// An SSLRequest is the fixed part of a handshake response alone.
 const SSL_REQUEST_LEN: usize = 32;
@@ -55,7 +57,10 @@ impl<'a> Session<'a> {
             client.write(&greeting).await.map_err(client_err)?;
             return Err(backend_err(IoError::Closed));
         }
-        let offer_tls = shared.tls_acceptor.load().is_some();
+        // One snapshot of the TLS settings for the whole connection (a
+        // reload applies to the next one).
+        let tls = shared.tls.load_full();
+        let offer_tls = tls.acceptor.is_some();
         let server = match greeting
             .get_mut(HEADER_LEN..)
             .map(|p| mask_greeting(p, offer_tls))
@@ -77,12 +82,12 @@ impl<'a> Session<'a> {
         // The client's handshake response is 1: the server's answer is 2.
         seq.store(2, Ordering::Relaxed);
 
-        let (mut hello, parsed) = client_hello(client, shared, m, &server, &seq).await?;
+        let (mut hello, parsed) = client_hello(client, shared, &tls, m, &server, &seq).await?;
         let backend_tls =
-            backend_tls(client, &mut backend, shared, m, &server, &hello, &seq).await?;
+            backend_tls(client, &mut backend, shared, &tls, m, &server, &hello, &seq).await?;
         // After an SSLRequest every later packet of the login is one
         // sequence id further: the side that used TLS counts one more.
-        let shift = u8::from(backend_tls).wrapping_sub(u8::from(client.is_tls()));
+        let mut shift = u8::from(backend_tls).wrapping_sub(u8::from(client.is_tls()));
         let client_tls = client.is_tls();
         // A TLS client whose first response already is its password (in
         // clear): not passed on over a plain connection.
@@ -90,13 +95,29 @@ impl<'a> Session<'a> {
             let err = errors::cleartext_needs_backend_tls();
             return Err(refuse(client, err, 3).await);
         }
+        let mut bridge = (!client_tls && backend_tls).then(|| Bridge::new(server.scramble));
+        // A plain client whose first response is sha256_password's key
+        // request or encrypted password: the server, over TLS, would read
+        // it as the password. Bridged before the response is forwarded.
+        let sha256_first_password = parsed.plugin == "sha256_password"
+            && !matches!(parsed.auth_response.as_slice(), [] | [0]);
+        if let Some(b) = bridge.as_mut().filter(|_| sha256_first_password) {
+            if let Some(first) = sha256_first(client, shared, b, &parsed, &hello, &seq).await? {
+                hello = first.hello;
+                // A key answered here: the client is two packets further.
+                shift = shift.wrapping_sub(2 * u8::from(first.key_sent));
+            }
+        }
         if let Some(p) = hello.get_mut(HEADER_LEN..).filter(|_| backend_tls) {
             set_client_ssl(p);
         }
         if let Some(s) = hello.get_mut(3) {
             *s = 1 + u8::from(backend_tls);
         }
-        backend.write(&hello).await.map_err(backend_err)?;
+        let sent = backend.write(&hello).await;
+        // It may hold a bridged password.
+        zeroize::Zeroize::zeroize(&mut hello[..]);
+        sent.map_err(backend_err)?;
 
         let mut session = Session {
             client,
@@ -118,6 +139,7 @@ impl<'a> Session<'a> {
             auth_seq: Some(seq),
             auth_seq_shift: shift,
             tls_sides: (client_tls, backend_tls),
+            bridge,
             flavour,
         };
         if !session.relay_auth().await? {
@@ -142,6 +164,9 @@ impl<'a> Session<'a> {
                     *s = seq;
                 }
                 self.note_auth_seq(seq);
+                if let (Some(b), Some(p)) = (&mut self.bridge, frame.get(HEADER_LEN..)) {
+                    b.server_packet(p);
+                }
                 if let Some(err) = self.full_auth_refusal(&frame) {
                     // In place of that packet, with its sequence id.
                     return Err(refuse(self.client, err, seq).await);
@@ -170,10 +195,19 @@ impl<'a> Session<'a> {
             while let Some((len, seq)) = self.client.complete_frame() {
                 let mut frame = self.client.take(HEADER_LEN + len);
                 self.note_auth_seq(seq);
+                if self.bridge.as_ref().is_some_and(Bridge::active) {
+                    match self.bridge_client_packet(&frame, seq).await? {
+                        Some(password) => frame = password,
+                        None => continue,
+                    }
+                }
                 if let Some(s) = frame.get_mut(3) {
                     *s = seq.wrapping_add(self.auth_seq_shift);
                 }
-                self.backend.write(&frame).await.map_err(backend_err)?;
+                let sent = self.backend.write(&frame).await;
+                // The frame may be a password in clear (bridged).
+                zeroize::Zeroize::zeroize(&mut frame[..]);
+                sent.map_err(backend_err)?;
             }
             tokio::select! {
                 r = self.backend.read_more() => { r.map_err(backend_err)?; }
@@ -182,21 +216,60 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// During login or COM_CHANGE_USER, when only one of the two
-    /// connections is TLS: the ERR
-    /// that replaces a server packet asking for the password itself. A
-    /// client on TLS would send it in clear, to go on in plain text; a
-    /// plain one would send it RSA-encrypted, which a server on TLS does
-    /// not read.
+    /// During login or COM_CHANGE_USER, when the client is on TLS and the
+    /// backend connection is not: the ERR that replaces a server packet
+    /// asking for the password itself, which the client would send in
+    /// clear, to go on in plain text. (The other way round, the bridge
+    /// translates.)
     fn full_auth_refusal(&self, frame: &[u8]) -> Option<ErrPacket> {
-        let (client_tls, backend_tls) = self.tls_sides;
         let asked = full_auth(frame.get(HEADER_LEN..)?)?;
-        match (client_tls, backend_tls, asked) {
-            (true, false, _) => Some(errors::cleartext_needs_backend_tls()),
-            (false, true, FullAuth::CachingSha2 | FullAuth::Sha256) => {
-                Some(errors::rsa_needs_client_tls())
-            }
+        match (self.tls_sides, asked) {
+            ((true, false), _) => Some(errors::cleartext_needs_backend_tls()),
             _ => None,
+        }
+    }
+
+    /// A client packet while the bridge waits for a password (see
+    /// `bridge`): the frame to send the server instead, or `None` when the
+    /// packet was answered here (ghostwire's public key).
+    async fn bridge_client_packet(&mut self, frame: &[u8], seq: u8) -> Result<Option<BytesMut>> {
+        let key = match self.shared.password_keys.get().await {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::error!(error = %e, "no RSA key for a plain-text client's password");
+                let err = errors::no_password_key();
+                return Err(refuse(self.client, err, seq.wrapping_add(1)).await);
+            }
+        };
+        let payload = frame.get(HEADER_LEN..).unwrap_or_default();
+        let Some(bridge) = self.bridge.as_mut() else {
+            return Ok(Some(BytesMut::from(frame)));
+        };
+        match bridge.client_packet(payload, &key) {
+            FromClient::Relay => Ok(Some(BytesMut::from(frame))),
+            FromClient::Password(p) => {
+                let mut out = BytesMut::with_capacity(HEADER_LEN + p.len());
+                out.extend_from_slice(&(p.len() as u32).to_le_bytes()[..3]);
+                out.extend_from_slice(&[seq]);
+                out.extend_from_slice(&p);
+                Ok(Some(out))
+            }
+            FromClient::AnswerKey(answer) => {
+                let at = seq.wrapping_add(1);
+                let mut out = Vec::with_capacity(HEADER_LEN + answer.len());
+                out.extend_from_slice(&(answer.len() as u32).to_le_bytes()[..3]);
+                out.push(at);
+                out.extend_from_slice(&answer);
+                self.client.write(&out).await.map_err(client_err)?;
+                self.note_auth_seq(at);
+                // The client is two packets further than the server sees.
+                self.auth_seq_shift = self.auth_seq_shift.wrapping_sub(2);
+                Ok(None)
+            }
+            FromClient::Refuse(err) => {
+                debug!(%err, "bridged password refused");
+                Err(refuse(self.client, err, seq.wrapping_add(1)).await)
+            }
         }
     }
 
@@ -208,12 +281,93 @@ impl<'a> Session<'a> {
     }
 }
 
+/// A plain-text client's handshake response with its password in clear.
+struct FirstPassword {
+    /// The frame to send the server (zeroed once sent).
+    hello: BytesMut,
+    /// ghostwire answered a key request (two packets the server never sees).
+    key_sent: bool,
+}
+
+/// A plain client whose handshake response is sha256_password's, over a
+/// TLS backend connection: its key request answered with ghostwire's key,
+/// its encrypted password decrypted (see `bridge`). `None` when there is
+/// nothing to translate (no password).
+async fn sha256_first(
+    client: &mut Conn,
+    shared: &Shared,
+    bridge: &mut Bridge,
+    hello: &ClientHello,
+    frame: &[u8],
+    seq: &AtomicU8,
+) -> Result<Option<FirstPassword>> {
+    let key = match shared.password_keys.get().await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(error = %e, "no RSA key for a plain-text client's password");
+            return Err(refuse(client, errors::no_password_key(), 2).await);
+        }
+    };
+    bridge.expect_password(FullAuth::Sha256);
+    let (mut answer, mut key_sent) = (bridge.client_packet(&hello.auth_response, &key), false);
+    loop {
+        match answer {
+            FromClient::Relay => return Ok(None),
+            FromClient::Password(password) => {
+                let payload = frame.get(HEADER_LEN..).unwrap_or_default();
+                let Some(mut p) = replace_auth_response(payload, hello, &password) else {
+                    // Longer than a one-byte length field can say.
+                    let err = errors::password_not_encrypted();
+                    return Err(refuse(client, err, seq.load(Ordering::Relaxed)).await);
+                };
+                let mut out = BytesMut::with_capacity(HEADER_LEN + p.len());
+                out.extend_from_slice(&(p.len() as u32).to_le_bytes()[..3]);
+                out.extend_from_slice(&[1]);
+                out.extend_from_slice(&p);
+                zeroize::Zeroize::zeroize(&mut p);
+                return Ok(Some(FirstPassword {
+                    hello: out,
+                    key_sent,
+                }));
+            }
+            FromClient::Refuse(err) => {
+                let at = seq.load(Ordering::Relaxed);
+                return Err(refuse(client, err, at).await);
+            }
+            FromClient::AnswerKey(pem) => {
+                // The key is the answer to the response (2); the client's
+                // encrypted password comes as 3.
+                let mut out = Vec::with_capacity(HEADER_LEN + pem.len());
+                out.extend_from_slice(&(pem.len() as u32).to_le_bytes()[..3]);
+                out.push(2);
+                out.extend_from_slice(&pem);
+                client.write(&out).await.map_err(client_err)?;
+                seq.store(3, Ordering::Relaxed);
+                key_sent = true;
+                let (len, got) = client_header(client, &shared.config).await?;
+                if got != 3 {
+                    return Err(refuse(client, errors::out_of_order(), 3).await);
+                }
+                if len > MAX_PREAUTH_PACKET {
+                    let err = errors::preauth_too_large(len, MAX_PREAUTH_PACKET);
+                    return Err(refuse(client, err, 4).await);
+                }
+                client_frame(client, &shared.config).await?;
+                let frame = client.take(HEADER_LEN + len);
+                seq.store(4, Ordering::Relaxed);
+                answer = bridge.client_packet(frame.get(HEADER_LEN..).unwrap_or_default(), &key);
+            }
+        }
+    }
+}
+
 /// Reads the client's handshake response, upgrading the connection to TLS
 /// first when the client sends an SSLRequest. Returns the frame (as read;
 /// masked bits cleared) and what it says.
 async fn client_hello(
     client: &mut Conn,
     shared: &Shared,
+    tls: &Contexts,
     m: &Handles,
     server: &Greeting,
     seq: &AtomicU8,
@@ -223,7 +377,7 @@ async fn client_hello(
         // 1 in plain text, 2 after an SSLRequest; an ERR is one more.
         let expected = 1 + u8::from(client.is_tls());
         // While TLS may still start, read exactly one packet at a time.
-        let exact = shared.tls_acceptor.load().is_some() && !client.is_tls();
+        let exact = tls.acceptor.is_some() && !client.is_tls();
         let (len, hello_seq) = if exact {
             fill_exact(client, cfg, HEADER_LEN).await?;
             parse_header(&client.buf).unwrap_or_default()
@@ -249,14 +403,23 @@ async fn client_hello(
             .map(|p| parse_client_hello(p, server));
         match parsed {
             Some(Ok(h)) if h.ssl_request => {}
-            Some(Ok(h)) if cfg.listen.tls.mode == ListenTlsMode::Required && !client.is_tls() => {
+            // A login in plain text that says it is on TLS: the server
+            // would start TLS on it and fail; refused plainly instead.
+            Some(Ok(h)) if h.claims_ssl && !client.is_tls() => {
+                debug!(user = %h.user, "plain-text login announcing TLS refused");
+                return Err(refuse(client, errors::plain_login_claims_tls(), 2).await);
+            }
+            Some(Ok(h)) if tls.required && !client.is_tls() => {
                 debug!(user = %h.user, "plain-text client refused: [listen.tls] mode = required");
                 return Err(refuse(client, errors::insecure_transport(), 2).await);
             }
             Some(Ok(h)) => return Ok((hello, h)),
             _ => return Err(refuse(client, errors::malformed_handshake(), expected + 1).await),
         }
-        let Some(acceptor) = shared.tls_acceptor.load_full().filter(|_| !client.is_tls()) else {
+        if client.is_tls() {
+            return Err(refuse(client, errors::tls_repeated(), expected + 1).await);
+        }
+        let Some(acceptor) = tls.acceptor.clone() else {
             return Err(refuse(client, errors::tls_unsupported(), expected + 1).await);
         };
         // Bytes sent after the SSLRequest and before the TLS handshake are
@@ -284,16 +447,18 @@ async fn client_hello(
 /// With `[backend.tls]`: asks the server for TLS (an SSLRequest made of the
 /// client's capabilities, max packet size and charset) and upgrades the
 /// connection. True when the backend connection is now TLS.
+#[allow(clippy::too_many_arguments)]
 async fn backend_tls(
     client: &mut Conn,
     backend: &mut Conn,
     shared: &Shared,
+    contexts: &Contexts,
     m: &Handles,
     server: &Greeting,
     hello: &[u8],
     seq: &AtomicU8,
 ) -> Result<bool> {
-    let Some(tls) = &shared.backend_tls else {
+    let Some(tls) = &contexts.backend else {
         return Ok(false);
     };
     let addr = shared.config.backend.addr.as_str();
