@@ -7,9 +7,10 @@
 #   Go with Debian's go-sql-driver; its MySQL CLI lives in MySQL's root
 #   filesystem (scripts/mysql-up.sh);
 # - for the tools tests (tests/tools.rs): Node.js + npm, Go with its MySQL
-#   driver, Ruby's Sequel and mysql2, and the pinned migration tools in
-#   $GHOSTWIRE_TEST_DEPS (a Python venv from tests/tools/requirements.txt,
-#   node modules from tests/tools/package.json).
+#   driver, Ruby's Sequel, ActiveRecord and mysql2 (Debian), and the pinned
+#   migration tools in $GHOSTWIRE_TEST_DEPS (a Python venv from
+#   tests/tools/requirements.txt: Alembic, Django; node modules from
+#   tests/tools/package-lock.json: knex, Sequelize with umzug, TypeORM).
 # --server-only: just the MariaDB server and client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +28,9 @@ if [ $full = 1 ]; then
   [ -d /usr/share/gocode/src/github.com/go-sql-driver/mysql ] || need+=(golang-github-go-sql-driver-mysql-dev)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
   command -v npm >/dev/null 2>&1 || need+=(npm)
-  # Sequel and Ruby's mysql2 from Debian (they bring ruby).
+  # Sequel, ActiveRecord and Ruby's mysql2 from Debian (they bring ruby).
   ruby -e 'require "sequel"' >/dev/null 2>&1 || need+=(ruby-sequel)
+  ruby -e 'require "active_record"' >/dev/null 2>&1 || need+=(ruby-activerecord)
   ruby -e 'require "mysql2"' >/dev/null 2>&1 || need+=(ruby-mysql2)
   python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 fi
