@@ -526,10 +526,12 @@ impl Handle {
                 self.spawn_reconciler();
                 self.spawn_request_poller();
                 lifecycle::spawn_dropper(self.clone());
+                let server = self.server().await?;
                 let inner = &self.inner;
                 inner.throttler.spawn(
                     inner.pool.clone(),
                     inner.opts.clone(),
+                    server,
                     inner.instance.clone(),
                     inner.stop.clone(),
                 );
