@@ -7,6 +7,9 @@
 
 mod common;
 
+#[path = "operate/names.rs"]
+mod names;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
