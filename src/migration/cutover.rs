@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use tracing::debug;
 
 use super::binlog::{Delta, Replay};
+use super::control::{Control, Held};
 use super::sql::qualified;
 use super::{Failure, MigrationError, POLL};
 use crate::config::Cutover;
@@ -94,6 +95,8 @@ pub struct Attempt<'a> {
     pub marks: watch::Receiver<u64>,
     pub pause: &'a tokio::sync::Mutex<()>,
     pub failure: &'a Failure,
+    /// Asked at the point of no return (`Control::commit`).
+    pub control: &'a Control,
     pub server: crate::flavour::ServerInfo,
 }
 
@@ -284,19 +287,29 @@ async fn rename_phase(
         (rename, r)
     });
     let blocked = wait_rename_blocked(a.pool, rename_id, timeout).await;
-    if !matches!(blocked, Ok(true)) {
-        // Never let the rename through unobserved: stop it while the
-        // sentry still makes it fail.
+    // Never let the rename through unobserved, nor after a CANCEL or PAUSE:
+    // stop it while the sentry still makes it fail.
+    let stop = match (blocked, a.control.commit()) {
+        (Ok(true), Ok(())) => None,
+        (Ok(true), Err(Held::Cancelled)) => Some(CutoverError::Fatal(MigrationError::Cancelled)),
+        (Ok(true), Err(Held::Paused)) => Some(retry(
+            "paused",
+            "paused (ALTER MIGRATION … PAUSE) before the RENAME; the cut-over waits for RESUME",
+        )),
+        _ => Some(retry(
+            "other",
+            "the RENAME did not reach the table lock in time",
+        )),
+    };
+    if let Some(e) = stop {
         if let Ok(mut c) = a.pool.get_conn().await {
             let _ = c.query_drop(format!("KILL QUERY {rename_id}")).await;
         }
         lock.query_drop("UNLOCK TABLES").await?;
         let _ = renaming.await;
-        return Err(retry(
-            "other",
-            "the RENAME did not reach the table lock in time",
-        ));
+        return Err(e);
     }
+    // The point of no return: the sentry goes, the RENAME runs first.
     lock.query_drop(format!("DROP TABLE {sentry}")).await?;
     lock.query_drop("UNLOCK TABLES").await?;
     let (_conn, r) = renaming

@@ -405,6 +405,7 @@ impl<'a> Migration<'a> {
                 marks: tail.marks.clone(),
                 pause: &pause,
                 failure: &failure,
+                control: self.control,
                 server: self.server()?,
             };
             if self.inner.config.migrations.checksum {

@@ -111,7 +111,15 @@ impl Session<'_> {
             .get(HEADER_LEN + 1..HEADER_LEN + len)
             .unwrap_or_default()
             .into();
-        let reply = match admin::parse(&text) {
+        let dialect = match self.command_session().await? {
+            Ok((_, dialect)) => dialect,
+            Err(payload) => {
+                let mut reply = Vec::new();
+                crate::protocol::write_packet(&mut reply, &mut 1, &payload);
+                return self.answer_prepare(len, reply).await.map(|_| ());
+            }
+        };
+        let reply = match admin::parse(&text, &dialect) {
             admin::Request::Invalid(reply) => reply,
             request => {
                 let columns: &[_] = match request {
