@@ -201,6 +201,14 @@ impl ServerInfo {
         self.flavour == Flavour::MySql
     }
 
+    /// Whether `\` is LIKE's escape character (no ESCAPE clause) in a
+    /// session with or without NO_BACKSLASH_ESCAPES: MySQL then has none
+    /// (`'a\\b'` matches `a\\b` literally); MariaDB 10.11 keeps `\`
+    /// (verified: `'a_b' LIKE 'a\_b'` is 1 there under that mode).
+    pub fn like_backslash_escape(self, no_backslash_escapes: bool) -> bool {
+        self.flavour == Flavour::MariaDb || !no_backslash_escapes
+    }
+
     /// The statement that lists the replicas registered with this primary
     /// (columns `Host` and `Port` on both: the replica's `report_host` and
     /// `report_port`). MySQL renamed it in 8.0.22 (`SHOW SLAVE HOSTS` is
@@ -238,6 +246,14 @@ mod tests {
         assert_eq!((m.flavour, m.version), (Flavour::MySql, 90704));
         let m = ServerInfo::parse("8.0.40-0ubuntu0.22.04.1");
         assert_eq!((m.flavour, m.version), (Flavour::MySql, 80040));
+    }
+
+    #[test]
+    fn like_escape_under_no_backslash_escapes() {
+        let maria = ServerInfo::parse("10.11.19-MariaDB");
+        let mysql = ServerInfo::parse("9.7.4");
+        assert!(maria.like_backslash_escape(true) && maria.like_backslash_escape(false));
+        assert!(!mysql.like_backslash_escape(true) && mysql.like_backslash_escape(false));
     }
 
     #[test]

@@ -100,13 +100,15 @@ pub struct Attempt<'a> {
     pub server: crate::flavour::ServerInfo,
 }
 
-/// The message for a drain that timed out, naming the sessions in the way.
+/// The migration's message for a drain that timed out. It counts the
+/// sessions in the way but does not name them: everyone who may see the
+/// table sees the message, while the server shows a connection's id only
+/// to its user and to holders of PROCESS. ghostwire's log names them.
 pub fn blocked_by(holders: &[u32], timeout_ms: u64) -> String {
-    let ids: Vec<String> = holders.iter().map(|c| c.to_string()).collect();
     format!(
-        "open transactions that used the table did not end within {timeout_ms} ms \
-         (connection ids {}; see SHOW PROCESSLIST); retrying later",
-        ids.join(", ")
+        "{} open transaction(s) that used the table did not end within {timeout_ms} ms \
+         (their connection ids are in ghostwire's log); retrying later",
+        holders.len()
     )
 }
 

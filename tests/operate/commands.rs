@@ -57,7 +57,8 @@ async fn show_migrations_reads_strings_in_the_sessions_sql_mode() {
         assert_eq!(via, native, "SHOW MIGRATIONS {show} vs natively");
         matched += via.len();
     }
-    assert!(matched >= 3, "the filters found the migrations ({matched})");
+    // (MySQL: `LIKE 'a\\b'` has no escape character there, so it finds nothing.)
+    assert!(matched >= 2, "the filters found the migrations ({matched})");
     // A string ending in a backslash is complete: an id no migration has.
     let none: Vec<Row> = c.query(r"SHOW MIGRATION 'x\'").await.unwrap();
     assert!(none.is_empty());

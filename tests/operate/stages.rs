@@ -186,3 +186,37 @@ async fn throttle_and_pause_during_the_checksum() {
     assert_native_outcome(&ctx).await;
     ctx.shutdown().await;
 }
+
+/// A cut-over drain that times out says so in the migration's message, but
+/// without the blocking session's connection id: everyone who sees the
+/// table sees the message, and the server shows a connection's id only to
+/// its own user (or with PROCESS). Then the transaction ends, and the
+/// migration completes as natively.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_timeout_names_no_connection() {
+    let ctx = setup_with("op_st_drain", |c| {
+        c.cutover.drain_timeout_ms = 200;
+        c.cutover.retry_backoff_ms = 50;
+        c.cutover.max_attempts = 1000;
+        c.migrations.checksum = false;
+    })
+    .await;
+    let (id, _c, mut tx) = held_in(&ctx, "cut-over").await;
+    let blocker: Option<u64> = tx.query_first("SELECT CONNECTION_ID()").await.unwrap();
+    let blocker = blocker.unwrap().to_string();
+    eventually("the drain timed out", || async {
+        shown(&ctx, &id).await["message"].contains("did not end within")
+    })
+    .await;
+    let message = shown(&ctx, &id).await["message"].clone();
+    assert!(
+        !message
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|w| w == blocker),
+        "the message names connection {blocker}: {message}"
+    );
+    tx.query_drop("COMMIT").await.unwrap();
+    await_status(&ctx, &id, "complete").await;
+    assert_native_outcome(&ctx).await;
+    ctx.shutdown().await;
+}

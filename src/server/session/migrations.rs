@@ -88,8 +88,19 @@ impl Session<'_> {
         let ctx = self.admin_context();
         match request {
             admin::Request::Show(f) => {
+                // The pattern is matched as the client's session would
+                // match it (MySQL drops `\` as LIKE's escape under
+                // NO_BACKSLASH_ESCAPES).
+                let no_backslash_escapes = me
+                    .sql_mode
+                    .split(',')
+                    .any(|m| m.eq_ignore_ascii_case("NO_BACKSLASH_ESCAPES"));
+                let backslash_escapes = me
+                    .server
+                    .is_none_or(|s| s.like_backslash_escape(no_backslash_escapes));
                 let filter = Filter::Matching {
                     like: f.like.as_deref(),
+                    backslash_escapes,
                     equal: &f.equal,
                 };
                 let rows = match self.visible_rows(&engine, filter).await? {
@@ -148,6 +159,7 @@ impl Session<'_> {
     ) -> Result<Answer<Vec<u8>>> {
         let filter = Filter::Matching {
             like: None,
+            backslash_escapes: true,
             equal: &[],
         };
         let rows = match self.visible_rows(engine, filter).await? {
