@@ -108,3 +108,87 @@ async fn all_retry_is_refused_and_retries_nothing() {
     assert_eq!(tables(&ctx).await, ["t"]);
     ctx.shutdown().await;
 }
+
+/// A command from someone other than the submitter is allowed when the
+/// server lets them ALTER the table, which is checked on their connection
+/// without running anything: no ALTER reaches the binlog (replicas would
+/// apply a no-op ALTER and wait for its lock), and their SHOW WARNINGS
+/// stays empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_users_command_writes_nothing_to_the_binlog() {
+    let ctx = setup("op_nobinlog").await;
+    let mut c = ctx.conn().await;
+    filled(&mut c, "t").await;
+    filled(&mut c, "n").await;
+    let (id, _): (String, String) = c
+        .query_first("ALTER TABLE t /* ghostwire: async postpone */ ADD INDEX (k)")
+        .await
+        .unwrap()
+        .unwrap();
+    await_status(&ctx, &id, "ready").await;
+    let mut d = ctx.direct().await;
+    d.query_drop(
+        "CREATE USER IF NOT EXISTS 'op_alterer'@'%' IDENTIFIED BY 'alt-pass'; \
+         GRANT SELECT, ALTER ON op_nobinlog.* TO 'op_alterer'@'%'",
+    )
+    .await
+    .unwrap();
+    let status = if is_mysql() {
+        "SHOW BINARY LOG STATUS"
+    } else {
+        "SHOW MASTER STATUS"
+    };
+    let at: Row = d.query_first(status).await.unwrap().unwrap();
+    let (file, pos): (String, u64) = (at.get(0).unwrap(), at.get(1).unwrap());
+    let mut other = Conn::new(opts(
+        "127.0.0.1",
+        ctx.port(),
+        "op_alterer",
+        "alt-pass",
+        "op_nobinlog",
+    ))
+    .await
+    .unwrap();
+    // Someone's transaction has written to the table: the check must not
+    // wait for its metadata lock (it would end in 1205 here).
+    let mut writer = ctx.direct().await;
+    writer
+        .query_drop("BEGIN; UPDATE t SET k = k WHERE id = 1")
+        .await
+        .unwrap();
+    other
+        .query_drop("SET SESSION lock_wait_timeout = 5")
+        .await
+        .unwrap();
+    let info = run(&mut other, &format!("ALTER MIGRATION '{id}' PAUSE"))
+        .await
+        .unwrap();
+    assert!(info.contains("paused"), "{info}");
+    writer.query_drop("ROLLBACK").await.unwrap();
+    let warnings: Vec<Row> = other.query("SHOW WARNINGS").await.unwrap();
+    assert!(warnings.is_empty(), "{:?}", warnings.len());
+    let events: Vec<Row> = d
+        .query(format!("SHOW BINLOG EVENTS IN '{file}' FROM {pos}"))
+        .await
+        .unwrap();
+    let alters: Vec<String> = events
+        .into_iter()
+        .filter_map(|e| e.get::<String, _>(5))
+        .filter(|info| info.contains("op_nobinlog") && info.to_uppercase().contains("ALTER"))
+        .collect();
+    assert!(alters.is_empty(), "ALTERs in the binlog: {alters:?}");
+    run(&mut other, &format!("ALTER MIGRATION '{id}' RESUME"))
+        .await
+        .unwrap();
+    run(&mut c, &format!("ALTER MIGRATION '{id}' COMPLETE"))
+        .await
+        .unwrap();
+    await_status(&ctx, &id, "complete").await;
+    d.query_drop("ALTER TABLE n ADD INDEX (k)").await.unwrap();
+    assert_eq!(
+        show_create(&mut d, "t").await,
+        show_create(&mut d, "n").await
+    );
+    assert_eq!(contents(&mut d, "t").await, contents(&mut d, "n").await);
+    ctx.shutdown().await;
+}

@@ -374,14 +374,8 @@ impl Session<'_> {
         let _ = self.backend_query(restore.as_bytes()).await?;
         if matches!(outcome, InstantAttempt::Copy) {
             // The probe's "cannot be instant" error is ghostwire's, not the
-            // client's: the client's SHOW WARNINGS after its ALTER must not
-            // show it (a native ALTER that copies leaves none). Only a
-            // statement that reads a table clears the diagnostics area
-            // (MariaDB 10.11: not SET, `DO 0` nor `SELECT 1`); every
-            // account may read information_schema.ENGINES.
-            let _ = self
-                .backend_query(b"DO (SELECT COUNT(*) FROM information_schema.ENGINES)")
-                .await?;
+            // client's (a native ALTER that copies leaves no warning).
+            self.clear_diagnostics().await?;
         }
         self.release_claims();
         Ok(outcome)

@@ -321,7 +321,10 @@ impl Session<'_> {
         let (Some(s), Some(t)) = names else {
             return Ok(Change::Hidden);
         };
-        Ok(match self.may_alter(&qualify(&s, &t)).await? {
+        let Some(server) = me.server else {
+            return Ok(Change::Hidden);
+        };
+        Ok(match self.may_alter(&qualify(&s, &t), server).await? {
             Ok(()) => Change::Allowed,
             Err(e) => Change::Refused(e),
         })
