@@ -8,9 +8,11 @@
 #   filesystem (scripts/mysql-up.sh);
 # - for the tools tests (tests/tools.rs): Node.js + npm, Go with its MySQL
 #   driver, Ruby's Sequel, ActiveRecord and mysql2 (Debian), and the pinned
-#   migration tools in $GHOSTWIRE_TEST_DEPS (a Python venv from
-#   tests/tools/requirements.txt: Alembic, Django; node modules from
-#   tests/tools/package-lock.json: knex, Sequelize with umzug, TypeORM).
+#   migration tools: a Python venv from tests/tools/requirements.txt
+#   (Alembic, Django) in $GHOSTWIRE_TEST_DEPS, and node modules from
+#   tests/tools/package-lock.json (knex, Sequelize with umzug, TypeORM) in
+#   tests/tools/node_modules (per work tree, like tests/auth's: one shared
+#   directory would be reinstalled by each tree with another lock file).
 # --server-only: just the MariaDB server and client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,10 +71,11 @@ if ! cmp -s tests/tools/requirements.txt "$DEPS/venv/requirements.txt"; then
   "$DEPS/venv/bin/pip" install -q -r tests/tools/requirements.txt
   cp tests/tools/requirements.txt "$DEPS/venv/requirements.txt"
 fi
-# The node packages, pinned with their lock file, likewise.
-if ! cmp -s tests/tools/package-lock.json "$DEPS/node/package-lock.json"; then
-  echo "installing: node packages of tests/tools/package.json into $DEPS/node"
-  mkdir -p "$DEPS/node"
-  cp tests/tools/package.json tests/tools/package-lock.json "$DEPS/node/"
-  (cd "$DEPS/node" && npm ci --no-audit --no-fund --silent) || { rm -f "$DEPS/node/package-lock.json"; exit 1; }
+# The node packages, pinned with their lock file, likewise (npm's own cache
+# keeps a reinstall to seconds).
+stamp=tests/tools/node_modules/.ghostwire-package-lock.json
+if ! cmp -s tests/tools/package-lock.json "$stamp"; then
+  echo "installing: node packages of tests/tools/package.json into tests/tools/node_modules"
+  npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error >/dev/null
+  cp tests/tools/package-lock.json "$stamp"
 fi
