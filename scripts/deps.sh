@@ -7,9 +7,12 @@
 #   Go with Debian's go-sql-driver; its MySQL CLI lives in MySQL's root
 #   filesystem (scripts/mysql-up.sh);
 # - for the tools tests (tests/tools.rs): Node.js + npm, Go with its MySQL
-#   driver, Ruby's Sequel and mysql2, and the pinned migration tools in
-#   $GHOSTWIRE_TEST_DEPS (a Python venv from tests/tools/requirements.txt,
-#   node modules from tests/tools/package.json).
+#   driver, Ruby's Sequel, ActiveRecord and mysql2 (Debian), and the pinned
+#   migration tools: a Python venv from tests/tools/requirements.txt
+#   (Alembic, Django) in $GHOSTWIRE_TEST_DEPS, and node modules from
+#   tests/tools/package-lock.json (knex, Sequelize with umzug, TypeORM) in
+#   tests/tools/node_modules (per work tree, like tests/auth's: one shared
+#   directory would be reinstalled by each tree with another lock file).
 # --server-only: just the MariaDB server and client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +30,9 @@ if [ $full = 1 ]; then
   [ -d /usr/share/gocode/src/github.com/go-sql-driver/mysql ] || need+=(golang-github-go-sql-driver-mysql-dev)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
   command -v npm >/dev/null 2>&1 || need+=(npm)
-  # Sequel and Ruby's mysql2 from Debian (they bring ruby).
+  # Sequel, ActiveRecord and Ruby's mysql2 from Debian (they bring ruby).
   ruby -e 'require "sequel"' >/dev/null 2>&1 || need+=(ruby-sequel)
+  ruby -e 'require "active_record"' >/dev/null 2>&1 || need+=(ruby-activerecord)
   ruby -e 'require "mysql2"' >/dev/null 2>&1 || need+=(ruby-mysql2)
   python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 fi
@@ -67,10 +71,11 @@ if ! cmp -s tests/tools/requirements.txt "$DEPS/venv/requirements.txt"; then
   "$DEPS/venv/bin/pip" install -q -r tests/tools/requirements.txt
   cp tests/tools/requirements.txt "$DEPS/venv/requirements.txt"
 fi
-# The node packages, pinned with their lock file, likewise.
-if ! cmp -s tests/tools/package-lock.json "$DEPS/node/package-lock.json"; then
-  echo "installing: node packages of tests/tools/package.json into $DEPS/node"
-  mkdir -p "$DEPS/node"
-  cp tests/tools/package.json tests/tools/package-lock.json "$DEPS/node/"
-  (cd "$DEPS/node" && npm ci --no-audit --no-fund --silent) || { rm -f "$DEPS/node/package-lock.json"; exit 1; }
+# The node packages, pinned with their lock file, likewise (npm's own cache
+# keeps a reinstall to seconds).
+stamp=tests/tools/node_modules/.ghostwire-package-lock.json
+if ! cmp -s tests/tools/package-lock.json "$stamp"; then
+  echo "installing: node packages of tests/tools/package.json into tests/tools/node_modules"
+  npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error >/dev/null
+  cp tests/tools/package-lock.json "$stamp"
 fi

@@ -108,6 +108,8 @@ fi
 [ $ROOTFS_ONLY = 1 ] && exit 0
 mkdir -p "$ROOT/run/mysqld" "$ROOT/var/lib/mysql-files"
 
+# Every server reports its address (report_host/report_port): a replica of a
+# test primary is then listed by the primary's SHOW REPLICAS (tests/throttle.rs).
 start() {   # start mysqld on data dir $1 and port $2, wait until it answers
   chroot "$ROOT" mysqld --no-defaults --user=root --datadir="$1" --port="$2" \
     --bind-address=127.0.0.1 --socket="/run/mysqld/ghostwire-$2.sock" --pid-file="$1.pid" \
@@ -115,6 +117,7 @@ start() {   # start mysqld on data dir $1 and port $2, wait until it answers
     --gtid-mode=ON --enforce-gtid-consistency=ON --secure-file-priv='' \
     --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 --sync-binlog=0 \
     --max-connections=1000 --max-allowed-packet=64M --skip-name-resolve --local-infile=ON \
+    --report-host=127.0.0.1 --report-port="$2" \
     --log-error="$1/err.log" >/dev/null 2>&1 &
   for _ in $(seq 1 600); do
     answers "$2" && return 0

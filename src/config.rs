@@ -87,6 +87,9 @@ pub struct Throttle {
     /// Replicas whose lag holds the copy (`host:port`; read with the
     /// backend account).
     pub replicas: Vec<String>,
+    /// Also watch the replicas the primary lists (`SHOW REPLICAS` /
+    /// `SHOW SLAVE HOSTS`: their `report_host:report_port`).
+    pub discover_replicas: bool,
     pub max_replica_lag_ms: u64,
     /// `Threads_running` on the primary above which the copy holds; 0 = off.
     pub max_threads_running: u64,
@@ -101,6 +104,7 @@ impl Default for Throttle {
     fn default() -> Self {
         Self {
             replicas: Vec::new(),
+            discover_replicas: false,
             max_replica_lag_ms: 1000,
             max_threads_running: 0,
             max_client_p99_factor: 0.0,

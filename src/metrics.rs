@@ -19,7 +19,7 @@
 //! | `ghostwire_migration_keys_replayed_total` | counter | — | changed keys replayed from the binlog |
 //! | `ghostwire_cutover_attempts_total` | counter | `result` (`ok`, `retry`) | cut-over (or instant ALTER) attempts |
 //! | `ghostwire_cutover_stall_seconds` | histogram | — | time the table was locked by a successful cut-over |
-//! | `ghostwire_cutover_aborted_total` | counter | `reason` (`drain_timeout`, `lock_timeout`, `other`) | cut-over attempts given up |
+//! | `ghostwire_cutover_aborted_total` | counter | `reason` (`drain_timeout`, `lock_timeout`, `paused`, `other`) | cut-over attempts given up |
 //! | `ghostwire_migration_commands_total` | counter | `action` (`complete`, `cancel`, `pause`, `resume`, `throttle`, `unthrottle`, `retry`, `cleanup`), `result` (`ok`, `refused`) | `ALTER MIGRATION` commands |
 //! | `ghostwire_old_tables_dropped_total` | counter | — | old tables dropped after their retention |
 //! | `ghostwire_old_table_drop_seconds` | histogram | — | how long one old table's `DROP TABLE` took |

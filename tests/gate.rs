@@ -195,10 +195,16 @@ async fn long_transaction_aborts_attempts_until_it_commits() {
         },
     )
     .await;
+    // It counts the session but does not name it: everyone who sees the
+    // table sees the message, while the server shows a connection's id
+    // only to its user (ghostwire's log names it).
     let m = migration_row(&mut c).await.unwrap();
+    let rest = m["message"].strip_prefix("1 open transaction");
     assert!(
-        m["message"].contains(&long_id.to_string()),
-        "names the session: {m:?}"
+        rest.is_some_and(|r| !r
+            .split(|ch: char| !ch.is_ascii_digit())
+            .any(|w| w == long_id.to_string())),
+        "counts the session without naming it: {m:?}"
     );
     // The transaction keeps working during the drain, and others get through
     // between attempts.

@@ -5,6 +5,9 @@
 
 mod common;
 
+#[path = "migration/warnings.rs"]
+mod warnings;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -7,6 +7,13 @@
 
 mod common;
 
+#[path = "operate/commands.rs"]
+mod commands;
+#[path = "operate/names.rs"]
+mod names;
+#[path = "operate/stages.rs"]
+mod stages;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

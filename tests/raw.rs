@@ -396,3 +396,40 @@ async fn mariadb_progress_reports_pass_through() {
     assert!(seen > 0, "no progress report came through");
     ctx.shutdown().await;
 }
+
+/// A cursor on a prepared SHOW MIGRATIONS (COM_STMT_EXECUTE with a cursor
+/// type, then COM_STMT_FETCH) is refused with a clear ERR, never rows the
+/// client's cursor code does not expect nor the server's "unknown
+/// statement" for an id it never saw; the same statement then executes
+/// without a cursor, and the connection stays in sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_on_proxy_statements_are_refused() {
+    let ctx = setup("raw_cursor").await;
+    let mut r = Raw::login(ctx.addr, &ctx.schema, base_caps(), 0).await;
+    let id = prepare(&mut r, "SHOW MIGRATIONS", false).await;
+    let execute = |flags: u8| {
+        let mut p = stmt_packet(0x17, id, &[]);
+        p.push(flags);
+        p.extend_from_slice(&1u32.to_le_bytes());
+        p
+    };
+    r.send(0, &execute(1)).await; // CURSOR_TYPE_READ_ONLY
+    let (seq, p) = r.read_packet().await.unwrap();
+    assert_eq!((seq, err_of(&p).0), (1, 1235), "{}", err_of(&p).1);
+    assert!(
+        err_of(&p).1.contains("without a cursor"),
+        "{}",
+        err_of(&p).1
+    );
+    r.send(0, &stmt_packet(0x1C, id, &10u32.to_le_bytes()))
+        .await; // FETCH
+    let (seq, p) = r.read_packet().await.unwrap();
+    assert_eq!((seq, err_of(&p).0), (1, 1235), "{}", err_of(&p).1);
+    ping_ok(&mut r).await;
+    r.send(0, &execute(0)).await;
+    read_result(&mut r, false, false).await;
+    ping_ok(&mut r).await;
+    drop(r);
+    assert_no_leaks(&ctx).await;
+    ctx.shutdown().await;
+}

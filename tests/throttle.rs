@@ -1,8 +1,10 @@
 //! The automatic throttler against a real replica (a second server of the
 //! test's flavour, replicating from the test primary): replica lag holds
-//! the copy and says why; the copy goes on when the replica catches up; the
-//! replica ends with the primary's data. And client latency: statements on
-//! the table made slow hold the copy until they are fast again.
+//! the copy and says why, for a configured replica and for one found with
+//! `discover_replicas` (the primary's `SHOW REPLICAS` / `SHOW SLAVE
+//! HOSTS`); the copy goes on when the replica catches up; the replica ends
+//! with the primary's data. And client latency: statements on the table
+//! made slow hold the copy until they are fast again.
 
 mod common;
 
@@ -61,14 +63,15 @@ async fn table_and_twin(ctx: &Ctx) -> Conn {
     c
 }
 
-/// The throttler holds the copy for `reason` (seen in SHOW MIGRATION), and
-/// once resumed the copy stands still (`rows` in the table).
-async fn held_for(ctx: &Ctx, c: &mut Conn, id: &str, reason: &str, rows: u64) {
+/// The throttler holds the copy for a reason that says each of `reason`
+/// (seen in SHOW MIGRATION), and once resumed the copy stands still
+/// (`rows` in the table).
+async fn held_for(ctx: &Ctx, c: &mut Conn, id: &str, reason: &[&str], rows: u64) {
     eventually(
-        &format!("the migration shows it is throttled: {reason}"),
+        &format!("the migration shows it is throttled: {reason:?}"),
         || async {
             let m = shown(ctx, id).await;
-            m["throttled"] == "1" && m["throttle_reason"].contains(reason)
+            m["throttled"] == "1" && reason.iter().all(|r| m["throttle_reason"].contains(r))
         },
     )
     .await;
@@ -89,7 +92,49 @@ async fn hold_until_seen(c: &mut Conn, id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_lag_holds_the_copy_until_the_replica_catches_up() {
-    let schema = "thr_lag";
+    lag_holds_the_copy("thr_lag", false).await;
+}
+
+/// The same with no replica configured: ghostwire finds it on the primary
+/// (the replica reports its address: `--report-host`/`--report-port`).
+/// Other tests' replicas of this primary may be found too: the reason must
+/// name this one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discovered_replica_lagging_holds_the_copy() {
+    lag_holds_the_copy("thr_discover", true).await;
+}
+
+/// On MariaDB, listing replicas needs REPLICATION MASTER ADMIN: an account
+/// like ghostwire's with that right too, on the primary and (to read the
+/// heartbeat) on `replica`.
+async fn discovering_account(replica: &Replica) -> &'static str {
+    if is_mysql() {
+        // SHOW REPLICAS needs REPLICATION SLAVE, which it has.
+        return GHOSTWIRE_USER.0;
+    }
+    let mut d = direct_conn_to("mysql").await;
+    let mut r = replica.conn("mysql").await;
+    for c in [&mut d, &mut r] {
+        let grants: Vec<String> = c.query("SHOW GRANTS FOR 'ghostwire'@'%'").await.unwrap();
+        c.query_drop(format!(
+            "CREATE USER IF NOT EXISTS 'gw_discover'@'%' IDENTIFIED BY '{}'",
+            GHOSTWIRE_USER.1
+        ))
+        .await
+        .unwrap();
+        for g in grants {
+            c.query_drop(g.replace("`ghostwire`@`%`", "`gw_discover`@`%`"))
+                .await
+                .unwrap();
+        }
+    }
+    d.query_drop("GRANT REPLICATION MASTER ADMIN ON *.* TO 'gw_discover'@'%'")
+        .await
+        .unwrap();
+    "gw_discover"
+}
+
+async fn lag_holds_the_copy(schema: &str, discover: bool) {
     let mut d = direct_conn_to("mysql").await;
     d.query_drop(format!(
         "DROP DATABASE IF EXISTS {schema}; CREATE DATABASE {schema}; \
@@ -101,8 +146,18 @@ async fn replica_lag_holds_the_copy_until_the_replica_catches_up() {
     fill_doubling(&mut d, 1 << 14).await;
     let replica = Replica::start(schema, &["t"]).await;
     let addr = replica.addr();
+    let account = if discover {
+        discovering_account(&replica).await
+    } else {
+        GHOSTWIRE_USER.0
+    };
     let ctx = setup_existing(schema, |c| {
-        c.throttle.replicas = vec![addr];
+        if discover {
+            c.throttle.discover_replicas = true;
+            c.backend.user = account.into();
+        } else {
+            c.throttle.replicas = vec![addr.clone()];
+        }
         c.throttle.max_replica_lag_ms = 300;
         c.migrations.chunk_rows = 200;
         c.migrations.chunk_target_ms = 5;
@@ -119,7 +174,8 @@ async fn replica_lag_holds_the_copy_until_the_replica_catches_up() {
         .unwrap()
         .unwrap();
     hold_until_seen(&mut c, &id).await;
-    held_for(&ctx, &mut c, &id, "replica lag", 1 << 14).await;
+    let on = format!("on {addr} ");
+    held_for(&ctx, &mut c, &id, &["replica lag", &on], 1 << 14).await;
     // (one recorder per test binary, shared with the other test's proxy:
     // the gauge exists; its value is that of whichever proxy set it last)
     assert!(ctx
@@ -139,6 +195,55 @@ async fn replica_lag_holds_the_copy_until_the_replica_catches_up() {
     ctx.shutdown().await;
 }
 
+/// MariaDB: without REPLICATION MASTER ADMIN ghostwire cannot list the
+/// replicas; it holds the copy and says which right is missing, rather than
+/// copying blind. (MySQL's SHOW REPLICAS needs only REPLICATION SLAVE,
+/// which the account has for the binlog.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_without_the_right_holds_the_copy() {
+    if is_mysql() {
+        return;
+    }
+    let ctx = setup_with("thr_nodisc", |c| {
+        c.throttle.discover_replicas = true;
+    })
+    .await;
+    let mut c = table_and_twin(&ctx).await;
+    let (id, _): (String, String) = c
+        .query_first("ALTER TABLE t /* ghostwire: async */ ADD INDEX (k)")
+        .await
+        .unwrap()
+        .unwrap();
+    hold_until_seen(&mut c, &id).await;
+    held_for(
+        &ctx,
+        &mut c,
+        &id,
+        &["replica discovery failed", "REPLICATION MASTER ADMIN"],
+        1 << 12,
+    )
+    .await;
+    c.query_drop(format!("ALTER MIGRATION '{id}' UNTHROTTLE"))
+        .await
+        .unwrap();
+    await_status(&ctx, &id, "complete").await;
+    assert_same_as_native_index(&ctx).await;
+    ctx.shutdown().await;
+}
+
+/// `t` (after ghostwire's `ADD INDEX (k)`) equals `n` after the native one.
+async fn assert_same_as_native_index(ctx: &Ctx) {
+    let mut d = ctx.direct().await;
+    d.query_drop("ALTER TABLE n ADD INDEX (k)").await.unwrap();
+    let (t, n) = (contents(&mut d).await, {
+        let (_, create): (String, String) =
+            d.query_first("SHOW CREATE TABLE n").await.unwrap().unwrap();
+        let rows = d.query("SELECT id, k, c FROM n ORDER BY id").await.unwrap();
+        (create.replacen("`n`", "`t`", 1), rows)
+    });
+    assert_eq!(t, n, "the same table as the native ALTER's");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_replica_holds_the_copy() {
     let ctx = setup_with("thr_gone", |c| {
@@ -152,21 +257,13 @@ async fn an_unreachable_replica_holds_the_copy() {
         .unwrap()
         .unwrap();
     hold_until_seen(&mut c, &id).await;
-    held_for(&ctx, &mut c, &id, "unreachable", 1 << 12).await;
+    held_for(&ctx, &mut c, &id, &["unreachable"], 1 << 12).await;
     // The operator overrides it; the ALTER completes as native would.
     c.query_drop(format!("ALTER MIGRATION '{id}' UNTHROTTLE"))
         .await
         .unwrap();
     await_status(&ctx, &id, "complete").await;
-    let mut d = ctx.direct().await;
-    d.query_drop("ALTER TABLE n ADD INDEX (k)").await.unwrap();
-    let (t, n) = (contents(&mut d).await, {
-        let (_, create): (String, String) =
-            d.query_first("SHOW CREATE TABLE n").await.unwrap().unwrap();
-        let rows = d.query("SELECT id, k, c FROM n ORDER BY id").await.unwrap();
-        (create.replacen("`n`", "`t`", 1), rows)
-    });
-    assert_eq!(t, n, "the same table as the native ALTER's");
+    assert_same_as_native_index(&ctx).await;
     ctx.shutdown().await;
 }
 
@@ -218,7 +315,7 @@ async fn slow_client_statements_hold_the_copy_until_they_are_fast_again() {
             }
         }
     });
-    held_for(&ctx, &mut c, &id, "client latency", 1 << 12).await;
+    held_for(&ctx, &mut c, &id, &["client latency"], 1 << 12).await;
     // The lock holder stops: latency is back, the copy goes on.
     locking.store(false, Ordering::Relaxed);
     locker.await.unwrap();

@@ -12,6 +12,7 @@ use crate::protocol::packets::{ok_with_info, ErrPacket};
 use crate::protocol::resultset::{write_result_set, Column, Kind};
 use crate::protocol::Caps;
 use crate::sql::commands::{migration_command, Action, MigrationCommand, ShowFilter, Target};
+use crate::sql::lexer::Dialect;
 
 /// Columns of `SHOW MIGRATIONS`, in order (the names are `store::SHOWN`'s).
 pub const MIGRATION_COLUMNS: [Column; 23] = [
@@ -62,9 +63,10 @@ pub enum Request {
     Invalid(Vec<u8>),
 }
 
-/// Reads a migration command (with the one SQL reader).
-pub fn parse(sql: &[u8]) -> Request {
-    match migration_command(sql) {
+/// Reads a migration command (with the one SQL reader) in the client's
+/// `dialect`.
+pub fn parse(sql: &[u8], dialect: &Dialect) -> Request {
+    match migration_command(sql, dialect) {
         MigrationCommand::Show(f) => match f
             .equal
             .iter()
@@ -85,6 +87,21 @@ pub fn parse(sql: &[u8]) -> Request {
             None => Request::Show(f),
         },
         MigrationCommand::ShowOne(id) => Request::ShowOne(id),
+        // Every failed or cancelled statement in the history again, even
+        // ones a later ALTER of the table superseded: never what was meant.
+        MigrationCommand::Alter {
+            target: Target::All,
+            action: Action::Retry,
+        } => Request::Invalid(
+            ErrPacket::new(
+                1235,
+                "42000",
+                "ghostwire: ALTER MIGRATION ALL RETRY is not supported (it would run every failed \
+                 or cancelled ALTER again, even ones a later ALTER superseded); retry one at a \
+                 time: ALTER MIGRATION '<id>' RETRY",
+            )
+            .frame(1),
+        ),
         MigrationCommand::Alter { target, action } => Request::Alter { target, action },
         MigrationCommand::Invalid(form) => Request::Invalid(usage(form)),
     }

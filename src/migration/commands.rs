@@ -208,14 +208,18 @@ impl Handle {
         };
         let status = state.status.as_str();
         let info = match action {
+            Action::Cancel if !control.cancel(by) => return Err(too_late(id, action)),
             Action::Cancel => {
-                control.cancel(by);
                 format!("ghostwire: migration {id} is being cancelled; the original table stays as it is")
             }
+            Action::Pause if !control.pause() => return Err(too_late(id, action)),
             Action::Pause => {
-                control.set_paused(true);
                 self.note_control(id, &control).await;
-                format!("ghostwire: migration {id} paused (the binlog position is kept); ALTER MIGRATION '{id}' RESUME goes on")
+                format!(
+                    "ghostwire: migration {id} paused (the binlog position is kept; a checksum under \
+                     way finishes, and no cut-over lets its RENAME through); ALTER MIGRATION '{id}' \
+                     RESUME goes on"
+                )
             }
             Action::Resume => {
                 control.set_paused(false);
@@ -225,7 +229,7 @@ impl Handle {
             Action::Throttle(r) => {
                 control.set_manual(Manual::Throttle(r));
                 self.note_control(id, &control).await;
-                format!("ghostwire: migration {id} throttled (ratio {r}); ALTER MIGRATION '{id}' UNTHROTTLE lifts it")
+                format!("ghostwire: migration {id} throttled (ratio {r}; it holds only the copy); ALTER MIGRATION '{id}' UNTHROTTLE lifts it")
             }
             Action::Unthrottle => {
                 control.set_manual(Manual::Unthrottle);
@@ -267,6 +271,20 @@ fn no_such(id: &str) -> ErrPacket {
         1105,
         "HY000",
         format!("ghostwire: no migration '{id}' (SHOW MIGRATIONS lists those you may see)"),
+    )
+}
+
+/// CANCEL or PAUSE after the cut-over let its RENAME through.
+fn too_late(id: &str, action: Action) -> ErrPacket {
+    ErrPacket::new(
+        1105,
+        "HY000",
+        format!(
+            "ghostwire: migration {id} is cutting over and its RENAME has been let through: \
+             too late to {}; it completes now (to undo it, rename the old table back, see \
+             SHOW MIGRATION '{id}')",
+            action.name()
+        ),
     )
 }
 

@@ -38,8 +38,24 @@ pub struct State {
 
 pub struct Control {
     cancel: CancellationToken,
-    cancelled_by: Mutex<Option<String>>,
+    /// Who cancelled, and whether the cut-over let its RENAME through:
+    /// one lock, so a CANCEL or PAUSE and the point of no return never
+    /// cross (see `commit`).
+    decided: Mutex<Decided>,
     state: watch::Sender<State>,
+}
+
+#[derive(Default)]
+struct Decided {
+    cancelled_by: Option<String>,
+    committed: bool,
+}
+
+/// Why the cut-over must not let its RENAME through (`commit`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Held {
+    Cancelled,
+    Paused,
 }
 
 impl Control {
@@ -47,7 +63,7 @@ impl Control {
     pub fn new(stop: &CancellationToken) -> Control {
         Control {
             cancel: stop.child_token(),
-            cancelled_by: Mutex::default(),
+            decided: Mutex::default(),
             state: watch::Sender::new(State {
                 paused: false,
                 manual: Manual::Auto,
@@ -65,13 +81,21 @@ impl Control {
         self.cancel.is_cancelled()
     }
 
+    fn decided(&self) -> std::sync::MutexGuard<'_, Decided> {
+        self.decided.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Cancels the migration on behalf of `by` (a user, for the message).
-    pub fn cancel(&self, by: &str) {
-        self.cancelled_by
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert_with(|| by.to_string());
+    /// False, and nothing done, once the cut-over has let its RENAME
+    /// through (`commit`): too late, the migration completes.
+    pub fn cancel(&self, by: &str) -> bool {
+        let mut d = self.decided();
+        if d.committed {
+            return false;
+        }
+        d.cancelled_by.get_or_insert_with(|| by.to_string());
         self.cancel.cancel();
+        true
     }
 
     /// Stops the migration in this process without ending it: another
@@ -83,10 +107,35 @@ impl Control {
     /// Who cancelled it with `ALTER MIGRATION … CANCEL` (none: shutdown,
     /// or handed over).
     pub fn cancelled_by(&self) -> Option<String> {
-        self.cancelled_by
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.decided().cancelled_by.clone()
+    }
+
+    /// The cut-over's point of no return, called with the RENAME queued
+    /// behind the table lock, before it is let through. A CANCEL or PAUSE
+    /// that came first wins: the attempt then stops the RENAME (the table
+    /// stays as it is). After this, CANCEL is refused and PAUSE has no
+    /// effect.
+    pub fn commit(&self) -> std::result::Result<(), Held> {
+        let mut d = self.decided();
+        if self.cancel.is_cancelled() {
+            return Err(Held::Cancelled);
+        }
+        if self.state.borrow().paused {
+            return Err(Held::Paused);
+        }
+        d.committed = true;
+        Ok(())
+    }
+
+    /// PAUSE: false, and nothing done, once the cut-over has let its
+    /// RENAME through.
+    pub fn pause(&self) -> bool {
+        let d = self.decided();
+        if d.committed {
+            return false;
+        }
+        self.set_paused(true);
+        true
     }
 
     pub fn state(&self) -> State {
@@ -215,6 +264,23 @@ mod tests {
             Err(MigrationError::Cancelled)
         ));
         assert_eq!(c.cancelled_by().as_deref(), Some("someone"));
+    }
+
+    #[test]
+    fn cancel_and_pause_before_the_point_of_no_return_only() {
+        let stop = CancellationToken::new();
+        let c = Control::new(&stop);
+        assert!(c.pause());
+        assert_eq!(c.commit(), Err(Held::Paused));
+        c.set_paused(false);
+        assert_eq!(c.commit(), Ok(()));
+        assert!(!c.cancel("u"), "too late once committed");
+        assert!(!c.pause());
+        assert!(!c.is_cancelled());
+        let c = Control::new(&stop);
+        assert!(c.cancel("u"));
+        assert_eq!(c.commit(), Err(Held::Cancelled));
+        assert_eq!(c.cancelled_by().as_deref(), Some("u"));
     }
 
     #[test]

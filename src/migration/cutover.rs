@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use tracing::debug;
 
 use super::binlog::{Delta, Replay};
+use super::control::{Control, Held};
 use super::sql::qualified;
 use super::{Failure, MigrationError, POLL};
 use crate::config::Cutover;
@@ -94,16 +95,20 @@ pub struct Attempt<'a> {
     pub marks: watch::Receiver<u64>,
     pub pause: &'a tokio::sync::Mutex<()>,
     pub failure: &'a Failure,
+    /// Asked at the point of no return (`Control::commit`).
+    pub control: &'a Control,
     pub server: crate::flavour::ServerInfo,
 }
 
-/// The message for a drain that timed out, naming the sessions in the way.
+/// The migration's message for a drain that timed out. It counts the
+/// sessions in the way but does not name them: everyone who may see the
+/// table sees the message, while the server shows a connection's id only
+/// to its user and to holders of PROCESS. ghostwire's log names them.
 pub fn blocked_by(holders: &[u32], timeout_ms: u64) -> String {
-    let ids: Vec<String> = holders.iter().map(|c| c.to_string()).collect();
     format!(
-        "open transactions that used the table did not end within {timeout_ms} ms \
-         (connection ids {}; see SHOW PROCESSLIST); retrying later",
-        ids.join(", ")
+        "{} open transaction(s) that used the table did not end within {timeout_ms} ms \
+         (their connection ids are in ghostwire's log); retrying later",
+        holders.len()
     )
 }
 
@@ -284,19 +289,29 @@ async fn rename_phase(
         (rename, r)
     });
     let blocked = wait_rename_blocked(a.pool, rename_id, timeout).await;
-    if !matches!(blocked, Ok(true)) {
-        // Never let the rename through unobserved: stop it while the
-        // sentry still makes it fail.
+    // Never let the rename through unobserved, nor after a CANCEL or PAUSE:
+    // stop it while the sentry still makes it fail.
+    let stop = match (blocked, a.control.commit()) {
+        (Ok(true), Ok(())) => None,
+        (Ok(true), Err(Held::Cancelled)) => Some(CutoverError::Fatal(MigrationError::Cancelled)),
+        (Ok(true), Err(Held::Paused)) => Some(retry(
+            "paused",
+            "paused (ALTER MIGRATION … PAUSE) before the RENAME; the cut-over waits for RESUME",
+        )),
+        _ => Some(retry(
+            "other",
+            "the RENAME did not reach the table lock in time",
+        )),
+    };
+    if let Some(e) = stop {
         if let Ok(mut c) = a.pool.get_conn().await {
             let _ = c.query_drop(format!("KILL QUERY {rename_id}")).await;
         }
         lock.query_drop("UNLOCK TABLES").await?;
         let _ = renaming.await;
-        return Err(retry(
-            "other",
-            "the RENAME did not reach the table lock in time",
-        ));
+        return Err(e);
     }
+    // The point of no return: the sentry goes, the RENAME runs first.
     lock.query_drop(format!("DROP TABLE {sentry}")).await?;
     lock.query_drop("UNLOCK TABLES").await?;
     let (_conn, r) = renaming

@@ -278,12 +278,13 @@ impl Handle {
             "CREATE TEMPORARY TABLES",
             "REPLICATION SLAVE",
         ];
-        if self
-            .server()
-            .await
-            .is_ok_and(|s| s.triggers_need_trigger_privilege())
-        {
+        let server = self.server().await.ok();
+        if server.is_some_and(|s| s.triggers_need_trigger_privilege()) {
             needed.push("TRIGGER");
+        }
+        // `[throttle] discover_replicas` lists the primary's replicas.
+        if let (true, Some(s)) = (self.inner.config.throttle.discover_replicas, server) {
+            needed.push(s.replica_hosts_right());
         }
         let missing: Vec<&str> = needed
             .into_iter()
@@ -548,10 +549,12 @@ impl Handle {
                 self.spawn_reconciler();
                 self.spawn_request_poller();
                 lifecycle::spawn_dropper(self.clone());
+                let server = self.server().await?;
                 let inner = &self.inner;
                 inner.throttler.spawn(
                     inner.pool.clone(),
                     inner.opts.clone(),
+                    server,
                     inner.instance.clone(),
                     inner.stop.clone(),
                 );

@@ -145,6 +145,9 @@ pub struct Checkpoint {
     pub released: bool,
     /// Binlog file and position of a transaction boundary.
     pub binlog: (String, u64),
+    /// The old table's (and the cut-over sentry's) name the migration chose.
+    #[serde(default)]
+    pub old_table: String,
     /// The definitions (`lifecycle::fingerprint`) of the original and of
     /// the shadow when the copy started: a resume checks both are unchanged,
     /// and an interrupted cut-over is judged by them.
@@ -235,6 +238,7 @@ mod tests {
             copy_done: false,
             released: true,
             binlog: ("bin.000002".into(), 1234),
+            old_table: "t_0123456789ab_del".into(),
             original_def: "00ff".into(),
             shadow_def: "ff00".into(),
         };

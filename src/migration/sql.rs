@@ -59,14 +59,28 @@ pub fn helper_table(table: &str, suffix: &str) -> String {
 /// Where migration `id` keeps the old table after its cut-over (and names
 /// its sentry before): unique to the migration, so the next ALTER of the
 /// same table can start while this one's old table is kept; a suffix, so it
-/// sorts after the table's own name (see `helper_table`).
+/// sorts after the table's own name (see `helper_table`). The first of
+/// `old_table_names`.
 pub fn old_table_name(table: &str, id: &str) -> String {
-    let tag: String = id
-        .chars()
-        .filter(|c| c.is_ascii_hexdigit())
-        .take(8)
-        .collect();
-    helper_table(table, &format!("{tag}_del"))
+    old_table_names(table, id).swap_remove(0)
+}
+
+/// The names migration `id` may use for its old table, in order: the tag
+/// is the id's first 8 hex digits, then 12, 16, … all 32. The migration
+/// takes the first that is free when it starts, so a table someone made at
+/// `<t>_<id8>_del` (or an old table of an earlier migration whose id starts
+/// alike) does not fail it. Each is a suffix of the table's name.
+pub fn old_table_names(table: &str, id: &str) -> Vec<String> {
+    let hex: String = id.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    let mut names: Vec<String> = Vec::new();
+    for len in (8..=32).step_by(4) {
+        let tag: String = hex.chars().take(len).collect();
+        let name = helper_table(table, &format!("{tag}_del"));
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// Whether an `information_schema` data type is an integer type.
@@ -315,6 +329,30 @@ mod tests {
             .literal(&Value::Date(2024, 2, 29, 23, 5, 6, 7))
             .unwrap();
         assert_eq!(d, "'2024-02-29 23:05:06.000007'");
+    }
+
+    #[test]
+    fn old_table_names_are_the_migrations_own_and_sort_after() {
+        let id = "0123abcd-4567-89ef-0123-456789abcdef";
+        let names = old_table_names("orders", id);
+        assert_eq!(names[0], "orders_0123abcd_del");
+        assert_eq!(names[0], old_table_name("orders", id));
+        assert_eq!(names[1], "orders_0123abcd4567_del");
+        assert_eq!(
+            names.last().unwrap(),
+            "orders_0123abcd456789ef0123456789abcdef_del"
+        );
+        assert_eq!(names.len(), 7);
+        for table in ["orders", &"x".repeat(60), &"ü".repeat(64)] {
+            let names = old_table_names(table, id);
+            let mut unique = names.clone();
+            unique.dedup();
+            assert_eq!(unique, names, "{table}: distinct");
+            for n in &names {
+                assert!(n.chars().count() <= 64, "{n}");
+                assert!(n.as_bytes() > table.as_bytes(), "{n} sorts after {table}");
+            }
+        }
     }
 
     #[test]

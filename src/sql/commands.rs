@@ -1,11 +1,12 @@
-//! The proxy's own commands, read with the server's lexer (comments,
-//! quotes): `SHOW MIGRATIONS [LIKE '<p>' | WHERE <col> = '<v>' [AND …]]
+//! The proxy's own commands, read with the server's lexer in the client's
+//! dialect (comments, quotes, and its `NO_BACKSLASH_ESCAPES` /
+//! `ANSI_QUOTES`, as the server would read a string there): `SHOW MIGRATIONS [LIKE '<p>' | WHERE <col> = '<v>' [AND …]]
 //! [LIMIT n]`, `SHOW MIGRATION '<id>'` and `ALTER MIGRATION '<id>' | ALL
 //! <action>`. Anything after a known form is refused, never ignored: a
 //! filter the proxy silently dropped would show rows the user did not ask
 //! for, and a trailing statement would look as if it had run.
 
-use super::lexer::{lex, Dialect, Flavour, Token, TokenKind};
+use super::lexer::{lex, Dialect, Token, TokenKind};
 
 /// A proxy command, as read from the client's text.
 #[derive(Debug, PartialEq)]
@@ -104,9 +105,9 @@ const SHOW_FORM: &str =
 const ALTER_FORM: &str = "ALTER MIGRATION '<id>' | ALL  COMPLETE | CANCEL | PAUSE | RESUME | \
     THROTTLE [RATIO <0..1>] | UNTHROTTLE | RETRY | CLEANUP";
 
-/// Reads a migration command.
-pub fn migration_command(sql: &[u8]) -> MigrationCommand {
-    let lexed = lex(sql, &Dialect::new(Flavour::MariaDb, 0));
+/// Reads a migration command in the client's `dialect`.
+pub fn migration_command(sql: &[u8], dialect: &Dialect) -> MigrationCommand {
+    let lexed = lex(sql, dialect);
     // A statement terminator at the very end is what clients send; one
     // anywhere else means a second statement, which is refused.
     let mut tokens: &[Token] = &lexed.tokens;
@@ -116,8 +117,22 @@ pub fn migration_command(sql: &[u8]) -> MigrationCommand {
         }
     }
     let mut r = Reader { sql, tokens };
+    let command = read(&mut r);
+    // An unterminated string or comment (or bytes the server will not lex)
+    // is a syntax error on the server, never a command.
+    match command {
+        MigrationCommand::Show(_) if lexed.refused() => MigrationCommand::Invalid(SHOW_FORM),
+        MigrationCommand::ShowOne(_) if lexed.refused() => {
+            MigrationCommand::Invalid("SHOW MIGRATION '<id>'")
+        }
+        MigrationCommand::Alter { .. } if lexed.refused() => MigrationCommand::Invalid(ALTER_FORM),
+        command => command,
+    }
+}
+
+fn read(r: &mut Reader) -> MigrationCommand {
     match (r.word().as_str(), r.word().as_str()) {
-        ("SHOW", "MIGRATIONS") => match show_filter(&mut r) {
+        ("SHOW", "MIGRATIONS") => match show_filter(r) {
             Some(f) if r.done() => MigrationCommand::Show(f),
             _ => MigrationCommand::Invalid(SHOW_FORM),
         },
@@ -134,7 +149,7 @@ pub fn migration_command(sql: &[u8]) -> MigrationCommand {
                 }
                 None => return MigrationCommand::Invalid(ALTER_FORM),
             };
-            match action(&mut r) {
+            match action(r) {
                 Some(action) if r.done() => MigrationCommand::Alter { target, action },
                 _ => MigrationCommand::Invalid(ALTER_FORM),
             }
@@ -263,7 +278,53 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::lexer::Flavour;
     use MigrationCommand::*;
+
+    /// In the default SQL mode.
+    fn migration_command(sql: &[u8]) -> MigrationCommand {
+        super::migration_command(sql, &Dialect::new(Flavour::MariaDb, 101106))
+    }
+
+    #[test]
+    fn strings_are_read_in_the_sessions_mode() {
+        let mut nbe = Dialect::new(Flavour::MySql, 90704);
+        nbe.no_backslash_escapes = true;
+        // A backslash is an ordinary character there, as the server reads it.
+        assert_eq!(
+            super::migration_command(br"SHOW MIGRATION 'x\'", &nbe),
+            ShowOne(r"x\".into())
+        );
+        // In the default mode that string never ends.
+        assert!(matches!(
+            migration_command(br"SHOW MIGRATION 'x\'"),
+            Invalid(_)
+        ));
+        assert_eq!(
+            super::migration_command(br"SHOW MIGRATIONS WHERE table_name = 'a\b'", &nbe),
+            Show(ShowFilter {
+                like: None,
+                equal: vec![("table_name".into(), r"a\b".into())],
+                limit: None
+            })
+        );
+        assert_eq!(
+            migration_command(br"SHOW MIGRATIONS LIKE 'a\\b'"),
+            Show(ShowFilter {
+                like: Some(r"a\b".into()),
+                equal: vec![],
+                limit: None
+            })
+        );
+        assert_eq!(
+            super::migration_command(br"SHOW MIGRATIONS LIKE 'a\\b'", &nbe),
+            Show(ShowFilter {
+                like: Some(r"a\\b".into()),
+                equal: vec![],
+                limit: None
+            })
+        );
+    }
 
     #[test]
     fn show_forms() {
@@ -352,6 +413,8 @@ mod tests {
             b"ALTER MIGRATION 'a' THROTTLE RATIO",
             b"ALTER MIGRATION 'a' FROBNICATE",
             b"ALTER MIGRATION a PAUSE",
+            b"SHOW MIGRATION 'abc",
+            b"ALTER MIGRATION 'a' PAUSE /* x",
         ] {
             assert!(
                 matches!(migration_command(bad), Invalid(_)),

@@ -54,6 +54,22 @@ impl Dialect {
         })
     }
 
+    /// `of_session`, or where ghostwire cannot lex the character set, the
+    /// session's modes over a UTF-8 reading: for the proxy's own commands,
+    /// whose words, ids and column names are ASCII.
+    pub fn of_session_or_ascii(
+        server: crate::flavour::ServerInfo,
+        sql_mode: &str,
+        charset_client: &str,
+    ) -> Dialect {
+        Dialect::of_session(server, sql_mode, charset_client).unwrap_or_else(|| {
+            let mut d = Dialect::of_session(server, sql_mode, "utf8mb4")
+                .unwrap_or_else(|| Dialect::new(server.flavour, server.version));
+            d.charset = Charset::Utf8;
+            d
+        })
+    }
+
     pub fn new(flavour: Flavour, version: u32) -> Dialect {
         Dialect {
             flavour,

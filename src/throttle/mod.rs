@@ -5,7 +5,8 @@
 //!
 //! - **replica lag**, measured by a heartbeat row ghostwire writes on the
 //!   primary every `check_interval_ms` and reads on each replica of
-//!   `[throttle] replicas`. The value written is the proxy's own clock, and
+//!   `[throttle] replicas` and, with `discover_replicas`, of those the
+//!   primary lists (`replicas`). The value written is the proxy's own clock, and
 //!   the lag is the proxy's clock minus the value a replica has, so clocks of
 //!   the servers never matter, and neither does `Seconds_Behind_Master`.
 //!   An unreachable replica throttles (fail closed) and says so.
@@ -22,18 +23,21 @@
 //! falls behind without bound and the cut-over stays near.
 
 pub mod latency;
+mod replicas;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, OptsBuilder, Pool};
+use mysql_async::{Opts, Pool};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Throttle as Settings;
+use crate::flavour::ServerInfo;
+use replicas::Replicas;
 
 /// Below this share of a limit, a check that throttled lets go.
 const RELEASE: f64 = 0.8;
@@ -83,22 +87,20 @@ impl Throttler {
     }
 
     /// Runs the checks until `stop`, against the primary of `primary`
-    /// (ghostwire's own account) and the configured replicas.
+    /// (ghostwire's own account) and the replicas (configured, and listed
+    /// by the primary `server` with `discover_replicas`).
     pub fn spawn(
         self: &Arc<Self>,
         primary: Pool,
         base: Opts,
+        server: ServerInfo,
         instance: String,
         stop: CancellationToken,
     ) {
         let me = self.clone();
         tokio::spawn(async move {
-            let replicas: Vec<(String, Pool)> = me
-                .settings
-                .replicas
-                .iter()
-                .map(|addr| (addr.clone(), Pool::new(replica_opts(&base, addr))))
-                .collect();
+            let discover = me.settings.discover_replicas.then_some(server);
+            let mut replicas = Replicas::new(base, &me.settings.replicas, discover);
             let mut run = Run::default();
             let tick = Duration::from_millis(me.settings.check_interval_ms.max(10));
             loop {
@@ -108,15 +110,15 @@ impl Throttler {
                 }
                 if me.copying.load(Ordering::SeqCst) == 0 {
                     run = Run::default();
+                    replicas.expire();
                     me.publish(None);
                     continue;
                 }
+                replicas.refresh(&primary, run.discovered_failed).await;
                 let reason = me.check(&primary, &replicas, &instance, &mut run).await;
                 me.publish(reason);
             }
-            for (_, pool) in replicas {
-                let _ = pool.disconnect().await;
-            }
+            replicas.close().await;
         });
     }
 
@@ -148,7 +150,7 @@ impl Throttler {
     async fn check(
         &self,
         primary: &Pool,
-        replicas: &[(String, Pool)],
+        replicas: &Replicas,
         instance: &str,
         run: &mut Run,
     ) -> Option<String> {
@@ -158,13 +160,14 @@ impl Throttler {
         let held = |label: &str| run.reason.as_deref().map(reason_label) == Some(label);
         let started = *run.started.get_or_insert_with(Instant::now);
         // Heartbeat on the primary (only needed with replicas to read it).
-        if !replicas.is_empty() {
+        if replicas.watching() {
             if let Err(e) = beat(primary, instance).await {
                 warn!(error = %e, "could not write the throttler's heartbeat");
             }
         }
-        let mut reason = None;
-        for (addr, pool) in replicas {
+        let mut reason = replicas.failure().map(|f| format!("{f}; holding the copy"));
+        run.discovered_failed = false;
+        for (addr, pool) in replicas.all() {
             let max = s.max_replica_lag_ms as f64 / 1000.0;
             match read_lag(pool, instance, Duration::from_millis(1000)).await {
                 // Before our first beat arrived the lag is at most the time
@@ -177,12 +180,14 @@ impl Throttler {
                         reason = Some(format!("replica lag {lag:.2} s on {addr} (max {max:.2} s)"));
                     }
                 }
-                Err(e) if reason.is_none() => {
-                    reason = Some(format!(
-                        "replica {addr} unreachable ({e}); holding the copy"
-                    ));
+                Err(e) => {
+                    run.discovered_failed |= replicas.is_discovered(addr);
+                    if reason.is_none() {
+                        reason = Some(format!(
+                            "replica {addr} unreachable ({e}); holding the copy"
+                        ));
+                    }
                 }
-                Err(_) => {}
             }
         }
         if reason.is_none() && s.max_threads_running > 0 {
@@ -227,6 +232,8 @@ struct Run {
     started: Option<Instant>,
     baseline: Option<Duration>,
     reason: Option<String>,
+    /// A discovered replica did not answer in the last round.
+    discovered_failed: bool,
 }
 
 /// The metric label of a reason.
@@ -283,16 +290,4 @@ async fn threads_running(primary: &Pool) -> Result<Option<f64>, mysql_async::Err
         .query_first("SHOW GLOBAL STATUS LIKE 'Threads_running'")
         .await?;
     Ok(row.and_then(|(_, v)| v.parse().ok()))
-}
-
-fn replica_opts(base: &Opts, addr: &str) -> Opts {
-    let (host, port) = addr
-        .rsplit_once(':')
-        .map(|(h, p)| (h.to_string(), p.parse().unwrap_or(3306)))
-        .unwrap_or_else(|| (addr.to_string(), 3306));
-    OptsBuilder::from_opts(base.clone())
-        .ip_or_hostname(host)
-        .tcp_port(port)
-        .setup(Vec::<String>::new())
-        .into()
 }

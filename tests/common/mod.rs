@@ -263,7 +263,9 @@ fn in_shell(script: &str) -> Child {
         .expect("start a shell")
 }
 
-/// The command line of a test MariaDB whose files live in `dir`.
+/// The command line of a test MariaDB whose files live in `dir`. Each
+/// reports its own address (`report_host`/`report_port`), so that a replica
+/// of the test primary is found by `[throttle] discover_replicas`.
 fn mariadbd_command(d: &str, port: u16, server_id: u32, log: &str) -> String {
     format!(
         "{} --no-defaults --user=root --datadir={d}/data --socket={d}/mysqld.sock --port={port} \
@@ -271,7 +273,7 @@ fn mariadbd_command(d: &str, port: u16, server_id: u32, log: &str) -> String {
          --binlog-row-image=FULL --server-id={server_id} --init-file={d}/init.sql --log-error={log} \
          --pid-file={d}/mysqld.pid --max-allowed-packet=64M --max-connections=500 \
          --innodb-buffer-pool-size=256M --innodb-log-file-size=256M --innodb-flush-log-at-trx-commit=2 \
-         --sync-binlog=0 --performance-schema=OFF --tmpdir={d}{}",
+         --sync-binlog=0 --performance-schema=OFF --tmpdir={d} --report-host=127.0.0.1 --report-port={port}{}",
         find_binary("mariadbd").display(),
         tls::mariadbd_args()
     )

@@ -159,7 +159,7 @@ pub async fn run_tool(program: &Path, args: &[&str], endpoint: &(String, u16), d
         .env("GW_USER", common::APP_USER.0)
         .env("GW_PASSWORD", common::APP_USER.1)
         .env("GW_DB", db)
-        .env("NODE_PATH", deps_dir().join("node/node_modules"))
+        .env("NODE_PATH", script_dir().join("node_modules"))
         .env("GOPATH", "/usr/share/gocode")
         .env("GO111MODULE", "off")
         .env("GOCACHE", deps_dir().join("go-cache"))

@@ -18,7 +18,7 @@ use super::control::Control;
 use super::copier::{self, CopyPlan, InsertChecks, Progress};
 use super::cutover::{self, Attempt};
 use super::schema::{self, TableInfo};
-use super::sql::{helper_table, ident, old_table_name, qualified, KeyKind};
+use super::sql::{helper_table, ident, old_table_name, old_table_names, qualified, KeyKind};
 use super::store::{self, Status, Update};
 use super::{Failure, Handle, Inner, MigrationError, Outcome, Request, Result, Summary};
 use crate::gate::Gate;
@@ -123,13 +123,13 @@ pub(super) async fn run(
                     message: Some(&message),
                     paused: Some(false),
                     throttled: Some((false, "")),
-                    old_table: Some((&m.del_name, retain)),
+                    old_table: Some((m.del_name(), retain)),
                     ..Default::default()
                 })
                 .await;
             // What identifies the old table when it is dropped later.
             if let Ok(mut conn) = m.inner.pool.get_conn().await {
-                match super::lifecycle::fingerprint(&mut conn, &req.schema, &m.del_name).await {
+                match super::lifecycle::fingerprint(&mut conn, &req.schema, m.del_name()).await {
                     Ok(Some(check)) => {
                         let _ = store::set_old_table_check(&mut conn, id, &check).await;
                     }
@@ -167,7 +167,7 @@ pub(super) async fn run(
                 if m.shadow_created.load(Ordering::SeqCst) {
                     drop_helpers(&mut conn, id, &req.schema, &req.table).await;
                 } else {
-                    cutover::drop_sentry(&mut conn, id, &req.schema, &m.del_name).await;
+                    cutover::drop_sentry(&mut conn, id, &req.schema, m.del_name()).await;
                 }
             }
             let packet = match (&e, control.cancelled_by()) {
@@ -241,17 +241,19 @@ fn retention(s: u64) -> String {
 
 /// Drops the shadow table of migration `id`, which the caller knows it
 /// created, and its sentry when there is one (never a table someone else
-/// made under either name).
+/// made under either name: a sentry is dropped only while its comment names
+/// this migration, so each name it may have used is tried).
 pub async fn drop_helpers(conn: &mut Conn, id: &str, schema: &str, table: &str) {
     let shadow = helper_table(table, "gho");
-    let del = old_table_name(table, id);
     let _ = conn
         .query_drop(format!(
             "DROP TABLE IF EXISTS {}",
             qualified(schema, &shadow)
         ))
         .await;
-    cutover::drop_sentry(conn, id, schema, &del).await;
+    for del in old_table_names(table, id) {
+        cutover::drop_sentry(conn, id, schema, &del).await;
+    }
 }
 
 pub(super) struct Migration<'a> {
@@ -262,7 +264,9 @@ pub(super) struct Migration<'a> {
     pub control: &'a Arc<Control>,
     pub original: String,
     pub shadow_name: String,
-    pub del_name: String,
+    /// The old table's (and sentry's) name, chosen free when the shadow is
+    /// prepared (`old_table_names`); see `del_name()`.
+    del_name: std::sync::OnceLock<String>,
     /// This migration's copy, replay and checksum connections (UTC, the
     /// client's conversion SQL mode), made once the plan is known.
     pool: std::sync::OnceLock<mysql_async::Pool>,
@@ -300,7 +304,7 @@ impl<'a> Migration<'a> {
             control,
             original: qualified(&req.schema, t),
             shadow_name: helper_table(t, "gho"),
-            del_name: old_table_name(t, id),
+            del_name: Default::default(),
             pool: Default::default(),
             shadow_created: Default::default(),
             carry_auto_increment: Default::default(),
@@ -308,6 +312,13 @@ impl<'a> Migration<'a> {
             attempts: Default::default(),
             resume: None,
         }
+    }
+
+    /// The old table's name: the one chosen when the shadow was prepared,
+    /// else (a failure before that) the first the migration could use.
+    fn del_name(&self) -> &str {
+        self.del_name
+            .get_or_init(|| old_table_name(&self.req.table, self.id))
     }
 
     /// The migration's own connections (see `pool`).
@@ -442,6 +453,7 @@ impl<'a> Migration<'a> {
             copy_done: copy_done.clone(),
             control: self.control.clone(),
             defs: start.defs.clone(),
+            old_table: self.del_name().to_string(),
         }
         .spawn();
 
@@ -484,12 +496,13 @@ impl<'a> Migration<'a> {
                 original: &self.original,
                 schema,
                 shadow_name: &self.shadow_name,
-                del_name: &self.del_name,
+                del_name: self.del_name(),
                 replay: &replay,
                 delta: &delta,
                 marks: tail.marks.clone(),
                 pause: &pause,
                 failure: &failure,
+                control: self.control,
                 server: self.server()?,
             };
             if self.inner.config.migrations.checksum {
@@ -512,7 +525,7 @@ impl<'a> Migration<'a> {
             rows_copied,
             stall_ms,
             old_table: Some((
-                qualified(&self.req.schema, &self.del_name),
+                qualified(&self.req.schema, self.del_name()),
                 self.inner.config.migrations.retain_old_table.0,
             )),
         }

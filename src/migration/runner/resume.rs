@@ -27,6 +27,8 @@ pub(super) struct Checkpointing {
     pub copy_done: Arc<std::sync::atomic::AtomicBool>,
     pub control: Arc<Control>,
     pub defs: (String, String),
+    /// The old table's (and sentry's) name chosen at the start.
+    pub old_table: String,
 }
 
 /// How often a checkpoint is written: at most this much work is lost (and
@@ -47,6 +49,7 @@ impl Checkpointing {
             copy_done,
             released: self.control.state().released,
             binlog: (at.file.to_string(), at.pos),
+            old_table: self.old_table.clone(),
             original_def: self.defs.0.clone(),
             shadow_def: self.defs.1.clone(),
         }
@@ -90,12 +93,18 @@ impl super::Migration<'_> {
     /// go on (see the module).
     pub(super) async fn resume_shadow(&self, cp: &Checkpoint) -> Result<Found> {
         let (schema, table) = (&self.req.schema, &self.req.table);
+        // The old table's name this migration chose when it started
+        // (`old_table_names`): its sentry, and the table a finished
+        // cut-over left.
+        if !cp.old_table.is_empty() {
+            let _ = self.del_name.set(cp.old_table.clone());
+        }
         let mut conn = self.inner.pool.get_conn().await?;
         use super::super::lifecycle::fingerprint;
         let original = fingerprint(&mut conn, schema, table).await?;
         let shadow = fingerprint(&mut conn, schema, &self.shadow_name).await?;
         if shadow.is_none() {
-            let old = fingerprint(&mut conn, schema, &self.del_name).await?;
+            let old = fingerprint(&mut conn, schema, self.del_name()).await?;
             if old.as_deref() == Some(&cp.original_def)
                 && original.as_deref() == Some(&cp.shadow_def)
             {
@@ -112,7 +121,7 @@ impl super::Migration<'_> {
         // made it): dropped if the migration fails.
         self.shadow_created.store(true, Ordering::SeqCst);
         // A cut-over that stopped before its RENAME may have left its sentry.
-        cutover::drop_sentry(&mut conn, self.id, schema, &self.del_name).await;
+        cutover::drop_sentry(&mut conn, self.id, schema, self.del_name()).await;
         if original.as_deref() != Some(&cp.original_def)
             || shadow.as_deref() != Some(&cp.shadow_def)
         {

@@ -11,9 +11,11 @@ impl<'a> super::Migration<'a> {
         let (schema, table) = (&self.req.schema, &self.req.table);
         // The cut-over is safe only if the helpers' names sort after the
         // table's (see `helper_table`).
-        if self.shadow_name.as_bytes() <= table.as_bytes()
-            || self.del_name.as_bytes() <= table.as_bytes()
-        {
+        let sorted: Vec<String> = old_table_names(table, self.id)
+            .into_iter()
+            .filter(|d| d.as_bytes() > table.as_bytes())
+            .collect();
+        if self.shadow_name.as_bytes() <= table.as_bytes() || sorted.is_empty() {
             return Err(super::super::refused(format!(
                 "{schema}.{table}: no helper table name sorts after this table's name, which \
                  the cut-over needs; run this ALTER with /* ghostwire: direct */"
@@ -22,7 +24,31 @@ impl<'a> super::Migration<'a> {
         let mut conn = self.inner.pool.get_conn().await?;
         let server = self.server()?;
         schema::check_copy_preconditions(&mut conn, server, schema, table).await?;
-        schema::check_free(&mut conn, schema, &[&self.shadow_name, &self.del_name]).await?;
+        schema::check_free(&mut conn, schema, &[&self.shadow_name]).await?;
+        // The old table's name: the first free one (a table already at
+        // `<t>_<id8>_del` is someone else's, left alone).
+        let mut free = None;
+        for name in sorted {
+            if schema::table_exists(&mut conn, schema, &name)
+                .await?
+                .is_none()
+            {
+                free = Some(name);
+                break;
+            }
+        }
+        let Some(del) = free else {
+            return Err(super::super::refused(format!(
+                "{schema}.{table}: every name this migration could give the old table \
+                 ({}, with longer tags of the id) is taken; an administrator can drop the \
+                 leftovers",
+                old_table_name(table, self.id)
+            )));
+        };
+        if del != old_table_name(table, self.id) {
+            info!(id = %self.id, old_table = %del, "the first old-table name is taken; using another");
+        }
+        let _ = self.del_name.set(del);
         let rows_total = schema::table_exists(&mut conn, schema, table)
             .await?
             .unwrap_or(0);
@@ -309,7 +335,7 @@ impl<'a> super::Migration<'a> {
             schema: self.req.schema.clone(),
             table: self.req.table.clone(),
             key: positions,
-            sentry: self.del_name.clone(),
+            sentry: self.del_name().to_string(),
         };
         Ok((copy, replay, target, compared))
     }

@@ -64,6 +64,9 @@ pub enum Filter<'a> {
     /// (names from `SHOWN`; the caller checked them).
     Matching {
         like: Option<&'a str>,
+        /// `\` escapes in `like` (false: no escape character, as in a
+        /// MySQL session with NO_BACKSLASH_ESCAPES).
+        backslash_escapes: bool,
         equal: &'a [(String, String)],
     },
 }
@@ -92,9 +95,17 @@ pub async fn list(pool: &Pool, filter: Filter<'_>) -> Result<Vec<Listed>> {
             sql.push_str(" AND id = ?");
             params.push(id.into());
         }
-        Filter::Matching { like, equal } => {
+        Filter::Matching {
+            like,
+            backslash_escapes,
+            equal,
+        } => {
             if let Some(p) = like {
-                sql.push_str(" AND (id LIKE ? OR table_name LIKE ?)");
+                sql.push_str(if backslash_escapes {
+                    " AND (id LIKE ? OR table_name LIKE ?)"
+                } else {
+                    " AND (id LIKE ? ESCAPE '' OR table_name LIKE ? ESCAPE '')"
+                });
                 params.extend([p.into(), p.into()]);
             }
             for (name, value) in equal {

@@ -372,6 +372,11 @@ impl Session<'_> {
             req.session.lock_wait_timeout
         );
         let _ = self.backend_query(restore.as_bytes()).await?;
+        if matches!(outcome, InstantAttempt::Copy) {
+            // The probe's "cannot be instant" error is ghostwire's, not the
+            // client's (a native ALTER that copies leaves no warning).
+            self.clear_diagnostics().await?;
+        }
         self.release_claims();
         Ok(outcome)
     }

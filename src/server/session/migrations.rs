@@ -16,6 +16,7 @@ use crate::protocol::charset;
 use crate::protocol::write_packet;
 use crate::protocol::HEADER_LEN;
 use crate::sql::commands::{Action, Target};
+use crate::sql::lexer::Dialect;
 
 impl Session<'_> {
     pub(super) async fn answer_migration_command(
@@ -26,21 +27,21 @@ impl Session<'_> {
         self.m.command(CommandKind::Migration).increment(1);
         let frame = self.client.take(HEADER_LEN + len);
         let sql = frame.get(HEADER_LEN + 1..).unwrap_or_default();
-        if let (
-            false,
-            admin::Request::Alter {
-                target: Target::Id(id),
-                action: Action::Retry,
-            },
-        ) = (prepared, admin::parse(sql))
-        {
-            // Answered by the retried statement's own path.
-            return self.retry(&id).await;
-        }
         let reply = if prepared {
             admin::refuse_prepare()
         } else {
-            match self.migration_reply(sql).await? {
+            let reply = match self.command_session().await? {
+                Ok((me, dialect)) => match admin::parse(sql, &dialect) {
+                    // Answered by the retried statement's own path.
+                    admin::Request::Alter {
+                        target: Target::Id(id),
+                        action: Action::Retry,
+                    } => return self.retry(&id).await,
+                    request => self.reply_to(request, me).await?,
+                },
+                Err(reply) => Err(reply),
+            };
+            match reply {
                 Ok(reply) => reply,
                 Err(payload) => {
                     let mut out = Vec::new();
@@ -52,25 +53,54 @@ impl Session<'_> {
         self.client.write(&reply).await.map_err(client_err)
     }
 
+    /// The client's session (its rights are checked as itself) and the
+    /// dialect the server reads its text in (its `sql_mode`'s
+    /// `NO_BACKSLASH_ESCAPES` and `ANSI_QUOTES`): a command's strings mean
+    /// what they would mean in a statement of that session. `Err`: the
+    /// answer (an ERR payload).
+    pub(super) async fn command_session(&mut self) -> Result<Answer<(ClientSession, Dialect)>> {
+        let server = match self.shared.migrations.server().await {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e.to_packet().payload())),
+        };
+        Ok(self.capture(server).await?.map(|me| {
+            let dialect = Dialect::of_session_or_ascii(server, &me.sql_mode, &me.charset_client);
+            (me, dialect)
+        }))
+    }
+
     pub(super) async fn migration_reply(&mut self, sql: &[u8]) -> Result<Answer<Vec<u8>>> {
+        match self.command_session().await? {
+            Ok((me, dialect)) => self.reply_to(admin::parse(sql, &dialect), me).await,
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    async fn reply_to(
+        &mut self,
+        request: admin::Request,
+        me: ClientSession,
+    ) -> Result<Answer<Vec<u8>>> {
         let engine = self.shared.migrations.clone();
-        let request = admin::parse(sql);
         if let admin::Request::Invalid(reply) = request {
             return Ok(Ok(reply));
         }
-        let server = match engine.server().await {
-            Ok(s) => s,
-            Err(e) => return Ok(Ok(e.to_packet().frame(1))),
-        };
-        let me = match self.capture(server).await? {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
         let ctx = self.admin_context();
         match request {
             admin::Request::Show(f) => {
+                // The pattern is matched as the client's session would
+                // match it (MySQL drops `\` as LIKE's escape under
+                // NO_BACKSLASH_ESCAPES).
+                let no_backslash_escapes = me
+                    .sql_mode
+                    .split(',')
+                    .any(|m| m.eq_ignore_ascii_case("NO_BACKSLASH_ESCAPES"));
+                let backslash_escapes = me
+                    .server
+                    .is_none_or(|s| s.like_backslash_escape(no_backslash_escapes));
                 let filter = Filter::Matching {
                     like: f.like.as_deref(),
+                    backslash_escapes,
                     equal: &f.equal,
                 };
                 let rows = match self.visible_rows(&engine, filter).await? {
@@ -129,6 +159,7 @@ impl Session<'_> {
     ) -> Result<Answer<Vec<u8>>> {
         let filter = Filter::Matching {
             like: None,
+            backslash_escapes: true,
             equal: &[],
         };
         let rows = match self.visible_rows(engine, filter).await? {
@@ -290,7 +321,10 @@ impl Session<'_> {
         let (Some(s), Some(t)) = names else {
             return Ok(Change::Hidden);
         };
-        Ok(match self.may_alter(&qualify(&s, &t)).await? {
+        let Some(server) = me.server else {
+            return Ok(Change::Hidden);
+        };
+        Ok(match self.may_alter(&qualify(&s, &t), server).await? {
             Ok(()) => Change::Allowed,
             Err(e) => Change::Refused(e),
         })

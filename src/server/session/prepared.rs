@@ -111,7 +111,15 @@ impl Session<'_> {
             .get(HEADER_LEN + 1..HEADER_LEN + len)
             .unwrap_or_default()
             .into();
-        let reply = match admin::parse(&text) {
+        let dialect = match self.command_session().await? {
+            Ok((_, dialect)) => dialect,
+            Err(payload) => {
+                let mut reply = Vec::new();
+                crate::protocol::write_packet(&mut reply, &mut 1, &payload);
+                return self.answer_prepare(len, reply).await.map(|_| ());
+            }
+        };
+        let reply = match admin::parse(&text, &dialect) {
             admin::Request::Invalid(reply) => reply,
             request => {
                 let columns: &[_] = match request {
@@ -127,16 +135,26 @@ impl Session<'_> {
         self.answer_prepare(len, reply).await.map(|_| ())
     }
 
-    /// COM_STMT_EXECUTE / CLOSE / RESET / SEND_LONG_DATA for a statement
-    /// prepared in the proxy: handled here. False: not one of ours.
+    /// COM_STMT_EXECUTE / CLOSE / RESET / SEND_LONG_DATA / FETCH for a
+    /// statement prepared in the proxy: handled here. False: not one of ours.
     pub(super) async fn proxy_stmt_command(&mut self, cmd: u8, len: usize) -> Result<bool> {
         const EXECUTE: u8 = Command::COM_STMT_EXECUTE as u8;
         const CLOSE: u8 = Command::COM_STMT_CLOSE as u8;
         const RESET: u8 = Command::COM_STMT_RESET as u8;
         const LONG_DATA: u8 = Command::COM_STMT_SEND_LONG_DATA as u8;
-        if self.proxy_stmts.is_empty() || !matches!(cmd, EXECUTE | CLOSE | RESET | LONG_DATA) {
+        const FETCH: u8 = Command::COM_STMT_FETCH as u8;
+        if self.proxy_stmts.is_empty()
+            || !matches!(cmd, EXECUTE | CLOSE | RESET | LONG_DATA | FETCH)
+        {
             return Ok(false);
         }
+        // COM_STMT_EXECUTE's flags: a cursor type asks for rows by FETCH.
+        let cursor = cmd == EXECUTE
+            && self
+                .client
+                .buf
+                .get(HEADER_LEN + 5)
+                .is_some_and(|flags| flags & 0x07 != 0);
         let mut id = self
             .client
             .buf
@@ -170,12 +188,14 @@ impl Session<'_> {
             }
             // No answer, as the server gives none; nothing to keep.
             LONG_DATA => {}
-            _ => self.execute_proxy_stmt(stmt).await?,
+            // No cursor was opened (see `execute_proxy_stmt`).
+            FETCH => self.client.write(&no_cursor()).await.map_err(client_err)?,
+            _ => self.execute_proxy_stmt(stmt, cursor).await?,
         }
         Ok(true)
     }
 
-    async fn execute_proxy_stmt(&mut self, stmt: ProxyStmt) -> Result<()> {
+    async fn execute_proxy_stmt(&mut self, stmt: ProxyStmt, cursor: bool) -> Result<()> {
         match stmt.what {
             What::MigrationCommand => {
                 self.m.command(CommandKind::Migration).increment(1);
@@ -187,6 +207,13 @@ impl Session<'_> {
                         out
                     }
                 };
+                // Rows through a cursor (metadata now, rows by FETCH) are
+                // not served: refused, rather than rows the client's cursor
+                // code would not expect. An OK or ERR needs no cursor.
+                let rows = !matches!(reply.get(HEADER_LEN), Some(&OK_HEADER | &ERR_HEADER));
+                if cursor && rows {
+                    return self.client.write(&no_cursor()).await.map_err(client_err);
+                }
                 let reply = to_binary_rows(&reply, self.caps).unwrap_or(reply);
                 self.client.write(&reply).await.map_err(client_err)
             }
@@ -292,4 +319,15 @@ impl Session<'_> {
             }
         }
     }
+}
+
+/// The answer to a cursor on a migration command's rows.
+fn no_cursor() -> Vec<u8> {
+    ErrPacket::new(
+        1235,
+        "42000",
+        "ghostwire: cursors are not supported on SHOW MIGRATIONS / SHOW MIGRATION; \
+         execute it without a cursor",
+    )
+    .frame(1)
 }
