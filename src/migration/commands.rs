@@ -191,8 +191,11 @@ impl Handle {
                 format!("ghostwire: send ALTER MIGRATION '{id}' RETRY as a plain query, for one migration"),
             ));
         }
-        let Some(control) = self.control(id) else {
-            return Err(if UNFINISHED.contains(&state.status.as_str()) {
+        // A migration that has ended (recorded so) may still be cleaning up
+        // here: its control is not there to command any more.
+        let unfinished = UNFINISHED.contains(&state.status.as_str());
+        let Some(control) = self.control(id).filter(|_| unfinished) else {
+            return Err(if unfinished {
                 ErrPacket::new(
                     1105,
                     "HY000",

@@ -293,7 +293,8 @@ impl Session<'_> {
     /// Whether this client may change a migration of `schema.table`
     /// submitted by `by`: whoever does not see the table (no right on it
     /// any more) does not see the migration; its submitter may then; anyone
-    /// else must pass a bare `ALTER TABLE` of it on their own connection.
+    /// else must be let ALTER it (`probe::may_alter`, on their own
+    /// connection, running nothing).
     pub(super) async fn may_change(
         &mut self,
         me: &ClientSession,
