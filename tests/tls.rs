@@ -255,9 +255,31 @@ async fn require_ssl_account_logs_in_only_over_backend_tls() {
         BackendTlsMode::Required,
     )
     .await;
-    for via in [Via::Plain, Via::Ours] {
-        assert_eq!(login(ctx.port(), via, "tls_only", "tls-pw").await, secure);
-    }
+    // ...served once it is TLS, to a client on TLS; a plain client is
+    // refused as the server refuses it directly (the server judged
+    // ghostwire's connection; ghostwire asks it for the account's rule).
+    assert_eq!(
+        login(ctx.port(), Via::Ours, "tls_only", "tls-pw").await,
+        secure
+    );
+    assert_eq!(
+        login(ctx.port(), Via::Plain, "tls_only", "tls-pw").await,
+        plain
+    );
+    // Also by COM_CHANGE_USER from a plain session.
+    let mut c = mysql_async::Conn::new(ctx.proxy_opts()).await.unwrap();
+    let changed = c
+        .change_user(
+            mysql_async::ChangeUserOpts::default()
+                .with_user(Some("tls_only".into()))
+                .with_pass(Some("tls-pw".into()))
+                .with_db_name(None),
+        )
+        .await;
+    assert!(
+        matches!(&changed, Err(mysql_async::Error::Server(e)) if e.code == 1045),
+        "{changed:?}"
+    );
     ctx.shutdown().await;
 }
 

@@ -76,6 +76,9 @@ impl From<mysql_async::Error> for CutoverError {
 pub struct Attempt<'a> {
     /// The migration's id (a UUID), named in the sentry's comment.
     pub id: &'a str,
+    /// This proxy instance, which must still own the migration at the
+    /// point of no return.
+    pub instance: &'a str,
     /// Give the new table the old table's AUTO_INCREMENT counter under the
     /// lock (as a native ALTER keeps it).
     pub carry_auto_increment: bool,
@@ -98,6 +101,23 @@ pub struct Attempt<'a> {
     /// Asked at the point of no return (`Control::commit`).
     pub control: &'a Control,
     pub server: crate::flavour::ServerInfo,
+}
+
+/// Whether the migration's record still names this instance as its owner
+/// (a failed read counts as no: the cut-over is retried).
+async fn still_owner(a: &Attempt<'_>) -> bool {
+    let Ok(mut c) = a.pool.get_conn().await else {
+        return false;
+    };
+    let owner: Option<String> = c
+        .exec_first(
+            "SELECT owner FROM `_ghostwire`.`migrations` WHERE id = ?",
+            (a.id,),
+        )
+        .await
+        .ok()
+        .flatten();
+    owner.as_deref() == Some(a.instance)
 }
 
 /// The migration's message for a drain that timed out. It counts the
@@ -289,6 +309,11 @@ async fn rename_phase(
         (rename, r)
     });
     let blocked = wait_rename_blocked(a.pool, rename_id, timeout).await;
+    // Still this instance's migration (another may have adopted it while
+    // this one was cut off): else it stops here, before the RENAME.
+    if !still_owner(a).await {
+        a.control.hand_over();
+    }
     // Never let the rename through unobserved, nor after a CANCEL or PAUSE:
     // stop it while the sentry still makes it fail.
     let stop = match (blocked, a.control.commit()) {

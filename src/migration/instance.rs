@@ -80,11 +80,13 @@ impl Handle {
     async fn keep_lock(self, mut conn: Conn, lock: String) {
         let stop = self.inner.stop.clone();
         let adopt_after = Duration::from_millis(self.inner.config.migrations.adopt_after_ms);
+        // A lost lock is noticed well within the time others wait.
+        let keep = KEEP.min(adopt_after / 4);
         let mut lost_since: Option<Instant> = None;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
-                _ = tokio::time::sleep(KEEP) => {}
+                _ = tokio::time::sleep(keep) => {}
             }
             if lost_since.is_none() {
                 if conn.ping().await.is_ok() {
@@ -271,6 +273,27 @@ impl Handle {
         }
         warn!(id = %u.id, schema = %u.schema, table = %u.table, stage = %u.stage, from = %u.owner,
             resume = checkpoint.is_some(), "adopting a migration whose ghostwire instance stopped");
+        // Commands its instance acknowledged before it stopped still hold.
+        let acknowledged = store::acknowledged(conn, &u.id).await?;
+        if acknowledged.iter().any(|c| c == "CANCEL") {
+            self.controls().remove(&u.id);
+            runner::drop_helpers(conn, &u.id, &u.schema, &u.table).await;
+            let message = "ghostwire: the migration was cancelled (ALTER MIGRATION … CANCEL) \
+                           before its instance stopped; the original table is unchanged";
+            store::update(
+                conn,
+                &u.id,
+                &store::Update {
+                    status: Some(store::Status::Cancelled),
+                    stage: Some("cancelled"),
+                    message: Some(message),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            drop(ticket);
+            return Ok(Adoption::Adopted);
+        }
         if checkpoint.is_none() && saved.shadow_created {
             // A shadow with no checkpoint: its copy had not begun; start over.
             runner::drop_helpers(conn, &u.id, &u.schema, &u.table).await;
@@ -290,7 +313,8 @@ impl Handle {
         )
         .await;
         let released = u.status == store::Status::CuttingOver.as_str()
-            || checkpoint.as_ref().is_some_and(|c| c.released);
+            || checkpoint.as_ref().is_some_and(|c| c.released)
+            || acknowledged.iter().any(|c| c == "COMPLETE");
         if released {
             // COMPLETE was given: the resumed migration cuts over by itself.
             control.release();

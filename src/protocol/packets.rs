@@ -237,6 +237,43 @@ pub mod errors {
              ([listen.tls] mode = \"required\"); connect with TLS",
         )
     }
+    /// The server's `require_secure_transport` is on and the client's own
+    /// connection to ghostwire is plain text: the server, seeing ghostwire's
+    /// TLS connection, accepted a login it refuses to this client directly.
+    pub fn server_requires_secure_transport() -> ErrPacket {
+        ErrPacket::new(
+            3159,
+            "HY000",
+            "ghostwire: connections using insecure transport are prohibited while \
+             --require_secure_transport=ON; connect to ghostwire with TLS",
+        )
+    }
+    /// The account is `REQUIRE SSL` (or a cipher) and the client's own
+    /// connection to ghostwire is plain text.
+    pub fn account_requires_tls(user: &str) -> ErrPacket {
+        ErrPacket::new(
+            1045,
+            "28000",
+            format!(
+                "ghostwire: Access denied for user {user}: the account requires TLS (REQUIRE \
+                 SSL) and this connection to ghostwire is plain text; connect with TLS"
+            ),
+        )
+    }
+    /// The account needs a client certificate (`REQUIRE X509`, `SUBJECT`,
+    /// `ISSUER`): the server would check ghostwire's own certificate, not
+    /// the client's, so such accounts cannot log in through ghostwire.
+    pub fn account_requires_certificate(user: &str) -> ErrPacket {
+        ErrPacket::new(
+            1045,
+            "28000",
+            format!(
+                "ghostwire: Access denied for user {user}: the account requires a client \
+                 certificate (REQUIRE X509/SUBJECT/ISSUER), which ghostwire cannot pass on \
+                 (the server would see ghostwire's certificate); connect to the server directly"
+            ),
+        )
+    }
     /// The client (over TLS) would send its password in clear next, and
     /// ghostwire's connection to the server is plain text.
     pub fn cleartext_needs_backend_tls() -> ErrPacket {

@@ -144,6 +144,19 @@ pub(super) async fn run(
         // Stopped by this process's shutdown or the loss of its instance
         // lock, not by a user: left as it is, for the next instance to
         // resume (`instance`). A client waiting for it is told so.
+        // Another instance took it over while this one was cut off:
+        // nothing of it is touched any more.
+        Err(e) if m.lost.load(Ordering::SeqCst) || !m.still_ours().await => {
+            warn!(%id, error = %e, "migration taken over by another instance; this run stopped");
+            Err(crate::protocol::packets::ErrPacket::new(
+                2013,
+                "HY000",
+                format!(
+                    "ghostwire: migration {id} is run by another ghostwire instance now \
+                     (SHOW MIGRATION '{id}')"
+                ),
+            ))
+        }
         Err(MigrationError::Cancelled) if control.cancelled_by().is_none() => {
             warn!(%id, "migration stopped with this ghostwire process; another instance resumes it");
             let message = format!(
@@ -283,6 +296,9 @@ pub(super) struct Migration<'a> {
     attempts: std::sync::atomic::AtomicU32,
     /// Going on from another process's checkpoint.
     resume: Option<Resume>,
+    /// Another instance took the migration over: nothing of it is touched
+    /// any more (no record, no helper dropped).
+    lost: std::sync::atomic::AtomicBool,
 }
 
 impl<'a> Migration<'a> {
@@ -311,6 +327,7 @@ impl<'a> Migration<'a> {
             permit: Default::default(),
             attempts: Default::default(),
             resume: None,
+            lost: Default::default(),
         }
     }
 
@@ -328,9 +345,38 @@ impl<'a> Migration<'a> {
             .ok_or_else(|| MigrationError::Internal("the copy's connections are not set up".into()))
     }
 
+    /// Writes to the migration's record while this instance owns it; once
+    /// another has taken it over (this one was cut off long enough), this
+    /// run stops without touching the record again.
     pub async fn record(&self, u: &Update<'_>) -> Result<()> {
         let mut conn = self.inner.pool.get_conn().await?;
-        store::update(&mut conn, self.id, u).await
+        if store::update_as(&mut conn, self.id, Some(&self.inner.instance), u).await? {
+            return Ok(());
+        }
+        warn!(
+            id = self.id,
+            "another instance has taken this migration over; stopping here"
+        );
+        self.control.hand_over();
+        self.lost.store(true, Ordering::SeqCst);
+        Err(MigrationError::Cancelled)
+    }
+
+    /// Whether the record still names this instance as the owner (a read
+    /// that fails counts as yes: the caller goes on as before).
+    async fn still_ours(&self) -> bool {
+        let Ok(mut conn) = self.inner.pool.get_conn().await else {
+            return true;
+        };
+        let owner: Option<String> = conn
+            .exec_first(
+                "SELECT owner FROM `_ghostwire`.`migrations` WHERE id = ?",
+                (self.id,),
+            )
+            .await
+            .ok()
+            .flatten();
+        owner.is_none_or(|o| o == self.inner.instance)
     }
 
     async fn stage(&self, stage: &str) -> Result<()> {
@@ -488,6 +534,7 @@ impl<'a> Migration<'a> {
             }
             let attempt = Attempt {
                 id: self.id,
+                instance: &self.inner.instance,
                 carry_auto_increment: self.carry_auto_increment.load(Ordering::SeqCst),
                 table: &self.req.table,
                 gate,

@@ -70,7 +70,12 @@ impl Checkpointing {
                         Err(e) => Err(e.into()),
                     };
                     match written {
-                        Ok(()) => last = json,
+                        Ok(true) => last = json,
+                        Ok(false) => {
+                            warn!(id = %self.id, "another instance has taken this migration over; stopping here");
+                            self.control.hand_over();
+                            return;
+                        }
                         Err(e) => warn!(id = %self.id, error = %e, "could not write a checkpoint"),
                     }
                 }

@@ -151,10 +151,17 @@ impl<'a> super::Migration<'a> {
             create.extend_from_slice(&shadow);
             create.extend_from_slice(b" LIKE ");
             create.extend_from_slice(&encode(&self.original)?);
-            conn.query_drop(create).await?;
-            self.shadow_created.store(true, Ordering::SeqCst);
+            // Noted before the CREATE: a process killed right after it
+            // must leave a shadow the next instance knows is this
+            // migration's (the name was free a moment ago: `check_free`,
+            // and the table is reserved). Taken back if the CREATE fails.
             let mut store_conn = self.inner.pool.get_conn().await?;
-            store::shadow_created(&mut store_conn, self.id).await?;
+            store::shadow_created(&mut store_conn, self.id, true).await?;
+            if let Err(e) = conn.query_drop(create).await {
+                let _ = store::shadow_created(&mut store_conn, self.id, false).await;
+                return Err(e.into());
+            }
+            self.shadow_created.store(true, Ordering::SeqCst);
             let mut alter = b"ALTER TABLE ".to_vec();
             alter.extend_from_slice(&shadow);
             alter.push(b' ');

@@ -72,7 +72,10 @@ impl super::Migration<'_> {
                 Ok::<(), MigrationError>(())
             }
             .await;
-            if let Err(e) = r {
+            // Cancelled (a CANCEL, a shutdown, a hand-over): the runner
+            // sees that itself; only a real failure is the applier's.
+            if let Err(e) = r.map_err(|e| (!matches!(e, MigrationError::Cancelled)).then_some(e)) {
+                let Some(e) = e else { return };
                 failure.fail(format!("applying binlog changes failed: {e}"));
             }
         })

@@ -222,12 +222,13 @@ pub async fn insert(conn: &mut Conn, m: &NewMigration<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Notes that the migration created its shadow table: from now on that
-/// table is ghostwire's to drop (and only then).
-pub async fn shadow_created(conn: &mut Conn, id: &str) -> Result<()> {
+/// Notes that the migration creates its shadow table (or, `false`, that
+/// its CREATE failed): from then on that table is ghostwire's to drop (and
+/// only then).
+pub async fn shadow_created(conn: &mut Conn, id: &str, made: bool) -> Result<()> {
     conn.exec_drop(
-        "UPDATE `_ghostwire`.`migrations` SET shadow_created = 1 WHERE id = ?",
-        (id,),
+        "UPDATE `_ghostwire`.`migrations` SET shadow_created = ? WHERE id = ?",
+        (made, id),
     )
     .await?;
     Ok(())
@@ -257,6 +258,17 @@ pub struct Update<'a> {
 }
 
 pub async fn update(conn: &mut Conn, id: &str, u: &Update<'_>) -> Result<()> {
+    update_as(conn, id, None, u).await.map(|_| ())
+}
+
+/// `update`, only while `owner` (when given) still owns the migration:
+/// false when another instance has taken it over (nothing written).
+pub async fn update_as(
+    conn: &mut Conn,
+    id: &str,
+    owner: Option<&str>,
+    u: &Update<'_>,
+) -> Result<bool> {
     use mysql_async::Value;
     let mut sets: Vec<&str> = Vec::new();
     let mut params: Vec<Value> = Vec::new();
@@ -327,15 +339,29 @@ pub async fn update(conn: &mut Conn, id: &str, u: &Update<'_>) -> Result<()> {
         );
     }
     if sets.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     params.push(id.into());
-    let sql = format!(
+    let mut sql = format!(
         "UPDATE `_ghostwire`.`migrations` SET {} WHERE id = ?",
         sets.join(", ")
     );
+    if let Some(owner) = owner {
+        sql.push_str(" AND owner = ?");
+        params.push(owner.into());
+    }
     conn.exec_drop(sql, params).await?;
-    Ok(())
+    if owner.is_none() || conn.affected_rows() > 0 {
+        return Ok(true);
+    }
+    // Nothing changed: the same values, or no longer ours.
+    let now: Option<String> = conn
+        .exec_first(
+            "SELECT owner FROM `_ghostwire`.`migrations` WHERE id = ?",
+            (id,),
+        )
+        .await?;
+    Ok(now.as_deref() == owner)
 }
 
 /// The advisory lock a proxy instance holds while it lives; its migrations

@@ -8,14 +8,23 @@ use super::super::Result;
 
 /// Writes the migration's checkpoint (`persisted::Checkpoint`), only while
 /// `owner` still runs it: an instance that lost the migration to another
-/// never overwrites the new owner's progress.
-pub async fn set_checkpoint(conn: &mut Conn, id: &str, owner: &str, json: &str) -> Result<()> {
+/// never overwrites the new owner's progress. False when it has lost it.
+pub async fn set_checkpoint(conn: &mut Conn, id: &str, owner: &str, json: &str) -> Result<bool> {
     conn.exec_drop(
         "UPDATE `_ghostwire`.`migrations` SET checkpoint = ? WHERE id = ? AND owner = ?",
         (json, id, owner),
     )
     .await?;
-    Ok(())
+    if conn.affected_rows() > 0 {
+        return Ok(true);
+    }
+    let now: Option<String> = conn
+        .exec_first(
+            "SELECT owner FROM `_ghostwire`.`migrations` WHERE id = ?",
+            (id,),
+        )
+        .await?;
+    Ok(now.as_deref() == Some(owner))
 }
 
 /// Takes the migration over from `from` (an instance whose lock has been
@@ -62,4 +71,17 @@ pub async fn resumable(conn: &mut Conn, id: &str) -> Result<Option<Resumable>> {
             })
         },
     ))
+}
+
+/// The migration commands the migration acknowledged (not refused), in
+/// order: a COMPLETE or CANCEL answered "ok" holds even if the process
+/// died before it acted on it.
+pub async fn acknowledged(conn: &mut Conn, id: &str) -> Result<Vec<String>> {
+    Ok(conn
+        .exec(
+            "SELECT command FROM `_ghostwire`.`commands` WHERE migration_id = ? \
+             AND result NOT LIKE 'refused:%' ORDER BY seq",
+            (id,),
+        )
+        .await?)
 }

@@ -171,6 +171,12 @@ impl<'a> Session<'a> {
                     // In place of that packet, with its sequence id.
                     return Err(refuse(self.client, err, seq).await);
                 }
+                if frame.get(HEADER_LEN) == Some(&OK_HEADER) {
+                    if let Some(err) = self.transport_refusal().await? {
+                        // In place of the OK: the client is not logged in.
+                        return Err(refuse(self.client, err, seq).await);
+                    }
+                }
                 self.client.write(&frame).await.map_err(client_err)?;
                 match frame.get(HEADER_LEN).copied() {
                     Some(OK_HEADER) => {
@@ -214,6 +220,63 @@ impl<'a> Session<'a> {
                 r = self.client.read_more() => { r.map_err(client_err)?; }
             }
         }
+    }
+
+    /// After the server accepted a login (or COM_CHANGE_USER) over
+    /// ghostwire's TLS connection: the ERR the server itself would give
+    /// this client directly, when the account's or the server's transport
+    /// rule depends on the client's own connection. The server judged
+    /// ghostwire's connection, so ghostwire asks it, on that connection,
+    /// what the rule is (it never reads the client's text for this):
+    /// `require_secure_transport`, and the account's `REQUIRE` clause from
+    /// `SHOW CREATE USER CURRENT_USER()`. An account needing a client
+    /// certificate is refused whatever the client's transport. A check
+    /// that cannot be made refuses (fail closed).
+    async fn transport_refusal(&mut self) -> Result<Option<ErrPacket>> {
+        let (client_tls, backend_tls) = self.tls_sides;
+        if !backend_tls {
+            return Ok(None);
+        }
+        let account = self
+            .query_rows(b"SELECT CURRENT_USER()")
+            .await?
+            .ok()
+            .and_then(|rows| rows.into_iter().next())
+            .and_then(|r| r.into_iter().next().flatten())
+            .map(|u| String::from_utf8_lossy(&u).into_owned());
+        let Some(account) = account else {
+            return Ok(Some(errors::account_requires_tls("?")));
+        };
+        if !client_tls {
+            let secure = self
+                .query_rows(b"SELECT @@global.require_secure_transport")
+                .await?;
+            // A server without the variable has no such rule.
+            if let Ok(rows) = secure {
+                let on = rows
+                    .first()
+                    .and_then(|r| r.first().cloned().flatten())
+                    .is_some_and(|v| v == b"1" || v.eq_ignore_ascii_case(b"ON"));
+                if on {
+                    return Ok(Some(errors::server_requires_secure_transport()));
+                }
+            }
+        }
+        let create = self
+            .query_rows(b"SHOW CREATE USER CURRENT_USER()")
+            .await?
+            .ok()
+            .and_then(|rows| rows.into_iter().next())
+            .and_then(|r| r.into_iter().next().flatten())
+            .map(|c| String::from_utf8_lossy(&c).to_ascii_uppercase());
+        let Some(create) = create else {
+            return Ok(Some(errors::account_requires_tls(&account)));
+        };
+        Ok(match account_requirement(&create) {
+            Requirement::Certificate => Some(errors::account_requires_certificate(&account)),
+            Requirement::Tls if !client_tls => Some(errors::account_requires_tls(&account)),
+            _ => None,
+        })
     }
 
     /// During login or COM_CHANGE_USER, when the client is on TLS and the
@@ -542,4 +605,77 @@ async fn refuse_unreachable(
     tracing::warn!(backend = addr, %reason, "cannot reach backend");
     let err = errors::cannot_reach_backend(addr, reason);
     refuse(client, err, 0).await
+}
+
+/// What an account's `REQUIRE` clause asks of the client's transport.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Requirement {
+    None,
+    /// `REQUIRE SSL` or a `CIPHER`.
+    Tls,
+    /// `REQUIRE X509`, `SUBJECT` or `ISSUER`.
+    Certificate,
+}
+
+/// Reads the `REQUIRE` clause of `SHOW CREATE USER`'s text (upper-cased),
+/// as MariaDB and MySQL print it. Every ` REQUIRE ` in the text is read and
+/// the strictest wins, so a quoted name or subject that contains the word
+/// can only make it stricter (a refusal), never looser.
+fn account_requirement(create: &str) -> Requirement {
+    create
+        .split(" REQUIRE ")
+        .skip(1)
+        .map(|clause| {
+            let words: Vec<&str> = clause
+                .split_whitespace()
+                .take(12)
+                .map(|w| w.trim_matches(|c| c == ',' || c == '\''))
+                .collect();
+            let has = |w: &str| words.contains(&w);
+            if has("X509") || has("SUBJECT") || has("ISSUER") {
+                Requirement::Certificate
+            } else if has("SSL") || has("CIPHER") {
+                Requirement::Tls
+            } else {
+                Requirement::None
+            }
+        })
+        .max()
+        .unwrap_or(Requirement::None)
+}
+
+#[cfg(test)]
+mod requirement_tests {
+    use super::{account_requirement, Requirement};
+
+    #[test]
+    fn require_clauses_as_the_servers_print_them() {
+        let r = |s: &str| account_requirement(&s.to_ascii_uppercase());
+        assert_eq!(
+            r("CREATE USER `a`@`%` IDENTIFIED BY PASSWORD '*AB' REQUIRE SSL"),
+            Requirement::Tls
+        );
+        assert_eq!(r("CREATE USER 'a'@'%' IDENTIFIED WITH 'caching_sha2_password' REQUIRE NONE PASSWORD EXPIRE DEFAULT"), Requirement::None);
+        assert_eq!(
+            r("CREATE USER 'a'@'%' REQUIRE X509 PASSWORD EXPIRE DEFAULT"),
+            Requirement::Certificate
+        );
+        assert_eq!(
+            r("CREATE USER 'a'@'%' REQUIRE SUBJECT '/CN=x' AND ISSUER '/CN=ca'"),
+            Requirement::Certificate
+        );
+        assert_eq!(
+            r("CREATE USER 'a'@'%' REQUIRE CIPHER 'ECDHE-RSA-AES256-SHA'"),
+            Requirement::Tls
+        );
+        assert_eq!(
+            r("CREATE USER `a`@`%` IDENTIFIED BY PASSWORD '*AB'"),
+            Requirement::None
+        );
+        // A subject hiding a looser clause cannot loosen the real one.
+        assert_eq!(
+            r("CREATE USER 'a'@'%' REQUIRE SUBJECT '/CN= REQUIRE NONE'"),
+            Requirement::Certificate
+        );
+    }
 }
