@@ -167,13 +167,14 @@ impl Session<'_> {
     /// `information_schema.TABLES` shows it, i.e. where it holds some right.
     /// A table a cut-over is renaming can be missing from
     /// `information_schema` for a moment (seen on MariaDB): what is missing
-    /// is asked again, twice, a few milliseconds apart.
+    /// is asked again, three times, 20 ms apart (a cut-over's lock lasts a
+    /// few milliseconds).
     pub(super) async fn visible(
         &mut self,
         tables: &[(String, String)],
     ) -> Result<HashSet<(String, String)>> {
         let mut seen = self.visible_once(tables).await?;
-        for _ in 0..2 {
+        for _ in 0..3 {
             let missing: Vec<(String, String)> = tables
                 .iter()
                 .filter(|t| !seen.contains(*t))
@@ -182,7 +183,7 @@ impl Session<'_> {
             if missing.is_empty() {
                 break;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             seen.extend(self.visible_once(&missing).await?);
         }
         Ok(seen)
