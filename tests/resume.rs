@@ -475,3 +475,93 @@ async fn a_cancel_acknowledged_before_the_kill_holds() {
         .unwrap();
     assert_eq!(rows as usize, model.lock().unwrap().len());
 }
+
+/// Split brain: an instance that was frozen (SIGSTOP, a paused VM) while
+/// another adopted and completed its migration wakes up and must not touch
+/// that migration again: the record stays complete, the table equals the
+/// model and the native definition, and the next ALTER of the table (on
+/// the adopter) is not disturbed by the old run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_owner_that_wakes_after_its_migration_was_adopted_touches_nothing() {
+    let _one = SERIAL.lock().await;
+    let schema = "rz_frozen";
+    let (mut d, model) = world(schema).await;
+    let first = Child::start(CONFIG).await;
+    let second = Child::start(CONFIG).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = writer(schema, model.clone(), stop.clone());
+    let mut c = first.conn(schema).await;
+    let (id, _): (String, String) = c
+        .query_first(format!("ALTER TABLE t /* ghostwire: async */ {BODY}"))
+        .await
+        .unwrap()
+        .unwrap();
+    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.95"))
+        .await
+        .unwrap();
+    until("the copy is under way", async || {
+        copied(&mut d, &id).await > 0
+    })
+    .await;
+    drop(c);
+    // Frozen, and its lock's connection gone (as when its host stalls).
+    let owner = field(&mut d, &id, "owner").await.unwrap();
+    first.signal("STOP");
+    let holder: Option<Option<u64>> = d
+        .exec_first("SELECT IS_USED_LOCK(?)", (format!("ghostwire.{owner}"),))
+        .await
+        .unwrap();
+    d.query_drop(format!("KILL {}", holder.flatten().unwrap()))
+        .await
+        .unwrap();
+    // The second instance adopts it and completes it.
+    until("adopted", async || {
+        field(&mut d, &id, "owner").await.as_deref() != Some(owner.as_str())
+    })
+    .await;
+    await_field(&mut d, &id, "status", "complete").await;
+    // A second ALTER of the table runs on the adopter, held in its copy.
+    let mut c2 = second.conn(schema).await;
+    let (next, _): (String, String) = c2
+        .query_first("ALTER TABLE t /* ghostwire: async */ ADD INDEX (c)")
+        .await
+        .unwrap()
+        .unwrap();
+    c2.query_drop(format!("ALTER MIGRATION '{next}' THROTTLE"))
+        .await
+        .unwrap();
+    // The frozen instance wakes up.
+    first.signal("CONT");
+    until("the woken instance has its lock again", async || {
+        let held: Option<Option<u64>> = d
+            .exec_first("SELECT IS_USED_LOCK(?)", (format!("ghostwire.{owner}"),))
+            .await
+            .unwrap();
+        held.flatten().is_some()
+    })
+    .await;
+    // Give the woken run every chance to act (its timers are 1 s).
+    for _ in 0..3 {
+        let before = field(&mut d, &id, "CONCAT(status, owner, COALESCE(message, ''))").await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            field(&mut d, &id, "CONCAT(status, owner, COALESCE(message, ''))").await,
+            before
+        );
+    }
+    assert_eq!(
+        field(&mut d, &id, "status").await.as_deref(),
+        Some("complete")
+    );
+    c2.query_drop(format!("ALTER MIGRATION '{next}' UNTHROTTLE"))
+        .await
+        .unwrap();
+    await_field(&mut d, &next, "status", "complete").await;
+    stop.store(true, Ordering::Relaxed);
+    writes.await.unwrap();
+    // Rows as written; the definition as both native ALTERs give it.
+    d.query_drop(format!("ALTER TABLE {schema}.n ADD INDEX (c)"))
+        .await
+        .unwrap();
+    assert_result(&mut d, schema, &model).await;
+}
