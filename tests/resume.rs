@@ -345,14 +345,9 @@ async fn killed_with_the_gate_closed_for_the_cut_over_the_restarted_instance_com
     kill_while_waiting("rz_cutover", false, true, "cutting over").await;
 }
 
-/// Killed right after the cut-over's RENAME, before it could record the
-/// end (the RENAME is done here by hand, as the killed process would have):
-/// the adopter sees the tables as a finished cut-over leaves them and
-/// records the migration complete, without guessing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cut_over_that_renamed_before_the_kill_is_recorded_complete() {
-    let _one = SERIAL.lock().await;
-    let schema = "rz_renamed";
+/// A postponed migration of `schema`'s world, copied and waiting, whose
+/// ghostwire is then killed: the direct connection, the model, its id.
+async fn ready_then_killed(schema: &str) -> (Conn, Model, String) {
     let (mut d, model) = world(schema).await;
     let mut first = Child::start(CONFIG).await;
     let mut c = first.conn(schema).await;
@@ -366,6 +361,18 @@ async fn a_cut_over_that_renamed_before_the_kill_is_recorded_complete() {
     await_field(&mut d, &id, "status", "ready").await;
     drop(c);
     first.kill9();
+    (d, model, id)
+}
+
+/// Killed right after the cut-over's RENAME, before it could record the
+/// end (the RENAME is done here by hand, as the killed process would have):
+/// the adopter sees the tables as a finished cut-over leaves them and
+/// records the migration complete, without guessing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_over_that_renamed_before_the_kill_is_recorded_complete() {
+    let _one = SERIAL.lock().await;
+    let schema = "rz_renamed";
+    let (mut d, model, id) = ready_then_killed(schema).await;
     let old = format!("t_{}_del", &id[..8]);
     d.query_drop(format!(
         "RENAME TABLE {schema}.t TO {schema}.{old}, {schema}.t_gho TO {schema}.t"
@@ -396,19 +403,7 @@ async fn a_cut_over_that_renamed_before_the_kill_is_recorded_complete() {
 async fn a_table_changed_while_nobody_ran_the_migration_fails_it_cleanly() {
     let _one = SERIAL.lock().await;
     let schema = "rz_changed";
-    let (mut d, _model) = world(schema).await;
-    let mut first = Child::start(CONFIG).await;
-    let mut c = first.conn(schema).await;
-    let (id, _): (String, String) = c
-        .query_first(format!(
-            "ALTER TABLE t /* ghostwire: async postpone */ {BODY}"
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    await_field(&mut d, &id, "status", "ready").await;
-    drop(c);
-    first.kill9();
+    let (mut d, _model, id) = ready_then_killed(schema).await;
     d.query_drop(format!("ALTER TABLE {schema}.t ADD COLUMN other INT"))
         .await
         .unwrap();
