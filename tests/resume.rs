@@ -345,9 +345,10 @@ async fn killed_with_the_gate_closed_for_the_cut_over_the_restarted_instance_com
     kill_while_waiting("rz_cutover", false, true, "cutting over").await;
 }
 
-/// A postponed migration of `schema`'s world, copied and waiting, whose
-/// ghostwire is then killed: the direct connection, the model, its id.
-async fn ready_then_killed(schema: &str) -> (Conn, Model, String) {
+/// A postponed migration of `schema`'s world, copied and waiting, sent
+/// `command` (an `ALTER MIGRATION` verb) if any, whose ghostwire is then
+/// killed: the direct connection, the model, its id.
+async fn ready_then_killed(schema: &str, command: Option<&str>) -> (Conn, Model, String) {
     let (mut d, model) = world(schema).await;
     let mut first = Child::start(CONFIG).await;
     let mut c = first.conn(schema).await;
@@ -359,6 +360,11 @@ async fn ready_then_killed(schema: &str) -> (Conn, Model, String) {
         .unwrap()
         .unwrap();
     await_field(&mut d, &id, "status", "ready").await;
+    if let Some(command) = command {
+        c.query_drop(format!("ALTER MIGRATION '{id}' {command}"))
+            .await
+            .unwrap();
+    }
     drop(c);
     first.kill9();
     (d, model, id)
@@ -372,7 +378,7 @@ async fn ready_then_killed(schema: &str) -> (Conn, Model, String) {
 async fn a_cut_over_that_renamed_before_the_kill_is_recorded_complete() {
     let _one = SERIAL.lock().await;
     let schema = "rz_renamed";
-    let (mut d, model, id) = ready_then_killed(schema).await;
+    let (mut d, model, id) = ready_then_killed(schema, None).await;
     let old = format!("t_{}_del", &id[..8]);
     d.query_drop(format!(
         "RENAME TABLE {schema}.t TO {schema}.{old}, {schema}.t_gho TO {schema}.t"
@@ -403,7 +409,7 @@ async fn a_cut_over_that_renamed_before_the_kill_is_recorded_complete() {
 async fn a_table_changed_while_nobody_ran_the_migration_fails_it_cleanly() {
     let _one = SERIAL.lock().await;
     let schema = "rz_changed";
-    let (mut d, _model, id) = ready_then_killed(schema).await;
+    let (mut d, _model, id) = ready_then_killed(schema, None).await;
     d.query_drop(format!("ALTER TABLE {schema}.t ADD COLUMN other INT"))
         .await
         .unwrap();
@@ -433,22 +439,7 @@ async fn a_table_changed_while_nobody_ran_the_migration_fails_it_cleanly() {
 async fn a_cancel_acknowledged_before_the_kill_holds() {
     let _one = SERIAL.lock().await;
     let schema = "rz_cancel";
-    let (mut d, model) = world(schema).await;
-    let mut first = Child::start(CONFIG).await;
-    let mut c = first.conn(schema).await;
-    let (id, _): (String, String) = c
-        .query_first(format!(
-            "ALTER TABLE t /* ghostwire: async postpone */ {BODY}"
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    await_field(&mut d, &id, "status", "ready").await;
-    c.query_drop(format!("ALTER MIGRATION '{id}' CANCEL"))
-        .await
-        .unwrap();
-    drop(c);
-    first.kill9();
+    let (mut d, model, id) = ready_then_killed(schema, Some("CANCEL")).await;
     let _second = Child::start(CONFIG).await;
     await_field(&mut d, &id, "status", "cancelled").await;
     until("only the table and its twin are left", async || {
