@@ -461,3 +461,138 @@ async fn a_cancel_acknowledged_before_the_kill_holds() {
         .unwrap();
     assert_eq!(rows as usize, model.lock().unwrap().len());
 }
+
+/// Split brain: an instance that was frozen (SIGSTOP, a paused VM) between
+/// two copy chunks while another adopted and completed its migration wakes
+/// up and must not touch that migration again: its next chunk finds the
+/// record taken (the fence) and inserts nothing; the record stays
+/// complete, the table equals the model and the native definition, and the
+/// next ALTER of the table (on the adopter) is not disturbed by the old run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_owner_that_wakes_after_its_migration_was_adopted_touches_nothing() {
+    frozen_owner("rz_frozen", true).await;
+}
+
+/// The same, frozen in the middle of its copy chunks (transactions open on
+/// the server, holding the record): the adopter closes the frozen
+/// instance's connections instead of waiting for them forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_owner_with_chunks_in_flight_is_cut_off_and_its_migration_adopted() {
+    frozen_owner("rz_frozen_busy", false).await;
+}
+
+/// Open transactions of `instance`'s engine connections (found by the
+/// marks they carry, `gw.<instance>.<connection id>`).
+async fn open_transactions_of(d: &mut Conn, instance: &str) -> u64 {
+    d.exec_first(
+        "SELECT COUNT(*) FROM information_schema.INNODB_TRX \
+         WHERE IS_USED_LOCK(CONCAT('gw.', ?, '.', trx_mysql_thread_id)) = trx_mysql_thread_id",
+        (instance,),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+/// Freezes the owner of a running migration (`between_chunks`: throttled
+/// hard, so it is caught resting; else caught with chunks in flight), lets
+/// another instance adopt and complete it, and wakes the owner.
+async fn frozen_owner(schema: &str, between_chunks: bool) {
+    let _one = SERIAL.lock().await;
+    let (mut d, model) = world(schema).await;
+    let first = Child::start(CONFIG).await;
+    let second = Child::start(CONFIG).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = writer(schema, model.clone(), stop.clone());
+    let mut c = first.conn(schema).await;
+    let (id, _): (String, String) = c
+        .query_first(format!("ALTER TABLE t /* ghostwire: async */ {BODY}"))
+        .await
+        .unwrap()
+        .unwrap();
+    if between_chunks {
+        c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.95"))
+            .await
+            .unwrap();
+    }
+    until("the copy is under way", async || {
+        field(&mut d, &id, "rows_copied")
+            .await
+            .is_some_and(|v| v != "0")
+    })
+    .await;
+    drop(c);
+    let owner = field(&mut d, &id, "owner").await.unwrap();
+    if between_chunks {
+        first.signal("STOP");
+    } else {
+        until("frozen with a chunk in flight", async || {
+            first.signal("STOP");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if open_transactions_of(&mut d, &owner).await > 0 {
+                return true;
+            }
+            first.signal("CONT");
+            false
+        })
+        .await;
+    }
+    // Its lock's connection gone (as when its host stalls).
+    let holder: Option<Option<u64>> = d
+        .exec_first("SELECT IS_USED_LOCK(?)", (format!("ghostwire.{owner}"),))
+        .await
+        .unwrap();
+    d.query_drop(format!("KILL {}", holder.flatten().unwrap()))
+        .await
+        .unwrap();
+    // The second instance adopts it and completes it.
+    until("adopted", async || {
+        field(&mut d, &id, "owner").await.as_deref() != Some(owner.as_str())
+    })
+    .await;
+    await_field(&mut d, &id, "status", "complete").await;
+    // A second ALTER of the table runs on the adopter, held in its copy.
+    let mut c2 = second.conn(schema).await;
+    let (next, _): (String, String) = c2
+        .query_first("ALTER TABLE t /* ghostwire: async */ ADD INDEX (c)")
+        .await
+        .unwrap()
+        .unwrap();
+    c2.query_drop(format!("ALTER MIGRATION '{next}' THROTTLE"))
+        .await
+        .unwrap();
+    // The frozen instance wakes up.
+    first.signal("CONT");
+    until("the woken instance has its lock again", async || {
+        let held: Option<Option<u64>> = d
+            .exec_first("SELECT IS_USED_LOCK(?)", (format!("ghostwire.{owner}"),))
+            .await
+            .unwrap();
+        held.flatten().is_some()
+    })
+    .await;
+    // Give the woken run every chance to act (its timers are 1 s).
+    for _ in 0..3 {
+        let before = field(&mut d, &id, "CONCAT(status, owner, COALESCE(message, ''))").await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            field(&mut d, &id, "CONCAT(status, owner, COALESCE(message, ''))").await,
+            before
+        );
+    }
+    assert_eq!(
+        field(&mut d, &id, "status").await.as_deref(),
+        Some("complete")
+    );
+    c2.query_drop(format!("ALTER MIGRATION '{next}' UNTHROTTLE"))
+        .await
+        .unwrap();
+    await_field(&mut d, &next, "status", "complete").await;
+    stop.store(true, Ordering::Relaxed);
+    writes.await.unwrap();
+    // Rows as written; the definition as both native ALTERs give it.
+    d.query_drop(format!("ALTER TABLE {schema}.n ADD INDEX (c)"))
+        .await
+        .unwrap();
+    assert_result(&mut d, schema, &model).await;
+}

@@ -42,6 +42,8 @@ pub struct CopyPlan {
     /// The AUTO_INCREMENT column is copied from one (a stored 0 stays 0).
     pub keep_zero_ids: bool,
     pub checks: InsertChecks,
+    /// Chunks are written only while this instance owns the migration.
+    pub fence: super::fence::Fence,
 }
 
 /// How an `INSERT … SELECT` into the shadow is held to a native ALTER's
@@ -311,7 +313,10 @@ async fn copy_range(conn: &mut mysql_async::Conn, plan: &CopyPlan, range: &str) 
         "{verb} INTO {} ({}) SELECT {} FROM {} {} WHERE {range}",
         plan.shadow, plan.new_cols, plan.old_cols, plan.original, plan.force_index
     );
-    insert_checked(conn, &sql, &plan.checks).await
+    // Only while this instance owns the migration (see `fence`).
+    plan.fence
+        .write(conn, async |c| insert_checked(c, &sql, &plan.checks).await)
+        .await
 }
 
 /// Runs an `INSERT … SELECT` into the shadow; with `warnings_fail`, a

@@ -28,6 +28,7 @@ use tracing::debug;
 
 use super::binlog::{Delta, Replay};
 use super::control::{Control, Held};
+use super::fence::Fence;
 use super::sql::qualified;
 use super::{Failure, MigrationError, POLL};
 use crate::config::Cutover;
@@ -103,23 +104,6 @@ pub struct Attempt<'a> {
     pub server: crate::flavour::ServerInfo,
 }
 
-/// Whether the migration's record still names this instance as its owner
-/// (a failed read counts as no: the cut-over is retried).
-async fn still_owner(a: &Attempt<'_>) -> bool {
-    let Ok(mut c) = a.pool.get_conn().await else {
-        return false;
-    };
-    let owner: Option<String> = c
-        .exec_first(
-            "SELECT owner FROM `_ghostwire`.`migrations` WHERE id = ?",
-            (a.id,),
-        )
-        .await
-        .ok()
-        .flatten();
-    owner.as_deref() == Some(a.instance)
-}
-
 /// The migration's message for a drain that timed out. It counts the
 /// sessions in the way but does not name them: everyone who may see the
 /// table sees the message, while the server shows a connection's id only
@@ -181,6 +165,33 @@ async fn with_sentry(a: &Attempt<'_>, phase: Phase<'_>) -> Result<Duration, Cuto
     let sentry = qualified(a.schema, a.del_name);
     let shadow = qualified(a.schema, a.shadow_name);
     let timeout = Duration::from_secs(a.config.lock_wait_timeout_s);
+    // Still this instance's migration (another may have adopted it while
+    // this one was cut off), and it stays so until the tables are unlocked
+    // and the RENAME has run or been stopped: the replay under the lock and
+    // the RENAME are writes of this run (see `fence`).
+    let fence = Fence::new(a.id, a.instance).hold(a.pool).await;
+    let fence = match fence {
+        Ok(held) => held,
+        Err(e) => {
+            if matches!(e, MigrationError::Superseded) {
+                a.control.hand_over();
+            }
+            return Err(CutoverError::Fatal(e));
+        }
+    };
+    let result = locked(a, phase, &sentry, &shadow, timeout).await;
+    fence.release().await;
+    result
+}
+
+/// `with_sentry` once the fence is held.
+async fn locked(
+    a: &Attempt<'_>,
+    phase: Phase<'_>,
+    sentry: &str,
+    shadow: &str,
+    timeout: Duration,
+) -> Result<Duration, CutoverError> {
     let mut lock = a.pool.get_conn().await?;
     lock.query_drop(format!(
         "SET SESSION lock_wait_timeout = {}",
@@ -197,10 +208,10 @@ async fn with_sentry(a: &Attempt<'_>, phase: Phase<'_>) -> Result<Duration, Cuto
     // The background applier must not hold statements on the tables now.
     let _paused = a.pause.lock().await;
     let result = match phase {
-        Phase::Rename => rename_phase(a, &mut lock, &sentry, &shadow, timeout).await,
+        Phase::Rename => rename_phase(a, &mut lock, sentry, shadow, timeout).await,
         Phase::Snapshot(snaps) => {
             async {
-                let locked_at = quiesce(a, &mut lock, "READ", &sentry, &shadow, timeout).await?;
+                let locked_at = quiesce(a, &mut lock, "READ", sentry, shadow, timeout).await?;
                 for snap in snaps.iter_mut() {
                     // Engine sessions run READ COMMITTED, where a snapshot does
                     // not hold across statements: this one is REPEATABLE READ.
@@ -309,11 +320,6 @@ async fn rename_phase(
         (rename, r)
     });
     let blocked = wait_rename_blocked(a.pool, rename_id, timeout).await;
-    // Still this instance's migration (another may have adopted it while
-    // this one was cut off): else it stops here, before the RENAME.
-    if !still_owner(a).await {
-        a.control.hand_over();
-    }
     // Never let the rename through unobserved, nor after a CANCEL or PAUSE:
     // stop it while the sentry still makes it fail.
     let stop = match (blocked, a.control.commit()) {

@@ -267,6 +267,15 @@ impl Handle {
         // Registered before the claim: the reconciler must never see a
         // migration of ours that no runner has.
         self.controls().insert(u.id.clone(), control.clone());
+        // What the stopped instance may still have open (a frozen process
+        // keeps its connections) is closed first: the claim then cannot
+        // wait on its transactions, nor can it write anything afterwards.
+        if u.owner != self.inner.instance {
+            let closed = store::close_connections_of(conn, &u.owner).await?;
+            if closed > 0 {
+                warn!(id = %u.id, from = %u.owner, closed, "closed the stopped instance's connections");
+            }
+        }
         if !store::claim(conn, &u.id, &u.owner, &self.inner.instance).await? {
             self.controls().remove(&u.id);
             return Ok(Adoption::NotNow);

@@ -15,6 +15,7 @@ mod commands;
 pub mod control;
 pub mod copier;
 mod cutover;
+mod fence;
 mod instance;
 mod lifecycle;
 mod persisted;
@@ -54,6 +55,10 @@ pub enum MigrationError {
     Internal(String),
     #[error("cancelled")]
     Cancelled,
+    /// Another instance has taken the migration over (see `fence`): this
+    /// run stops without touching anything of it again.
+    #[error("another ghostwire instance runs this migration now")]
+    Superseded,
 }
 
 pub type Result<T, E = MigrationError> = std::result::Result<T, E>;
@@ -102,6 +107,11 @@ impl MigrationError {
                 1317,
                 "70100",
                 "ghostwire: the migration was cancelled; the original table is unchanged",
+            ),
+            MigrationError::Superseded => ErrPacket::new(
+                2013,
+                "HY000",
+                "ghostwire: another ghostwire instance runs this migration now",
             ),
         }
     }
@@ -213,7 +223,8 @@ struct Inner {
 impl Handle {
     /// Creates the engine; nothing connects until the first use.
     pub fn new(config: Arc<Config>, gates: Gates) -> Handle {
-        let opts = engine_opts(&config);
+        let instance = uuid::Uuid::new_v4().to_string();
+        let opts = engine_opts(&config, &instance);
         let pool = Pool::new(opts.clone());
         let running = Arc::new(Semaphore::new(config.migrations.max_running));
         let throttler = crate::throttle::Throttler::new(config.throttle.clone());
@@ -221,7 +232,7 @@ impl Handle {
             inner: Arc::new(Inner {
                 config,
                 gates,
-                instance: uuid::Uuid::new_v4().to_string(),
+                instance,
                 opts,
                 pool,
                 store_ready: OnceCell::new(),
@@ -569,20 +580,23 @@ impl Handle {
 /// raw bytes out (key values come back exactly as stored), UTC, READ
 /// COMMITTED (the copy takes no locks on the original), zero dates allowed
 /// and zero kept as a value in AUTO_INCREMENT columns (so rows copy as they are).
-fn engine_opts(config: &Config) -> Opts {
+fn engine_opts(config: &Config, instance: &str) -> Opts {
     let (host, port) = config
         .backend
         .addr
         .rsplit_once(':')
         .map(|(h, p)| (h.to_string(), p.parse().unwrap_or(3306)))
         .unwrap_or_else(|| (config.backend.addr.clone(), 3306));
-    let setup = engine_setup(&[
-        "SET SESSION time_zone = '+00:00'".to_string(),
-        "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(TRIM(BOTH ',' FROM \
+    let setup = engine_setup(
+        instance,
+        &[
+            "SET SESSION time_zone = '+00:00'".to_string(),
+            "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(TRIM(BOTH ',' FROM \
          REPLACE(REPLACE(CONCAT(',', @@session.sql_mode, ','), ',NO_ZERO_IN_DATE,', ','), \
          ',NO_ZERO_DATE,', ',')), ''), 'NO_AUTO_VALUE_ON_ZERO')"
-            .to_string(),
-    ]);
+                .to_string(),
+        ],
+    );
     let constraints = PoolConstraints::new(0, 64).expect("0 <= 64");
     OptsBuilder::default()
         .ip_or_hostname(host)
@@ -628,12 +642,14 @@ fn engine_ssl_opts(tls: &crate::config::BackendTls) -> Option<mysql_async::SslOp
 }
 
 /// Every engine connection: utf8mb4 in, raw bytes out, READ COMMITTED,
-/// then `extra` (time zone and SQL mode).
-fn engine_setup(extra: &[String]) -> Vec<String> {
+/// marked as this instance's (`store::mark_connection`), then `extra`
+/// (time zone and SQL mode).
+fn engine_setup(instance: &str, extra: &[String]) -> Vec<String> {
     let mut setup = vec![
         "SET NAMES utf8mb4".to_string(),
         "SET character_set_results = binary".to_string(),
         "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_string(),
+        store::mark_connection(instance),
     ];
     setup.extend_from_slice(extra);
     setup
@@ -645,10 +661,11 @@ fn engine_setup(extra: &[String]) -> Vec<String> {
 /// a plain shape.
 pub(crate) fn migration_opts(
     base: &Opts,
+    instance: &str,
     session: &client_session::ClientSession,
     keep_zero_ids: bool,
 ) -> Option<Opts> {
-    let setup = engine_setup(&session.copy_setup(keep_zero_ids)?);
+    let setup = engine_setup(instance, &session.copy_setup(keep_zero_ids)?);
     let constraints = PoolConstraints::new(0, 64).expect("0 <= 64");
     Some(
         OptsBuilder::from_opts(base.clone())

@@ -61,6 +61,16 @@ impl Child {
             .expect("connect through ghostwire")
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, …) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &self.process.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{signal}");
+    }
+
     /// SIGKILL: no cleanup of any kind runs.
     pub fn kill9(&mut self) {
         self.process.kill().unwrap();

@@ -230,6 +230,9 @@ pub struct Replay {
     /// `ALTER IGNORE`: a replayed row that collides on a new unique key is
     /// dropped, as the copy drops it.
     pub ignore: bool,
+    /// Batches are replayed only while this instance owns the migration
+    /// (under the cut-over's lock, `cutover` holds it instead).
+    pub fence: super::fence::Fence,
 }
 
 impl Replay {
@@ -266,16 +269,14 @@ impl Replay {
         let n = batch.keys.len();
         tracing::trace!(keys = ?batch.keys, "replaying");
         let [del, ins] = self.statements(&batch.keys);
-        let r = async {
-            conn.query_drop("START TRANSACTION").await?;
-            conn.query_drop(&del).await?;
-            insert_checked(conn, &ins, &self.checks).await?;
-            conn.query_drop("COMMIT").await?;
-            Ok::<(), MigrationError>(())
-        }
-        .await;
+        let r = self
+            .fence
+            .write(conn, async |c| {
+                c.query_drop(&del).await?;
+                insert_checked(c, &ins, &self.checks).await
+            })
+            .await;
         if let Err(e) = r {
-            let _ = conn.query_drop("ROLLBACK").await;
             delta.restore(batch);
             return Err(e);
         }

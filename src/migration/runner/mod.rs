@@ -148,14 +148,7 @@ pub(super) async fn run(
         // nothing of it is touched any more.
         Err(e) if m.lost.load(Ordering::SeqCst) || !m.still_ours().await => {
             warn!(%id, error = %e, "migration taken over by another instance; this run stopped");
-            Err(crate::protocol::packets::ErrPacket::new(
-                2013,
-                "HY000",
-                format!(
-                    "ghostwire: migration {id} is run by another ghostwire instance now \
-                     (SHOW MIGRATION '{id}')"
-                ),
-            ))
+            Err(taken_over(id))
         }
         Err(MigrationError::Cancelled) if control.cancelled_by().is_none() => {
             warn!(%id, "migration stopped with this ghostwire process; another instance resumes it");
@@ -174,39 +167,66 @@ pub(super) async fn run(
                 2013, "HY000", message,
             ))
         }
-        Err(e) => {
-            warn!(%id, error = %e, "migration failed");
-            if let Ok(mut conn) = m.inner.pool.get_conn().await {
-                if m.shadow_created.load(Ordering::SeqCst) {
-                    drop_helpers(&mut conn, id, &req.schema, &req.table).await;
-                } else {
-                    cutover::drop_sentry(&mut conn, id, &req.schema, m.del_name()).await;
-                }
-            }
-            let packet = match (&e, control.cancelled_by()) {
-                (MigrationError::Cancelled, Some(by)) => crate::protocol::packets::ErrPacket::new(
-                    1317,
-                    "70100",
-                    format!(
-                        "ghostwire: migration {id} was cancelled by {by} (ALTER MIGRATION … \
-                         CANCEL); the original table is unchanged"
-                    ),
-                ),
-                _ => e.to_packet(),
-            };
-            let status = match e {
-                MigrationError::Cancelled => Status::Cancelled,
-                _ => Status::Failed,
-            };
-            count("none", status.as_str());
-            let _ = m.record(&failed_update(status, &packet.message)).await;
-            Err(packet)
-        }
+        Err(e) => failed(&m, e).await,
     };
     if let Some(pool) = m.pool.get() {
         pool.clone().disconnect().await.ok();
     }
     outcome
+}
+
+/// A migration that failed or was cancelled (by a user): its helpers
+/// dropped, its record and its waiting client told.
+async fn failed(m: &Migration<'_>, e: MigrationError) -> Outcome {
+    let (id, req, control) = (m.id, m.req, m.control);
+    warn!(%id, error = %e, "migration failed");
+    // The helpers are dropped only while the migration is still ours, and
+    // it stays ours until they are gone (see `fence`).
+    let fence = super::fence::Fence::new(id, &m.inner.instance);
+    let held = match fence.hold(&m.inner.pool).await {
+        Err(MigrationError::Superseded) => return Err(taken_over(id)),
+        held => held.ok(),
+    };
+    if let Ok(mut conn) = m.inner.pool.get_conn().await {
+        if m.shadow_created.load(Ordering::SeqCst) {
+            drop_helpers(&mut conn, id, &req.schema, &req.table).await;
+        } else {
+            cutover::drop_sentry(&mut conn, id, &req.schema, m.del_name()).await;
+        }
+    }
+    if let Some(held) = held {
+        held.release().await;
+    }
+    let packet = match (&e, control.cancelled_by()) {
+        (MigrationError::Cancelled, Some(by)) => crate::protocol::packets::ErrPacket::new(
+            1317,
+            "70100",
+            format!(
+                "ghostwire: migration {id} was cancelled by {by} (ALTER MIGRATION … \
+                 CANCEL); the original table is unchanged"
+            ),
+        ),
+        _ => e.to_packet(),
+    };
+    let status = match e {
+        MigrationError::Cancelled => Status::Cancelled,
+        _ => Status::Failed,
+    };
+    count("none", status.as_str());
+    let _ = m.record(&failed_update(status, &packet.message)).await;
+    Err(packet)
+}
+
+/// What a client waiting for a migration another instance took over sees.
+fn taken_over(id: &str) -> crate::protocol::packets::ErrPacket {
+    crate::protocol::packets::ErrPacket::new(
+        2013,
+        "HY000",
+        format!(
+            "ghostwire: migration {id} is run by another ghostwire instance now \
+             (SHOW MIGRATION '{id}')"
+        ),
+    )
 }
 
 fn failed_update(status: Status, message: &str) -> Update<'_> {
@@ -427,11 +447,15 @@ impl<'a> Migration<'a> {
             rows_total,
             start,
         } = prepared;
-        let opts =
-            super::migration_opts(&self.inner.opts, &self.req.session, copy_plan.keep_zero_ids)
-                .ok_or_else(|| {
-                    super::refused("the session's time zone or SQL mode has an unexpected form")
-                })?;
+        let opts = super::migration_opts(
+            &self.inner.opts,
+            &self.inner.instance,
+            &self.req.session,
+            copy_plan.keep_zero_ids,
+        )
+        .ok_or_else(|| {
+            super::refused("the session's time zone or SQL mode has an unexpected form")
+        })?;
         let _ = self.pool.set(mysql_async::Pool::new(opts));
         let pool = self.pool()?;
 

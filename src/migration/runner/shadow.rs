@@ -327,6 +327,7 @@ impl<'a> super::Migration<'a> {
                 server: self.req.session.server,
                 names: (self.shadow_name.clone(), self.req.table.clone()),
             },
+            fence: super::super::fence::Fence::new(self.id, &self.inner.instance),
         };
         let replay = Replay {
             original: self.original.clone(),
@@ -337,6 +338,7 @@ impl<'a> super::Migration<'a> {
             new_cols: copy.new_cols.clone(),
             checks: copy.checks.clone(),
             ignore: copy.ignore,
+            fence: copy.fence.clone(),
         };
         let target = Target {
             schema: self.req.schema.clone(),

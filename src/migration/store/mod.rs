@@ -370,6 +370,42 @@ pub fn owner_lock(owner: &str) -> String {
     format!("ghostwire.{owner}")
 }
 
+/// Run on each engine connection as it opens: a user lock whose name says
+/// which instance it belongs to and carries its connection id
+/// (`gw.<instance>.<id>`, within MySQL's 64 characters), so another
+/// instance can find and close the connections of a stopped one
+/// (`close_connections_of`). The instance is a UUID ghostwire made: safe in
+/// the statement's text.
+pub fn mark_connection(instance: &str) -> String {
+    debug_assert!(instance.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
+    format!("DO GET_LOCK(CONCAT('gw.{instance}.', CONNECTION_ID()), 0)")
+}
+
+/// Closes every connection of `instance` that this account may see (its
+/// own, as ghostwire's instances share one): before a migration of a
+/// stopped instance is claimed, so a frozen process's open transaction
+/// cannot hold the record (see `fence`) and nothing it sent later runs.
+/// Returns how many were closed.
+pub async fn close_connections_of(conn: &mut Conn, instance: &str) -> Result<usize> {
+    let ids: Vec<u64> = conn
+        .exec(
+            "SELECT ID FROM information_schema.PROCESSLIST \
+             WHERE IS_USED_LOCK(CONCAT('gw.', ?, '.', ID)) = ID",
+            (instance,),
+        )
+        .await?;
+    let mut closed = 0;
+    for id in ids {
+        match conn.query_drop(format!("KILL CONNECTION {id}")).await {
+            Ok(()) => closed += 1,
+            // Gone meanwhile.
+            Err(mysql_async::Error::Server(e)) if e.code == 1094 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(closed)
+}
+
 /// An unfinished migration, as recorded.
 pub struct Unfinished {
     pub id: String,
