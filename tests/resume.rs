@@ -470,7 +470,7 @@ async fn a_cancel_acknowledged_before_the_kill_holds() {
 /// next ALTER of the table (on the adopter) is not disturbed by the old run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_owner_that_wakes_after_its_migration_was_adopted_touches_nothing() {
-    frozen_owner("rz_frozen", true).await;
+    frozen_owner("rz_frozen", Freeze::BetweenChunks).await;
 }
 
 /// The same, frozen in the middle of its copy chunks (transactions open on
@@ -478,7 +478,23 @@ async fn a_frozen_owner_that_wakes_after_its_migration_was_adopted_touches_nothi
 /// instance's connections instead of waiting for them forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_owner_with_chunks_in_flight_is_cut_off_and_its_migration_adopted() {
-    frozen_owner("rz_frozen_busy", false).await;
+    frozen_owner("rz_frozen_busy", Freeze::ChunksInFlight).await;
+}
+
+/// The same, frozen in its cut-over (its `LOCK TABLES` waiting for a
+/// transaction on the table): woken after the adopter's cut-over, it must
+/// not lock, replay into or rename anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_owner_caught_in_its_cut_over_renames_nothing_after_the_adoption() {
+    frozen_owner("rz_frozen_cut", Freeze::InCutOver).await;
+}
+
+/// Where the owner is frozen.
+#[derive(PartialEq)]
+enum Freeze {
+    BetweenChunks,
+    ChunksInFlight,
+    InCutOver,
 }
 
 /// Open transactions of `instance`'s engine connections (found by the
@@ -494,49 +510,83 @@ async fn open_transactions_of(d: &mut Conn, instance: &str) -> u64 {
     .unwrap()
 }
 
-/// Freezes the owner of a running migration (`between_chunks`: throttled
-/// hard, so it is caught resting; else caught with chunks in flight), lets
+/// Freezes the owner of a running migration where `freeze` says, lets
 /// another instance adopt and complete it, and wakes the owner.
-async fn frozen_owner(schema: &str, between_chunks: bool) {
+async fn frozen_owner(schema: &str, freeze: Freeze) {
     let _one = SERIAL.lock().await;
     let (mut d, model) = world(schema).await;
-    let first = Child::start(CONFIG).await;
-    let second = Child::start(CONFIG).await;
+    // The cut-over's LOCK TABLES waits as long as the test needs.
+    let config = format!("{CONFIG}lock_wait_timeout_s = 600\n");
+    let first = Child::start(&config).await;
+    let second = Child::start(&config).await;
     let stop = Arc::new(AtomicBool::new(false));
     let writes = writer(schema, model.clone(), stop.clone());
     let mut c = first.conn(schema).await;
+    let hint = match freeze {
+        Freeze::InCutOver => "async postpone",
+        _ => "async",
+    };
     let (id, _): (String, String) = c
-        .query_first(format!("ALTER TABLE t /* ghostwire: async */ {BODY}"))
+        .query_first(format!("ALTER TABLE t /* ghostwire: {hint} */ {BODY}"))
         .await
         .unwrap()
         .unwrap();
-    if between_chunks {
-        c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.95"))
-            .await
-            .unwrap();
-    }
-    until("the copy is under way", async || {
-        field(&mut d, &id, "rows_copied")
-            .await
-            .is_some_and(|v| v != "0")
-    })
-    .await;
-    drop(c);
     let owner = field(&mut d, &id, "owner").await.unwrap();
-    if between_chunks {
-        first.signal("STOP");
-    } else {
-        until("frozen with a chunk in flight", async || {
+    // A transaction on the table, opened directly: the cut-over's
+    // LOCK TABLES waits for it.
+    let mut tx = direct_conn_to(schema).await;
+    match freeze {
+        Freeze::BetweenChunks => {
+            c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.95"))
+                .await
+                .unwrap();
+            until("the copy is under way", async || {
+                field(&mut d, &id, "rows_copied").await.is_some_and(|v| v != "0")
+            })
+            .await;
             first.signal("STOP");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if open_transactions_of(&mut d, &owner).await > 0 {
-                return true;
-            }
-            first.signal("CONT");
-            false
-        })
-        .await;
+        }
+        Freeze::ChunksInFlight => {
+            until("the copy is under way", async || {
+                field(&mut d, &id, "rows_copied").await.is_some_and(|v| v != "0")
+            })
+            .await;
+            until("frozen with a chunk in flight", async || {
+                first.signal("STOP");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if open_transactions_of(&mut d, &owner).await > 0 {
+                    return true;
+                }
+                first.signal("CONT");
+                false
+            })
+            .await;
+        }
+        Freeze::InCutOver => {
+            await_field(&mut d, &id, "status", "ready").await;
+            tx.query_drop("BEGIN").await.unwrap();
+            tx.query_drop("SELECT COUNT(*) FROM t WHERE id < 10")
+                .await
+                .unwrap();
+            c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+                .await
+                .unwrap();
+            until("the cut-over's LOCK TABLES waits", async || {
+                let n: Option<u64> = d
+                    .exec_first(
+                        "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                         WHERE INFO LIKE ? AND STATE LIKE '%metadata lock%'",
+                        (format!("LOCK TABLES `{schema}`%"),),
+                    )
+                    .await
+                    .unwrap();
+                n.unwrap_or(0) > 0
+            })
+            .await;
+            first.signal("STOP");
+        }
     }
+    drop(c);
     // Its lock's connection gone (as when its host stalls).
     let holder: Option<Option<u64>> = d
         .exec_first("SELECT IS_USED_LOCK(?)", (format!("ghostwire.{owner}"),))
@@ -550,6 +600,7 @@ async fn frozen_owner(schema: &str, between_chunks: bool) {
         field(&mut d, &id, "owner").await.as_deref() != Some(owner.as_str())
     })
     .await;
+    tx.query_drop("COMMIT").await.unwrap();
     await_field(&mut d, &id, "status", "complete").await;
     // A second ALTER of the table runs on the adopter, held in its copy.
     let mut c2 = second.conn(schema).await;
@@ -594,5 +645,60 @@ async fn frozen_owner(schema: &str, between_chunks: bool) {
     d.query_drop(format!("ALTER TABLE {schema}.n ADD INDEX (c)"))
         .await
         .unwrap();
+    assert_result(&mut d, schema, &model).await;
+}
+
+/// Killed while the shadow's CREATE waits (a table lock held directly):
+/// the CREATE may still run on the server after the process is gone, so
+/// the record says the shadow may exist before the CREATE is sent. The
+/// next instance drops whatever is there under the shadow's name as this
+/// migration's and starts the copy over; nothing is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_creating_the_shadow_the_next_instance_starts_it_over() {
+    let _one = SERIAL.lock().await;
+    let schema = "rz_create";
+    let (mut d, model) = world(schema).await;
+    d.query_drop("CREATE TABLE u LIKE t").await.unwrap();
+    d.query_drop("INSERT INTO u SELECT * FROM t").await.unwrap();
+    // One migration at a time: the one on `t` waits for the one on `u`
+    // before it creates its shadow (after the instant attempt on `t`,
+    // which needs the table's lock).
+    let config = CONFIG.replace("[migrations]\n", "[migrations]\nmax_running = 1\n");
+    let mut first = Child::start(&config).await;
+    let mut c = first.conn(schema).await;
+    let submit = async |c: &mut Conn, sql: &str| -> String {
+        let (id, _): (String, String) = c.query_first(sql).await.unwrap().unwrap();
+        id
+    };
+    let before = submit(&mut c, "ALTER TABLE u /* ghostwire: async */ ADD INDEX (c)").await;
+    c.query_drop(format!("ALTER MIGRATION '{before}' THROTTLE"))
+        .await
+        .unwrap();
+    let id = submit(&mut c, &format!("ALTER TABLE t /* ghostwire: async */ {BODY}")).await;
+    let mut lock = direct_conn_to(schema).await;
+    lock.query_drop("LOCK TABLES t WRITE").await.unwrap();
+    c.query_drop(format!("ALTER MIGRATION '{before}' CANCEL"))
+        .await
+        .unwrap();
+    until("the shadow's CREATE waits", async || {
+        let n: Option<u64> = d
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE INFO LIKE ? AND STATE LIKE '%metadata lock%'",
+                (format!("CREATE TABLE `{schema}`.`t_gho`%"),),
+            )
+            .await
+            .unwrap();
+        n.unwrap_or(0) > 0
+    })
+    .await;
+    first.kill9();
+    lock.query_drop("UNLOCK TABLES").await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = writer(schema, model.clone(), stop.clone());
+    let _second = Child::start(&config).await;
+    await_field(&mut d, &id, "status", "complete").await;
+    stop.store(true, Ordering::Relaxed);
+    writes.await.unwrap();
     assert_result(&mut d, schema, &model).await;
 }
