@@ -541,14 +541,18 @@ async fn frozen_owner(schema: &str, freeze: Freeze) {
                 .await
                 .unwrap();
             until("the copy is under way", async || {
-                field(&mut d, &id, "rows_copied").await.is_some_and(|v| v != "0")
+                field(&mut d, &id, "rows_copied")
+                    .await
+                    .is_some_and(|v| v != "0")
             })
             .await;
             first.signal("STOP");
         }
         Freeze::ChunksInFlight => {
             until("the copy is under way", async || {
-                field(&mut d, &id, "rows_copied").await.is_some_and(|v| v != "0")
+                field(&mut d, &id, "rows_copied")
+                    .await
+                    .is_some_and(|v| v != "0")
             })
             .await;
             until("frozen with a chunk in flight", async || {
@@ -674,7 +678,11 @@ async fn killed_while_creating_the_shadow_the_next_instance_starts_it_over() {
     c.query_drop(format!("ALTER MIGRATION '{before}' THROTTLE"))
         .await
         .unwrap();
-    let id = submit(&mut c, &format!("ALTER TABLE t /* ghostwire: async */ {BODY}")).await;
+    let id = submit(
+        &mut c,
+        &format!("ALTER TABLE t /* ghostwire: async */ {BODY}"),
+    )
+    .await;
     let mut lock = direct_conn_to(schema).await;
     lock.query_drop("LOCK TABLES t WRITE").await.unwrap();
     c.query_drop(format!("ALTER MIGRATION '{before}' CANCEL"))
@@ -698,6 +706,187 @@ async fn killed_while_creating_the_shadow_the_next_instance_starts_it_over() {
     let writes = writer(schema, model.clone(), stop.clone());
     let _second = Child::start(&config).await;
     await_field(&mut d, &id, "status", "complete").await;
+    stop.store(true, Ordering::Relaxed);
+    writes.await.unwrap();
+    assert_result(&mut d, schema, &model).await;
+}
+
+/// SIGTERM while the applier replays a steady stream of writes, during
+/// the copy and once copied (a postponed migration waiting): the shutdown
+/// hands the migration over, it is never recorded failed (the cancelled
+/// replay once was: "applying binlog changes failed: cancelled"), and the
+/// next instance goes on from the checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_the_replay_runs_hands_the_migration_over() {
+    let _one = SERIAL.lock().await;
+    let schema = "rz_term";
+    let (mut d, model) = world(schema).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = writer(schema, model.clone(), stop.clone());
+    let mut first = Child::start(CONFIG).await;
+    let mut c = first.conn(schema).await;
+    let (id, _): (String, String) = c
+        .query_first(format!(
+            "ALTER TABLE t /* ghostwire: async postpone */ {BODY}"
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.5"))
+        .await
+        .unwrap();
+    drop(c);
+    let adopted = "IF(message LIKE 'resumed%', status, '')";
+    for wait_for in ["copying", "ready"] {
+        if wait_for == "ready" {
+            // The last instance finishes the copy.
+            first
+                .conn(schema)
+                .await
+                .query_drop(format!("ALTER MIGRATION '{id}' UNTHROTTLE"))
+                .await
+                .unwrap();
+            await_field(&mut d, &id, "status", "ready").await;
+        } else {
+            until("the copy is under way", async || {
+                copied(&mut d, &id).await > 0
+            })
+            .await;
+        }
+        let status = field(&mut d, &id, "status").await.unwrap();
+        first.terminate().await;
+        assert_eq!(
+            field(&mut d, &id, "CONCAT(status, ' / ', stage)").await,
+            Some(format!("{status} / stopped with its instance"))
+        );
+        first = Child::start(CONFIG).await;
+        await_field(&mut d, &id, adopted, &status).await;
+    }
+    first
+        .conn(schema)
+        .await
+        .query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+        .await
+        .unwrap();
+    await_field(&mut d, &id, "status", "complete").await;
+    stop.store(true, Ordering::Relaxed);
+    writes.await.unwrap();
+    assert_result(&mut d, schema, &model).await;
+}
+
+/// The owner's lock connection is killed again and again (a flapping
+/// network to the server) while another instance waits to adopt. After
+/// some kills the lock is held away from the owner past `adopt_after_ms`
+/// (it must stop its run, and resumes it as a new run once it has its
+/// lock again); after others the owner is frozen meanwhile (the other
+/// instance adopts the migration, and the woken one is fenced off). The
+/// migration is never run twice at once: it completes with every write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_that_keeps_losing_its_lock_never_splits_the_migration() {
+    let _one = SERIAL.lock().await;
+    let schema = "rz_flap";
+    let (mut d, model) = world(schema).await;
+    let first = Child::start(CONFIG).await;
+    let second = Child::start(CONFIG).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = writer(schema, model.clone(), stop.clone());
+    let mut c = first.conn(schema).await;
+    let (id, _): (String, String) = c
+        .query_first(format!("ALTER TABLE t /* ghostwire: async */ {BODY}"))
+        .await
+        .unwrap()
+        .unwrap();
+    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.97"))
+        .await
+        .unwrap();
+    let first_id = field(&mut d, &id, "owner").await.unwrap();
+    let mut thief = direct_conn_to(schema).await;
+    let mut owners = std::collections::BTreeSet::new();
+    let mut kills = 0;
+    while kills < 12 {
+        let owner = field(&mut d, &id, "owner").await.unwrap();
+        owners.insert(owner.clone());
+        let lock = format!("ghostwire.{owner}");
+        let holder: Option<Option<u64>> = d
+            .exec_first("SELECT IS_USED_LOCK(?)", (&lock,))
+            .await
+            .unwrap();
+        let Some(holder) = holder.flatten() else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let owner_process = if owner == first_id { &first } else { &second };
+        if kills % 3 == 2 {
+            owner_process.signal("STOP");
+        }
+        if d.query_drop(format!("KILL {holder}")).await.is_err() {
+            owner_process.signal("CONT");
+            continue; // gone already
+        }
+        kills += 1;
+        match kills % 3 {
+            // Held away from the owner past adopt_after_ms.
+            1 => {
+                let got: Option<Option<i64>> = thief
+                    .exec_first("SELECT GET_LOCK(?, 1)", (&lock,))
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                if got.flatten() == Some(1) {
+                    thief
+                        .exec_drop("DO RELEASE_LOCK(?)", (&lock,))
+                        .await
+                        .unwrap();
+                }
+            }
+            // Frozen past adopt_after_ms: the other instance adopts.
+            0 => {
+                until("adopted while the owner is frozen", async || {
+                    field(&mut d, &id, "owner").await.as_deref() != Some(owner.as_str())
+                        || field(&mut d, &id, "status").await.as_deref() != Some("running")
+                })
+                .await;
+                owner_process.signal("CONT");
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        owners.len() > 1,
+        "the migration moved between the instances"
+    );
+    let _ = c
+        .query_drop(format!("ALTER MIGRATION '{id}' UNTHROTTLE"))
+        .await;
+    let ended = "IF(status IN ('complete', 'failed'), 'ended', status)";
+    until("the migration ended", async || {
+        field(&mut d, &id, ended).await.as_deref() == Some("ended")
+    })
+    .await;
+    let status = field(&mut d, &id, "status").await.unwrap();
+    eprintln!(
+        "{kills} lock connections killed; owners seen: {}; {status}",
+        owners.len()
+    );
+    if status == "failed" {
+        let leftovers: Vec<String> = d
+            .exec(
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? \
+                 AND TABLE_NAME LIKE 't\\_%'",
+                (schema,),
+            )
+            .await
+            .unwrap();
+        assert!(leftovers.is_empty(), "helper tables left: {leftovers:?}");
+        // The statement was async: RETRY answers with the new id.
+        let (again, _): (String, String) = c
+            .query_first(format!("ALTER MIGRATION '{id}' RETRY"))
+            .await
+            .unwrap()
+            .unwrap();
+        await_field(&mut d, &again, "status", "complete").await;
+    }
     stop.store(true, Ordering::Relaxed);
     writes.await.unwrap();
     assert_result(&mut d, schema, &model).await;

@@ -77,9 +77,9 @@ impl From<mysql_async::Error> for CutoverError {
 pub struct Attempt<'a> {
     /// The migration's id (a UUID), named in the sentry's comment.
     pub id: &'a str,
-    /// This proxy instance, which must still own the migration at the
-    /// point of no return.
-    pub instance: &'a str,
+    /// This run, which must still own the migration while it locks,
+    /// replays and renames.
+    pub fence: Fence,
     /// Give the new table the old table's AUTO_INCREMENT counter under the
     /// lock (as a native ALTER keeps it).
     pub carry_auto_increment: bool,
@@ -169,7 +169,7 @@ async fn with_sentry(a: &Attempt<'_>, phase: Phase<'_>) -> Result<Duration, Cuto
     // this one was cut off), and it stays so until the tables are unlocked
     // and the RENAME has run or been stopped: the replay under the lock and
     // the RENAME are writes of this run (see `fence`).
-    let fence = Fence::new(a.id, a.instance).hold(a.pool).await;
+    let fence = a.fence.hold(a.pool).await;
     let fence = match fence {
         Ok(held) => held,
         Err(e) => {

@@ -7,7 +7,10 @@
 //! *before* a write proves nothing once the process can stall between the
 //! check and the write. So every write a run makes to the shadow happens in
 //! a transaction that first takes a shared lock on the migration's record
-//! row, where the record still names this instance as the owner:
+//! row, where the record still names this instance as the owner and this
+//! run as its run (`run_id`: an instance that stopped its own run, e.g. on
+//! losing its lock, and resumes it later fences off the old run the same
+//! way):
 //!
 //! - the adopter's claim (`store::resume::claim`, an `UPDATE` of that row)
 //!   waits until every such transaction of the old owner has ended;
@@ -29,21 +32,26 @@ use mysql_async::{Conn, Pool};
 
 use super::{MigrationError, Result};
 
-/// Which run may write: migration `id` while its record names `instance`.
+/// Which run may write: migration `id` while its record names `instance`
+/// as the owner and `run` as the owner's run of it (an instance that
+/// stopped its own run and later resumes it has a new run: the old one's
+/// writes are fenced off as another instance's would be).
 #[derive(Clone, Debug)]
 pub struct Fence {
     id: String,
     instance: String,
+    run: String,
 }
 
 const CHECK: &str = "SELECT 1 FROM `_ghostwire`.`migrations` \
-                     WHERE id = ? AND owner = ? LOCK IN SHARE MODE";
+                     WHERE id = ? AND owner = ? AND run_id = ? LOCK IN SHARE MODE";
 
 impl Fence {
-    pub fn new(id: &str, instance: &str) -> Self {
+    pub fn new(id: &str, instance: &str, run: &str) -> Self {
         Fence {
             id: id.to_string(),
             instance: instance.to_string(),
+            run: run.to_string(),
         }
     }
 
@@ -51,7 +59,9 @@ impl Fence {
     /// transaction ends, or fails with `Superseded` when this instance no
     /// longer owns the migration.
     pub async fn enter(&self, conn: &mut Conn) -> Result<()> {
-        let owned: Option<u8> = conn.exec_first(CHECK, (&self.id, &self.instance)).await?;
+        let owned: Option<u8> = conn
+            .exec_first(CHECK, (&self.id, &self.instance, &self.run))
+            .await?;
         match owned {
             Some(_) => Ok(()),
             None => Err(MigrationError::Superseded),

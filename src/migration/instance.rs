@@ -19,6 +19,7 @@
 //! server was away), are failed and their helper tables dropped.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
@@ -72,6 +73,7 @@ impl Handle {
         let conn = take_lock(&self.inner.opts, &lock)
             .await?
             .ok_or_else(|| MigrationError::Internal("cannot take the instance lock".into()))?;
+        self.inner.lock_held.store(true, Ordering::SeqCst);
         let handle = self.clone();
         tokio::spawn(async move { handle.keep_lock(conn, lock).await });
         Ok(())
@@ -94,11 +96,13 @@ impl Handle {
                 }
                 warn!("lost the instance lock's connection; taking the lock again");
                 lost_since = Some(Instant::now());
+                self.inner.lock_held.store(false, Ordering::SeqCst);
             }
             if let Ok(Some(c)) = take_lock(&self.inner.opts, &lock).await {
                 info!("took the instance lock again");
                 conn = c;
                 lost_since = None;
+                self.inner.lock_held.store(true, Ordering::SeqCst);
                 continue;
             }
             // Others may take our migrations over once the lock has been
@@ -181,25 +185,29 @@ impl Handle {
         let mut seen = Vec::new();
         for u in store::unfinished(&mut conn).await? {
             seen.push(u.id.clone());
+            let holder: Option<Option<u64>> = conn
+                .exec_first("SELECT IS_USED_LOCK(?)", (store::owner_lock(&u.owner),))
+                .await?;
+            let locked = holder.flatten().is_some();
             let abandoned = if &u.owner == me {
-                // Ours, but no runner here has it: its end went unrecorded.
-                self.control(&u.id).is_none() && !self.is_reserved(&u.schema, &u.table, &u.id)
+                // Ours, but no runner here has it (this instance stopped it,
+                // or its end went unrecorded), while our lock is held again.
+                self.inner.lock_held.load(Ordering::SeqCst)
+                    && self.control(&u.id).is_none()
+                    && !self.is_reserved(&u.schema, &u.table, &u.id)
+            } else if locked {
+                free_since.remove(&u.id);
+                false
             } else {
-                let holder: Option<Option<u64>> = conn
-                    .exec_first("SELECT IS_USED_LOCK(?)", (store::owner_lock(&u.owner),))
-                    .await?;
-                if holder.flatten().is_some() {
-                    free_since.remove(&u.id);
-                    false
-                } else {
-                    let since = *free_since.entry(u.id.clone()).or_insert_with(Instant::now);
-                    since.elapsed() >= adopt_after
-                }
+                let since = *free_since.entry(u.id.clone()).or_insert_with(Instant::now);
+                since.elapsed() >= adopt_after
             };
             if !abandoned {
                 continue;
             }
-            if &u.owner != me && u.resumable {
+            // Ours too: a run this instance stopped (its lock was lost for
+            // a while, or the server went away) goes on as a new run.
+            if u.resumable {
                 match self.adopt(&mut conn, &u).await? {
                     Adoption::Adopted | Adoption::NotNow => {
                         free_since.remove(&u.id);
@@ -276,12 +284,18 @@ impl Handle {
                 warn!(id = %u.id, from = %u.owner, closed, "closed the stopped instance's connections");
             }
         }
-        if !store::claim(conn, &u.id, &u.owner, &self.inner.instance).await? {
+        let run = uuid::Uuid::new_v4().to_string();
+        if !store::claim(conn, &u.id, &u.owner, &self.inner.instance, &run).await? {
             self.controls().remove(&u.id);
             return Ok(Adoption::NotNow);
         }
-        warn!(id = %u.id, schema = %u.schema, table = %u.table, stage = %u.stage, from = %u.owner,
-            resume = checkpoint.is_some(), "adopting a migration whose ghostwire instance stopped");
+        if u.owner == self.inner.instance {
+            warn!(id = %u.id, schema = %u.schema, table = %u.table, stage = %u.stage,
+                resume = checkpoint.is_some(), "resuming a migration this instance had stopped");
+        } else {
+            warn!(id = %u.id, schema = %u.schema, table = %u.table, stage = %u.stage, from = %u.owner,
+                resume = checkpoint.is_some(), "adopting a migration whose ghostwire instance stopped");
+        }
         // Commands its instance acknowledged before it stopped still hold.
         let acknowledged = store::acknowledged(conn, &u.id).await?;
         if acknowledged.iter().any(|c| c == "CANCEL") {
@@ -329,6 +343,7 @@ impl Handle {
             control.release();
         }
         let resume = runner::Resume {
+            run,
             checkpoint,
             attempts: saved.cutover_attempts,
         };
@@ -340,7 +355,7 @@ impl Handle {
             drop(ticket);
             match outcome {
                 Ok(s) => info!(%id, "{}", s.message()),
-                Err(e) => warn!(%id, error = %e.message, "the adopted migration failed"),
+                Err(e) => warn!(%id, error = %e.message, "the adopted migration's run ended"),
             }
         });
         Ok(Adoption::Adopted)

@@ -218,6 +218,9 @@ struct Inner {
     throttler: Arc<crate::throttle::Throttler>,
     stop: CancellationToken,
     tasks: TaskTracker,
+    /// This instance holds its owner lock (see `instance`): only then does
+    /// it resume a run of its own it stopped.
+    lock_held: std::sync::atomic::AtomicBool,
 }
 
 impl Handle {
@@ -244,6 +247,7 @@ impl Handle {
                 throttler,
                 stop: CancellationToken::new(),
                 tasks: TaskTracker::new(),
+                lock_held: Default::default(),
             }),
         }
     }

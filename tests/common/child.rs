@@ -77,6 +77,18 @@ impl Child {
         self.process.wait().unwrap();
     }
 
+    /// SIGTERM, then waits until the process has ended (its shutdown ran).
+    pub async fn terminate(&mut self) {
+        self.signal("TERM");
+        let process = &mut self.process;
+        let mut ended = false;
+        super::eventually("ghostwire ends after SIGTERM", || {
+            ended = ended || process.try_wait().unwrap().is_some();
+            std::future::ready(ended)
+        })
+        .await;
+    }
+
     /// The sum of a counter (all label sets) in this process's metrics.
     pub fn counter(&self, name: &str) -> f64 {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).unwrap();

@@ -30,6 +30,8 @@ mod stages;
 
 /// A resume's starting point (see `resume`).
 pub(super) struct Resume {
+    /// The run the claim named (see `fence`).
+    pub run: String,
     /// `None`: no checkpoint was written; the migration starts over.
     pub checkpoint: Option<super::persisted::Checkpoint>,
     /// Lock attempts already made.
@@ -72,9 +74,17 @@ pub(super) async fn run(
     let mut m = Migration::new(&handle.inner, id, req, control);
     if let Some(r) = &resume {
         m.attempts = r.attempts.into();
+        m.run = r.run.clone();
     }
+    let fresh = resume.is_none();
     m.resume = resume;
     let result = async {
+        if fresh {
+            let mut conn = m.inner.pool.get_conn().await?;
+            if !store::start_run(&mut conn, id, &m.inner.instance, &m.run).await? {
+                return Err(MigrationError::Superseded);
+            }
+        }
         let running = m.inner.running.clone();
         let permit = match running.clone().try_acquire_owned() {
             Ok(p) => p,
@@ -182,7 +192,7 @@ async fn failed(m: &Migration<'_>, e: MigrationError) -> Outcome {
     warn!(%id, error = %e, "migration failed");
     // The helpers are dropped only while the migration is still ours, and
     // it stays ours until they are gone (see `fence`).
-    let fence = super::fence::Fence::new(id, &m.inner.instance);
+    let fence = m.fence();
     let held = match fence.hold(&m.inner.pool).await {
         Err(MigrationError::Superseded) => return Err(taken_over(id)),
         held => held.ok(),
@@ -316,6 +326,8 @@ pub(super) struct Migration<'a> {
     attempts: std::sync::atomic::AtomicU32,
     /// Going on from another process's checkpoint.
     resume: Option<Resume>,
+    /// This run of the migration (`run_id` in the record; see `fence`).
+    run: String,
     /// Another instance took the migration over: nothing of it is touched
     /// any more (no record, no helper dropped).
     lost: std::sync::atomic::AtomicBool,
@@ -348,7 +360,13 @@ impl<'a> Migration<'a> {
             attempts: Default::default(),
             resume: None,
             lost: Default::default(),
+            run: uuid::Uuid::new_v4().to_string(),
         }
+    }
+
+    /// Which writes of this run may land (see `fence`).
+    fn fence(&self) -> super::fence::Fence {
+        super::fence::Fence::new(self.id, &self.inner.instance, &self.run)
     }
 
     /// The old table's name: the one chosen when the shadow was prepared,
@@ -517,6 +535,7 @@ impl<'a> Migration<'a> {
         let checkpointer = resume::Checkpointing {
             id: self.id.to_string(),
             owner: self.inner.instance.clone(),
+            run: self.run.clone(),
             store: self.inner.pool.clone(),
             progress: progress.clone(),
             delta: delta.clone(),
@@ -558,7 +577,7 @@ impl<'a> Migration<'a> {
             }
             let attempt = Attempt {
                 id: self.id,
-                instance: &self.inner.instance,
+                fence: self.fence(),
                 carry_auto_increment: self.carry_auto_increment.load(Ordering::SeqCst),
                 table: &self.req.table,
                 gate,

@@ -21,6 +21,8 @@ use crate::migration::persisted::Checkpoint;
 pub(super) struct Checkpointing {
     pub id: String,
     pub owner: String,
+    /// This run (see `fence`).
+    pub run: String,
     pub store: mysql_async::Pool,
     pub progress: Arc<Progress>,
     pub delta: Arc<Delta>,
@@ -65,7 +67,8 @@ impl Checkpointing {
                 if json != last {
                     let written = match self.store.get_conn().await {
                         Ok(mut c) => {
-                            store::set_checkpoint(&mut c, &self.id, &self.owner, &json).await
+                            store::set_checkpoint(&mut c, &self.id, (&self.owner, &self.run), &json)
+                                .await
                         }
                         Err(e) => Err(e.into()),
                     };

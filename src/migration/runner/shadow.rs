@@ -327,7 +327,7 @@ impl<'a> super::Migration<'a> {
                 server: self.req.session.server,
                 names: (self.shadow_name.clone(), self.req.table.clone()),
             },
-            fence: super::super::fence::Fence::new(self.id, &self.inner.instance),
+            fence: self.fence(),
         };
         let replay = Replay {
             original: self.original.clone(),

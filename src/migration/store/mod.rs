@@ -27,6 +27,7 @@ const CREATE: [&str; 4] = [
         submitted_by VARCHAR(300) NOT NULL,
         shadow_created TINYINT NOT NULL DEFAULT 0,
         owner CHAR(36) NOT NULL DEFAULT '',
+        run_id CHAR(36) NOT NULL DEFAULT '',
         strategy VARCHAR(16) NOT NULL DEFAULT '',
         status VARCHAR(16) NOT NULL,
         stage VARCHAR(64) NOT NULL DEFAULT '',
@@ -83,8 +84,8 @@ const CREATE: [&str; 4] = [
 /// default refused other text) and whether the migration created its
 /// shadow (only tables ghostwire made are dropped); then control and
 /// throttle state and the old table's lifecycle; then what a resume needs
-/// (`persisted`).
-const UPGRADES: [(&str, &str); 5] = [
+/// (`persisted`); then the run that may write (`fence`).
+const UPGRADES: [(&str, &str); 6] = [
     (
         "shadow_created",
         "ALTER TABLE `_ghostwire`.`migrations` \
@@ -119,6 +120,11 @@ const UPGRADES: [(&str, &str); 5] = [
         "checkpoint",
         "ALTER TABLE `_ghostwire`.`migrations` \
          ADD COLUMN request MEDIUMTEXT NULL, ADD COLUMN checkpoint MEDIUMTEXT NULL",
+    ),
+    (
+        "run_id",
+        "ALTER TABLE `_ghostwire`.`migrations` \
+         ADD COLUMN run_id CHAR(36) NOT NULL DEFAULT '' AFTER owner",
     ),
 ];
 

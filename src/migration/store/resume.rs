@@ -7,12 +7,19 @@ use mysql_async::Conn;
 use super::super::Result;
 
 /// Writes the migration's checkpoint (`persisted::Checkpoint`), only while
-/// `owner` still runs it: an instance that lost the migration to another
-/// never overwrites the new owner's progress. False when it has lost it.
-pub async fn set_checkpoint(conn: &mut Conn, id: &str, owner: &str, json: &str) -> Result<bool> {
+/// `owner`'s run `run` still runs it: a run that lost the migration (to
+/// another instance, or to a later run of its own) never overwrites the new
+/// run's progress. False when it has lost it.
+pub async fn set_checkpoint(
+    conn: &mut Conn,
+    id: &str,
+    (owner, run): (&str, &str),
+    json: &str,
+) -> Result<bool> {
     conn.exec_drop(
-        "UPDATE `_ghostwire`.`migrations` SET checkpoint = ? WHERE id = ? AND owner = ?",
-        (json, id, owner),
+        "UPDATE `_ghostwire`.`migrations` SET checkpoint = ? \
+         WHERE id = ? AND owner = ? AND run_id = ?",
+        (json, id, owner, run),
     )
     .await?;
     if conn.affected_rows() > 0 {
@@ -28,13 +35,24 @@ pub async fn set_checkpoint(conn: &mut Conn, id: &str, owner: &str, json: &str) 
 }
 
 /// Takes the migration over from `from` (an instance whose lock has been
-/// free long enough): true when this call moved it, so two instances that
-/// both try never both run it.
-pub async fn claim(conn: &mut Conn, id: &str, from: &str, to: &str) -> Result<bool> {
+/// free long enough, or this one, whose run of it stopped) for the new run
+/// `run`: true when this call moved it, so two instances that both try
+/// never both run it.
+pub async fn claim(conn: &mut Conn, id: &str, from: &str, to: &str, run: &str) -> Result<bool> {
     conn.exec_drop(
-        "UPDATE `_ghostwire`.`migrations` SET owner = ? \
+        "UPDATE `_ghostwire`.`migrations` SET owner = ?, run_id = ? \
          WHERE id = ? AND owner = ? AND status IN ('queued', 'running', 'ready', 'cutting_over')",
-        (to, id, from),
+        (to, run, id, from),
+    )
+    .await?;
+    Ok(conn.affected_rows() == 1)
+}
+
+/// Names `run` as the one run of a new migration that may write (`fence`).
+pub async fn start_run(conn: &mut Conn, id: &str, owner: &str, run: &str) -> Result<bool> {
+    conn.exec_drop(
+        "UPDATE `_ghostwire`.`migrations` SET run_id = ? WHERE id = ? AND owner = ?",
+        (run, id, owner),
     )
     .await?;
     Ok(conn.affected_rows() == 1)
