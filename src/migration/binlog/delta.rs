@@ -64,6 +64,9 @@ struct DeltaInner {
     /// The start of the transaction the tail is reading (the end of the
     /// last one it finished).
     boundary: Pos,
+    /// The end of the last event the tail read (any event), in
+    /// `boundary.file`.
+    read: u64,
     /// Keys taken for replay and not yet settled: the earliest transaction
     /// of each batch.
     in_flight: BTreeMap<u64, Pos>,
@@ -109,6 +112,7 @@ impl Delta {
             inner: Mutex::new(DeltaInner {
                 keys: BTreeMap::new(),
                 horizon: Horizon::Nothing,
+                read: from.pos,
                 boundary: from,
                 in_flight: BTreeMap::new(),
                 next_batch: 0,
@@ -146,6 +150,20 @@ impl Delta {
             _ => d.boundary.file.clone(),
         };
         d.boundary = Pos { seq, file, pos };
+        d.read = pos;
+    }
+
+    /// The tail read an event ending at `end` (in the current file).
+    pub fn read_to(&self, end: u64) {
+        self.lock().read = end;
+    }
+
+    /// Whether the tail has read the binlog up to `file:pos` (a position
+    /// the server reported). Files compare by name: the server numbers
+    /// them with a fixed-width suffix.
+    pub fn has_read(&self, file: &str, pos: u64) -> bool {
+        let d = self.lock();
+        (&*d.boundary.file, d.read) >= (file, pos)
     }
 
     pub fn set_horizon(&self, h: Horizon) {

@@ -137,6 +137,9 @@ fn handle(
     // (`Delta::checkpoint`). Artificial events (position 0) and the rest
     // (GTID, table maps, MariaDB's own) are skipped.
     let end = u64::from(event.header().log_pos());
+    if end > 0 {
+        delta.read_to(end);
+    }
     let rows = match event.read_data() {
         Ok(Some(EventData::RowsEvent(rows))) => rows,
         Ok(Some(EventData::XidEvent(_))) if end > 0 => {

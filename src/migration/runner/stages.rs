@@ -137,8 +137,19 @@ impl super::Migration<'_> {
     }
 
     /// Waits until the applier has (almost) caught up with the binlog.
+    /// Waits until the tail has read what the server had written when
+    /// asked (after a resume, or under a write burst, it may be far
+    /// behind: the lock it is about to take would otherwise wait for it,
+    /// blocking writers) and the replay has caught up with it.
     pub(super) async fn catch_up(&self, delta: &Delta, failure: &Failure) -> Result<()> {
-        while delta.pending() > 1000 || delta.lag() > Duration::from_secs(1) {
+        let (file, pos) = {
+            let mut conn = self.inner.pool.get_conn().await?;
+            super::super::schema::binlog_position(&mut conn, self.server()?).await?
+        };
+        while !delta.has_read(&file, pos)
+            || delta.pending() > 1000
+            || delta.lag() > Duration::from_secs(1)
+        {
             failure.check()?;
             self.cancelled()?;
             tokio::time::sleep(Duration::from_millis(10)).await;
