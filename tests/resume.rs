@@ -391,6 +391,8 @@ async fn a_cut_over_that_renamed_before_the_kill_is_recorded_complete() {
         field(&mut d, &id, "old_table").await.as_deref(),
         Some(old.as_str())
     );
+    let message = field(&mut d, &id, "message").await.unwrap_or_default();
+    assert!(message.contains("had renamed the tables"), "{message}");
     assert_result(&mut d, schema, &model).await;
     let kept: Option<String> = d
         .exec_first(

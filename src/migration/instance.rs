@@ -160,15 +160,27 @@ impl Handle {
         tokio::spawn(async move {
             let mut free_since: HashMap<String, Instant> = HashMap::new();
             let mut failing = false;
+            let mut first = true;
             loop {
                 match handle.reconcile(&mut free_since).await {
+                    // Startup says what it found (adoptions log themselves).
+                    Ok(0) if first => {
+                        info!("no unfinished migrations of stopped instances");
+                        first = false;
+                        failing = false;
+                    }
+                    Ok(n) if first => {
+                        info!(unfinished = n, "unfinished migrations found at startup");
+                        first = false;
+                        failing = false;
+                    }
                     // Said once, not every round, while the primary is away.
                     Err(e) if !failing => {
                         warn!(error = %e, "could not look for migrations left by stopped instances");
                         failing = true;
                     }
                     Err(_) => {}
-                    Ok(()) => failing = false,
+                    Ok(_) => failing = false,
                 }
                 tokio::select! {
                     _ = stop.cancelled() => break,
@@ -178,7 +190,8 @@ impl Handle {
         });
     }
 
-    async fn reconcile(&self, free_since: &mut HashMap<String, Instant>) -> Result<()> {
+    /// One round; returns how many unfinished migrations it saw.
+    async fn reconcile(&self, free_since: &mut HashMap<String, Instant>) -> Result<usize> {
         let mut conn = self.inner.pool.get_conn().await?;
         let adopt_after = Duration::from_millis(self.inner.config.migrations.adopt_after_ms);
         let me = &self.inner.instance;
@@ -233,7 +246,7 @@ impl Handle {
             free_since.remove(&u.id);
         }
         free_since.retain(|id, _| seen.contains(id));
-        Ok(())
+        Ok(seen.len())
     }
 }
 
@@ -321,10 +334,17 @@ impl Handle {
             // A shadow with no checkpoint: its copy had not begun; start over.
             runner::drop_helpers(conn, &u.id, &u.schema, &u.table).await;
         }
-        let message = format!(
-            "resumed by ghostwire instance {} after instance {} stopped",
-            self.inner.instance, u.owner
-        );
+        let message = if u.owner == self.inner.instance {
+            format!(
+                "resumed by ghostwire instance {} after its run stopped",
+                self.inner.instance
+            )
+        } else {
+            format!(
+                "resumed by ghostwire instance {} after instance {} stopped",
+                self.inner.instance, u.owner
+            )
+        };
         let _ = store::update(
             conn,
             &u.id,

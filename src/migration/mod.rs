@@ -59,6 +59,11 @@ pub enum MigrationError {
     /// run stops without touching anything of it again.
     #[error("another ghostwire instance runs this migration now")]
     Superseded,
+    /// The server went away under the run (a restart, a killed
+    /// connection): the run stops and resumes from its checkpoint once the
+    /// server is back (see `instance`), rather than failing.
+    #[error("lost the server connection: {0}")]
+    LostServer(String),
 }
 
 pub type Result<T, E = MigrationError> = std::result::Result<T, E>;
@@ -93,6 +98,20 @@ impl From<mysql_async::Error> for MigrationError {
 }
 
 impl MigrationError {
+    /// Whether this is the server going away rather than a failure of the
+    /// migration itself.
+    pub fn is_lost_server(&self) -> bool {
+        match self {
+            MigrationError::LostServer(_) => true,
+            MigrationError::Backend(e) => matches!(
+                e,
+                mysql_async::Error::Io(_)
+                    | mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed)
+            ),
+            _ => false,
+        }
+    }
+
     /// The ERR packet a client sees for this failure.
     pub fn to_packet(&self) -> ErrPacket {
         match self {
@@ -112,6 +131,11 @@ impl MigrationError {
                 2013,
                 "HY000",
                 "ghostwire: another ghostwire instance runs this migration now",
+            ),
+            MigrationError::LostServer(m) => ErrPacket::new(
+                2013,
+                "HY000",
+                format!("ghostwire: lost the server connection during the migration ({m})"),
             ),
         }
     }
@@ -171,6 +195,9 @@ pub struct Summary {
     pub stall_ms: u64,
     /// Where the old table was kept (copy strategy) and for how long (s).
     pub old_table: Option<(String, u64)>,
+    /// A resume found the cut-over done (the stopped run renamed the
+    /// tables before it could record so): no rows or stall to report.
+    pub reconciled: bool,
 }
 
 pub type Outcome = std::result::Result<Summary, ErrPacket>;
@@ -408,6 +435,7 @@ impl Handle {
             rows_copied: 0,
             stall_ms,
             old_table: None,
+            reconciled: false,
         }
         .message();
         let new = self.new_record(&ticket.id, req, Some((strategy, stall_ms, &message)));
@@ -689,20 +717,34 @@ pub(crate) fn count_outcome(strategy: &'static str, outcome: &'static str) {
 #[derive(Clone, Default)]
 pub struct Failure {
     token: CancellationToken,
-    reason: Arc<Mutex<Option<String>>>,
+    /// Why, and whether it was the server going away.
+    reason: Arc<Mutex<Option<(String, bool)>>>,
 }
 
 impl Failure {
     pub fn fail(&self, reason: impl Into<String>) {
+        self.set(reason.into(), false);
+    }
+
+    /// A task failed with `e`; `what` says which.
+    pub fn fail_with(&self, what: &str, e: &MigrationError) {
+        self.set(format!("{what}: {e}"), e.is_lost_server());
+    }
+
+    fn set(&self, reason: String, lost_server: bool) {
         let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
-        r.get_or_insert(reason.into());
+        r.get_or_insert((reason, lost_server));
         self.token.cancel();
     }
 
     pub fn check(&self) -> Result<()> {
         if self.token.is_cancelled() {
             let r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
-            return Err(MigrationError::Internal(r.clone().unwrap_or_default()));
+            return Err(match r.clone() {
+                Some((reason, true)) => MigrationError::LostServer(reason),
+                Some((reason, false)) => MigrationError::Internal(reason),
+                None => MigrationError::Internal(String::new()),
+            });
         }
         Ok(())
     }

@@ -76,7 +76,7 @@ impl Tail {
         tokio::spawn(async move {
             if let Err(err) = run(stream, &target, &delta, &mark_tx, &s).await {
                 warn!(table = %target.table, error = %err, "binlog tail failed");
-                failure.fail(format!("reading the binary log failed: {err}"));
+                failure.fail_with("reading the binary log failed", &err);
             }
         });
         Ok(Tail { marks, stop })
@@ -106,7 +106,7 @@ async fn run(
             _ = stop.cancelled() => break,
         };
         let Some(event) = event else {
-            return Err(MigrationError::Internal(
+            return Err(MigrationError::LostServer(
                 "the server ended the binlog stream".into(),
             ));
         };

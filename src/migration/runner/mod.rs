@@ -160,6 +160,26 @@ pub(super) async fn run(
             warn!(%id, error = %e, "migration taken over by another instance; this run stopped");
             Err(taken_over(id))
         }
+        // The server went away (a restart, a killed connection): not the
+        // migration's failure. Left for this instance to resume once the
+        // server is back and its lock is held again (or for another).
+        Err(e) if e.is_lost_server() && control.cancelled_by().is_none() => {
+            warn!(%id, error = %e, "migration stopped: lost the server; it resumes from its checkpoint");
+            let message = format!(
+                "ghostwire: migration {id} stopped: {e}; it resumes from its checkpoint once \
+                 the server is back (SHOW MIGRATION '{id}')"
+            );
+            let _ = m
+                .record(&Update {
+                    stage: Some("stopped: lost the server"),
+                    message: Some(&message),
+                    ..Default::default()
+                })
+                .await;
+            Err(crate::protocol::packets::ErrPacket::new(
+                2013, "HY000", message,
+            ))
+        }
         Err(MigrationError::Cancelled) if control.cancelled_by().is_none() => {
             warn!(%id, "migration stopped with this ghostwire process; another instance resumes it");
             let message = format!(
@@ -244,6 +264,9 @@ fn failed_update(status: Status, message: &str) -> Update<'_> {
         status: Some(status),
         stage: Some(status.as_str()),
         message: Some(message),
+        // Nothing runs any more: neither paused nor throttled.
+        paused: Some(false),
+        throttled: Some((false, "")),
         ..Default::default()
     }
 }
@@ -255,6 +278,20 @@ fn count(strategy: &'static str, outcome: &'static str) {
 impl Summary {
     /// Info text of the client's OK packet and the migration's message.
     pub fn message(&self) -> String {
+        if self.reconciled {
+            let old = match &self.old_table {
+                Some((old, 0)) => format!("old table {old} is dropped now"),
+                Some((old, retain)) => {
+                    format!("old table kept as {old} for {}", retention(*retain))
+                }
+                None => String::new(),
+            };
+            return format!(
+                "ghostwire: migration {} complete ({}): its cut-over had renamed the tables \
+                 before its instance stopped (found on resume); {old}",
+                self.id, self.strategy
+            );
+        }
         match &self.old_table {
             Some((old, 0)) => format!(
                 "ghostwire: migration {} complete ({}): {} rows copied, cut-over stall {} ms; old table {old} is dropped now",
@@ -452,7 +489,12 @@ impl<'a> Migration<'a> {
                 checkpoint: Some(cp),
                 ..
             }) => match self.resume_shadow(cp).await? {
-                resume::Found::CutOver => return Ok(self.summary(0, 0)),
+                resume::Found::CutOver => {
+                    return Ok(Summary {
+                        reconciled: true,
+                        ..self.summary(0, 0)
+                    })
+                }
                 resume::Found::GoOn(p) => *p,
             },
             _ => self.prepare_shadow().await?,
@@ -618,6 +660,7 @@ impl<'a> Migration<'a> {
                 qualified(&self.req.schema, self.del_name()),
                 self.inner.config.migrations.retain_old_table.0,
             )),
+            reconciled: false,
         }
     }
 }

@@ -76,7 +76,7 @@ impl super::Migration<'_> {
             // sees that itself; only a real failure is the applier's.
             if let Err(e) = r.map_err(|e| (!matches!(e, MigrationError::Cancelled)).then_some(e)) {
                 let Some(e) = e else { return };
-                failure.fail(format!("applying binlog changes failed: {e}"));
+                failure.fail_with("applying binlog changes failed", &e);
             }
         })
     }
