@@ -20,7 +20,7 @@
 //! | `ghostwire_cutover_attempts_total` | counter | `result` (`ok`, `retry`) | cut-over (or instant ALTER) attempts |
 //! | `ghostwire_cutover_stall_seconds` | histogram | — | time the table was locked by a successful cut-over |
 //! | `ghostwire_cutover_aborted_total` | counter | `reason` (`drain_timeout`, `lock_timeout`, `paused`, `other`) | cut-over attempts given up |
-//! | `ghostwire_migration_commands_total` | counter | `action` (`complete`, `cancel`, `pause`, `resume`, `throttle`, `unthrottle`, `retry`, `cleanup`), `result` (`ok`, `refused`) | `ALTER MIGRATION` commands |
+//! | `ghostwire_migration_commands_total` | counter | `action` (`complete`, `cancel`, `pause`, `resume`, `throttle`, `unthrottle`, `retry`, `cleanup`), `result` (`ok`, `refused`; `denied`: the client may not change the migration) | `ALTER MIGRATION` commands |
 //! | `ghostwire_old_tables_dropped_total` | counter | — | old tables dropped after their retention |
 //! | `ghostwire_old_table_drop_seconds` | histogram | — | how long one old table's `DROP TABLE` took |
 //! | `ghostwire_throttled` | gauge | `reason` (`replica_lag`, `replica_unreachable`, `threads_running`, `client_latency`) | 1 while the automatic throttler holds copies for that reason |

@@ -104,6 +104,26 @@ impl Handle {
         info!(%id, action = %verb, %by, result = label, "migration command");
     }
 
+    /// Records a command refused because the client may not change the
+    /// migration (the server refused it the table's rights, or it may not
+    /// see the table) in `_ghostwire.commands`, for the audit, and counts
+    /// it; the migration's own record (`last_command`) is left alone, so a
+    /// client without rights changes nothing anyone sees there.
+    pub async fn note_denied(&self, id: &str, action: Action, by: &str, why: &str) {
+        if let Ok(mut conn) = self.inner.pool.get_conn().await {
+            if let Err(e) =
+                store::record_denied(&mut conn, id, action.name(), by, &format!("denied: {why}"))
+                    .await
+            {
+                tracing::warn!(%id, error = %e, "could not record a denied migration command");
+            }
+        }
+        metrics::counter!(crate::metrics::MIGRATION_COMMANDS,
+            "action" => action.name().to_ascii_lowercase(), "result" => "denied")
+        .increment(1);
+        info!(%id, action = action.name(), %by, result = "denied", "migration command");
+    }
+
     /// For CLEANUP: the old table a completed migration kept, when it is
     /// still the one ghostwire kept (`Ok(None)`: nothing to drop, with the
     /// reason as the OK's info), or the refusal.

@@ -99,6 +99,35 @@ async fn migration_commands_need_rights_on_the_table() {
     }
     other.disconnect().await.ok();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Each attempt on the id is in the audit, as denied; the migration's
+    // own record does not show them.
+    let mut d = w.ctx.direct().await;
+    let denied: Vec<(String, String)> = d
+        .exec(
+            "SELECT command, result FROM _ghostwire.commands WHERE migration_id = ? \
+             AND issued_by LIKE ? ORDER BY seq",
+            (&id, format!("{nobody}@%")),
+        )
+        .await
+        .unwrap();
+    let verbs: Vec<&str> = denied.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        verbs,
+        ["PAUSE", "THROTTLE", "THROTTLE", "CANCEL", "CLEANUP", "RETRY", "COMPLETE"],
+        "denied attempts recorded: {denied:?}"
+    );
+    assert!(
+        denied.iter().all(|(_, r)| r.starts_with("denied: ")),
+        "{denied:?}"
+    );
+    let last: Option<Option<String>> = d
+        .exec_first(
+            "SELECT last_command FROM _ghostwire.migrations WHERE id = ?",
+            (&id,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(last, Some(None), "the record shows no denied command");
 
     // The owner keeps its rights over its own migration.
     let mine = leaked(&mut owner, &format!("SHOW MIGRATION '{id}'"), &id).await;

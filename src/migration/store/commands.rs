@@ -33,6 +33,23 @@ pub async fn record_command(
     Ok(())
 }
 
+/// Records a command the client had no right to send: in `commands` only.
+pub async fn record_denied(
+    conn: &mut Conn,
+    id: &str,
+    command: &str,
+    by: &str,
+    result: &str,
+) -> Result<()> {
+    conn.exec_drop(
+        "INSERT INTO `_ghostwire`.`commands` (migration_id, command, issued_by, issued_at, result) \
+         VALUES (?, ?, ?, UTC_TIMESTAMP(6), ?)",
+        (id, command, by, result),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Asks the instance running a migration to apply a command (see
 /// `instance`); true when the migration is still that owner's and
 /// unfinished. Returns the last command's sequence number before it, to

@@ -126,7 +126,8 @@ impl Session<'_> {
                 let Some((schema, table, by)) = engine.owner_of(&id).await.ok().flatten() else {
                     return Ok(Ok(admin::unknown(&id)));
                 };
-                match self.may_change(&me, &schema, &table, &by).await? {
+                let target = (id.as_str(), action, (&*schema, &*table, &*by));
+                match self.may_change_noted(&engine, &me, target).await? {
                     Change::Allowed => {}
                     Change::Hidden => return Ok(Ok(admin::unknown(&id))),
                     Change::Refused(e) => return Ok(Err(e)),
@@ -295,6 +296,24 @@ impl Session<'_> {
     /// any more) does not see the migration; its submitter may then; anyone
     /// else must be let ALTER it (`probe::may_alter`, on their own
     /// connection, running nothing).
+    /// `may_change` for a command on migration `id`; a refusal is noted
+    /// for the audit (`Handle::note_denied`).
+    pub(super) async fn may_change_noted(
+        &mut self,
+        engine: &crate::migration::Handle,
+        me: &ClientSession,
+        (id, action, (schema, table, by)): (&str, Action, (&str, &str, &str)),
+    ) -> Result<Change> {
+        let change = self.may_change(me, schema, table, by).await?;
+        let why = match &change {
+            Change::Allowed => return Ok(change),
+            Change::Hidden => "may not see the table",
+            Change::Refused(_) => "the server refused the table's rights",
+        };
+        engine.note_denied(id, action, &me.current_user, why).await;
+        Ok(change)
+    }
+
     pub(super) async fn may_change(
         &mut self,
         me: &ClientSession,

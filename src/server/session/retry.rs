@@ -24,7 +24,8 @@ impl Session<'_> {
         let Some((schema, table, by)) = engine.owner_of(id).await.ok().flatten() else {
             return self.write_raw(crate::admin::unknown(id)).await;
         };
-        match self.may_change(&me, &schema, &table, &by).await? {
+        let target = (id, Action::Retry, (&*schema, &*table, &*by));
+        match self.may_change_noted(&engine, &me, target).await? {
             super::migrations::Change::Allowed => {}
             super::migrations::Change::Hidden => {
                 return self.write_raw(crate::admin::unknown(id)).await
