@@ -68,6 +68,8 @@ struct DeltaInner {
     /// of each batch.
     in_flight: BTreeMap<u64, Pos>,
     next_batch: u64,
+    /// The end of the last event the tail has read (file, position).
+    read: (Arc<str>, u64),
 }
 
 impl DeltaInner {
@@ -109,6 +111,7 @@ impl Delta {
             inner: Mutex::new(DeltaInner {
                 keys: BTreeMap::new(),
                 horizon: Horizon::Nothing,
+                read: (from.file.clone(), from.pos),
                 boundary: from,
                 in_flight: BTreeMap::new(),
                 next_batch: 0,
@@ -146,6 +149,35 @@ impl Delta {
             _ => d.boundary.file.clone(),
         };
         d.boundary = Pos { seq, file, pos };
+    }
+
+    /// The tail has read every event up to `pos` (in `file`, when an
+    /// event names a new one: a rotation).
+    pub fn set_read(&self, file: Option<&str>, pos: u64) {
+        let mut d = self.lock();
+        if let Some(f) = file {
+            if *d.read.0 != *f {
+                d.read.0 = f.into();
+            }
+        }
+        d.read.1 = pos;
+    }
+
+    /// Whether the tail has read the binlog up to `file:pos` (binlog file
+    /// names share a base and a zero-padded sequence number, so they sort
+    /// as they were written).
+    pub fn has_read(&self, file: &str, pos: u64) -> bool {
+        let d = self.lock();
+        (&*d.read.0, d.read.1) >= (file, pos)
+    }
+
+    /// Every pending key, within the horizon or not.
+    pub fn pending_keys(&self) -> Vec<String> {
+        self.lock()
+            .keys
+            .values()
+            .map(|p| p.literal.clone())
+            .collect()
     }
 
     pub fn set_horizon(&self, h: Horizon) {
@@ -273,6 +305,18 @@ mod tests {
         // Once the copy is done, key 50 counts.
         d.set_horizon(Horizon::All);
         assert_eq!(d.checkpoint().binlog.pos, 300);
+    }
+
+    #[test]
+    fn the_tail_position_follows_rotations() {
+        let d = Delta::new(Pos::new("b.000009", 100));
+        assert!(d.has_read("b.000009", 100));
+        assert!(!d.has_read("b.000009", 101));
+        d.set_read(None, 500);
+        assert!(d.has_read("b.000009", 500));
+        d.set_read(Some("b.000010"), 4);
+        assert!(d.has_read("b.000009", 9000), "a later file");
+        assert!(!d.has_read("b.000010", 5));
     }
 
     #[test]
