@@ -105,7 +105,8 @@ async fn create_converted(conn: &mut Conn, plan: &CopyPlan) -> Result<()> {
     conn.query_drop("SET @gw_sql_mode = @@SESSION.sql_mode, SESSION sql_mode = ''")
         .await?;
     let created = conn.query_drop(sql).await;
-    conn.query_drop("SET SESSION sql_mode = @gw_sql_mode").await?;
+    conn.query_drop("SET SESSION sql_mode = @gw_sql_mode")
+        .await?;
     Ok(created?)
 }
 
@@ -131,7 +132,10 @@ fn without_search_indexes(def: &str, name: &str) -> Option<String> {
     let close = body.iter().position(|l| l.starts_with(')'))?;
     let last = close.checked_sub(1)?;
     body[last] = body[last].strip_suffix(',').unwrap_or(body[last]);
-    Some(format!("CREATE TEMPORARY TABLE {name} (\n{}", body.join("\n")))
+    Some(format!(
+        "CREATE TEMPORARY TABLE {name} (\n{}",
+        body.join("\n")
+    ))
 }
 
 /// How many snapshot connections `compare` needs.
@@ -313,7 +317,8 @@ mod tests {
              `tx` text DEFAULT NULL,\n  `g` point NOT NULL,\n  PRIMARY KEY (`id`),\n  \
              KEY `k` (`id`,`tx`(3))\n) ENGINE=InnoDB"
         );
-        let plain = "CREATE TABLE `t` (\n  `id` int NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB";
+        let plain =
+            "CREATE TABLE `t` (\n  `id` int NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB";
         assert_eq!(without_search_indexes(plain, "x"), None, "LIKE is used");
     }
 }

@@ -22,7 +22,8 @@ const FT: &str = "id INT NOT NULL PRIMARY KEY, vc VARCHAR(40), tx TEXT, n INT, \
 const FT_ROWS: &str = "VALUES (1, 'été', 'le ☃ blanc', 1), (2, '', '', 0), (3, NULL, NULL, NULL), \
     (4, 'Malmö', REPEAT('long words ', 50), -7)";
 const GEO: &str = "id INT NOT NULL PRIMARY KEY, g POINT NOT NULL, n INT, SPATIAL KEY sp (g)";
-const GEO_ROWS: &str = "VALUES (1, POINT(1, 2), 1), (2, POINT(-1.5, 0), NULL), (3, POINT(0, 0), 42)";
+const GEO_ROWS: &str =
+    "VALUES (1, POINT(1, 2), 1), (2, POINT(-1.5, 0), NULL), (3, POINT(0, 0), 42)";
 
 const ENUMS: &str = "id INT NOT NULL PRIMARY KEY, e ENUM('a','b','c'), s SET('x','y','z'), \
     e2 ENUM('été','hiver') CHARACTER SET utf8mb4";
