@@ -5,6 +5,8 @@
 
 mod common;
 
+#[path = "migration/unique.rs"]
+mod unique;
 #[path = "migration/warnings.rs"]
 mod warnings;
 
@@ -1050,7 +1052,21 @@ async fn dropping_an_index_is_never_a_copy() {
         .await
         .unwrap();
     }
-    for body in ["DROP INDEX kv", "RENAME INDEX kw TO kw2", "DROP KEY kw2"] {
+    for t in ["t", "n"] {
+        d.query_drop(format!(
+            "ALTER TABLE {t} ADD KEY ka (v, w), ADD KEY kb (w, v)"
+        ))
+        .await
+        .unwrap();
+    }
+    for body in [
+        "DROP INDEX kv",
+        "RENAME INDEX kw TO kw2",
+        "DROP KEY kw2",
+        // With the client's own algorithm and lock clauses.
+        "DROP INDEX ka, ALGORITHM=INPLACE, LOCK=NONE",
+        "DROP INDEX kb, ALGORITHM=DEFAULT",
+    ] {
         let info = alter(&mut c, &format!("ALTER TABLE t {body}")).await;
         // In place, or instant where the server can (a rename).
         let expected = if body.starts_with("DROP") {
@@ -1060,6 +1076,23 @@ async fn dropping_an_index_is_never_a_copy() {
         };
         assert!(info.contains(expected), "{body}: {info}");
         d.query_drop(format!("ALTER TABLE n {body}")).await.unwrap();
+    }
+    if common::is_mysql() {
+        // The statement form (MariaDB's takes no ALGORITHM clause and is
+        // relayed): in place too.
+        for (key, stmt) in [
+            ("kx", "DROP INDEX kx ON t"),
+            ("ky", "DROP INDEX ky ON t ALGORITHM=INPLACE LOCK=NONE"),
+        ] {
+            for t in ["t", "n"] {
+                d.query_drop(format!("CREATE INDEX {key} ON {t} (v, w)"))
+                    .await
+                    .unwrap();
+            }
+            let info = alter(&mut c, stmt).await;
+            assert!(info.contains("complete (inplace)"), "{stmt}: {info}");
+            d.query_drop(stmt.replace(" ON t", " ON n")).await.unwrap();
+        }
     }
     assert_eq!(
         show_create(&ctx, "t").await.replacen("`t`", "`n`", 1),

@@ -75,12 +75,7 @@ pub async fn create_tables(conn: &mut Conn, plan: &CopyPlan, cols: &Compared) ->
     if cols.converted.is_empty() {
         return Ok(());
     }
-    conn.query_drop(format!(
-        "CREATE TEMPORARY TABLE {} LIKE {}",
-        converted_table(plan),
-        plan.shadow
-    ))
-    .await?;
+    create_converted(conn, plan).await?;
     conn.query_drop(carry::create_raw(
         &plan.original,
         &plan.shadow,
@@ -88,6 +83,59 @@ pub async fn create_tables(conn: &mut Conn, plan: &CopyPlan, cols: &Compared) ->
     ))
     .await?;
     carry::check_types(conn, &plan.original, &plan.shadow, &cols.carried).await
+}
+
+/// `converted_table`, `LIKE` the shadow; or, when the shadow has FULLTEXT
+/// or SPATIAL indexes (InnoDB refuses them in a temporary table: ERROR
+/// 1796), from the shadow's own definition without them (indexes play no
+/// part in how a value converts).
+async fn create_converted(conn: &mut Conn, plan: &CopyPlan) -> Result<()> {
+    let table = converted_table(plan);
+    let def: Option<(Vec<u8>, Vec<u8>)> = conn
+        .query_first(format!("SHOW CREATE TABLE {}", plan.shadow))
+        .await?;
+    let def = def.and_then(|(_, d)| String::from_utf8(d).ok());
+    let Some(sql) = def.and_then(|d| without_search_indexes(&d, &table)) else {
+        let like = format!("CREATE TEMPORARY TABLE {table} LIKE {}", plan.shadow);
+        conn.query_drop(like).await?;
+        return Ok(());
+    };
+    // The server's own definition, run again: values it printed (a zero
+    // date default) must not be refused by the copy's strict modes.
+    conn.query_drop("SET @gw_sql_mode = @@SESSION.sql_mode, SESSION sql_mode = ''")
+        .await?;
+    let created = conn.query_drop(sql).await;
+    conn.query_drop("SET SESSION sql_mode = @gw_sql_mode")
+        .await?;
+    Ok(created?)
+}
+
+/// `SHOW CREATE TABLE` text without its FULLTEXT and SPATIAL keys, as a
+/// temporary table named `name`; `None` when it has none (or an
+/// unexpected shape).
+fn without_search_indexes(def: &str, name: &str) -> Option<String> {
+    let search = |l: &str| {
+        let l = l.trim_start();
+        l.starts_with("FULLTEXT KEY ") || l.starts_with("SPATIAL KEY ")
+    };
+    let mut lines = def.lines();
+    let first = lines.next()?;
+    if !first.starts_with("CREATE TABLE ") || !first.ends_with(" (") {
+        return None;
+    }
+    let all: Vec<&str> = lines.collect();
+    if !all.iter().any(|l| search(l)) {
+        return None;
+    }
+    let mut body: Vec<&str> = all.into_iter().filter(|l| !search(l)).collect();
+    // The last definition before the closing parenthesis takes no comma.
+    let close = body.iter().position(|l| l.starts_with(')'))?;
+    let last = close.checked_sub(1)?;
+    body[last] = body[last].strip_suffix(',').unwrap_or(body[last]);
+    Some(format!(
+        "CREATE TEMPORARY TABLE {name} (\n{}",
+        body.join("\n")
+    ))
 }
 
 /// How many snapshot connections `compare` needs.
@@ -251,5 +299,26 @@ pub async fn compare(
             return Ok(rows);
         }
         lower = Some(hi);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_search_indexes;
+
+    #[test]
+    fn search_indexes_are_left_out_of_the_converted_table() {
+        let def = "CREATE TABLE `t_gho` (\n  `id` int(11) NOT NULL,\n  `tx` text DEFAULT NULL,\n  \
+                   `g` point NOT NULL,\n  PRIMARY KEY (`id`),\n  KEY `k` (`id`,`tx`(3)),\n  \
+                   FULLTEXT KEY `ft` (`tx`),\n  SPATIAL KEY `sp` (`g`)\n) ENGINE=InnoDB";
+        assert_eq!(
+            without_search_indexes(def, "d.`_gw_checksum`").unwrap(),
+            "CREATE TEMPORARY TABLE d.`_gw_checksum` (\n  `id` int(11) NOT NULL,\n  \
+             `tx` text DEFAULT NULL,\n  `g` point NOT NULL,\n  PRIMARY KEY (`id`),\n  \
+             KEY `k` (`id`,`tx`(3))\n) ENGINE=InnoDB"
+        );
+        let plain =
+            "CREATE TABLE `t` (\n  `id` int NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB";
+        assert_eq!(without_search_indexes(plain, "x"), None, "LIKE is used");
     }
 }

@@ -15,6 +15,7 @@ use mysql_async::{Pool, Row};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::binlog::{Conflicts, Delta, Retries, Then};
 use super::control::Control;
 use super::persisted::CopiedUpTo;
 
@@ -44,6 +45,9 @@ pub struct CopyPlan {
     pub checks: InsertChecks,
     /// Chunks are written only while this instance owns the migration.
     pub fence: super::fence::Fence,
+    /// Stale images in the shadow that block a copied row (shared with
+    /// the replay).
+    pub conflicts: Conflicts,
 }
 
 /// How an `INSERT … SELECT` into the shadow is held to a native ALTER's
@@ -171,10 +175,13 @@ impl CopyPlan {
     }
 }
 
-/// Copies every row above `from` (all rows when `None`).
+/// Copies every row above `from` (all rows when `None`); `delta`: the
+/// keys changed meanwhile (see `copy_range`).
+#[allow(clippy::too_many_arguments)]
 pub async fn copy(
     pool: &Pool,
     plan: &CopyPlan,
+    delta: &Arc<Delta>,
     from: Option<Bound>,
     workers: usize,
     target: Duration,
@@ -193,16 +200,20 @@ pub async fn copy(
     let abort = stop.child_token();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
-        let (pool, plan, rx, progress, abort, control) = (
+        let (pool, plan, delta, rx, progress, abort, control) = (
             pool.clone(),
             plan.clone(),
+            delta.clone(),
             rx.clone(),
             progress.clone(),
             abort.clone(),
             control.clone(),
         );
         tasks.spawn(async move {
-            let r = worker(&pool, &plan, &rx, target, &progress, &abort, &control).await;
+            let r = worker(
+                &pool, &plan, &delta, &rx, target, &progress, &abort, &control,
+            )
+            .await;
             if r.is_err() {
                 abort.cancel();
             }
@@ -264,9 +275,11 @@ pub async fn bound(
     Ok(Some(out))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn worker(
     pool: &Pool,
     plan: &CopyPlan,
+    delta: &Delta,
     rx: &tokio::sync::Mutex<mpsc::Receiver<Chunk>>,
     target: Duration,
     progress: &Progress,
@@ -286,7 +299,7 @@ async fn worker(
         }
         let range = CopyPlan::range(&plan.old_key, lo.as_ref(), &hi);
         let started = Instant::now();
-        let rows = copy_range(&mut conn, plan, &range).await?;
+        let rows = copy_range(&mut conn, plan, delta, &range).await?;
         tracing::trace!(seq, %range, rows, "chunk copied");
         progress.rows.fetch_add(rows, Ordering::Relaxed);
         metrics::counter!(crate::metrics::MIGRATION_ROWS_COPIED).increment(rows);
@@ -298,25 +311,74 @@ async fn worker(
 }
 
 /// Copies one key range. The applier never touches a range before its
-/// chunk is done (see `binlog::Horizon`), so a duplicate key here is a real
-/// one (a new unique key the data violates) and fails the migration with
-/// the server's own error, as a native ALTER would; so does a value the new
+/// chunk is done (see `binlog::Horizon`), but the shadow may hold an image
+/// of a row outside the range that is older than the chunk's read, or
+/// newer (replay reads the latest rows), and collides with a copied row on
+/// a unique key when writers pass a value from row to row. A chunk that
+/// collides is copied again as replay copies: under the replay's lock,
+/// with a locking read of the latest rows, stale images cleared
+/// (`binlog::conflict`). A duplicate that stays is a real one (a new
+/// unique key the data violates) and fails the migration with the
+/// server's own error, as a native ALTER would; so does a value the new
 /// column type cannot hold (strict mode). `ALTER IGNORE` keeps IGNORE's
-/// meaning: such rows are dropped.
-async fn copy_range(conn: &mut mysql_async::Conn, plan: &CopyPlan, range: &str) -> Result<u64> {
+/// meaning: such rows are dropped. A lost deadlock is tried again.
+async fn copy_range(
+    conn: &mut mysql_async::Conn,
+    plan: &CopyPlan,
+    delta: &Delta,
+    range: &str,
+) -> Result<u64> {
+    let mut retries = Retries::default();
+    loop {
+        let r = if retries.exclusive() {
+            let _writing = plan.conflicts.writing().await;
+            let lock = format!(
+                "SELECT COUNT(*) FROM {} {} WHERE {range} LOCK IN SHARE MODE",
+                plan.original, plan.force_index
+            );
+            let copy = async |c: &mut mysql_async::Conn| copy_range_sql(c, plan, range, true).await;
+            plan.conflicts.exclusive(conn, delta, &lock, copy).await
+        } else {
+            // Only while this instance owns the migration (see `fence`).
+            let copy =
+                async |c: &mut mysql_async::Conn| copy_range_sql(c, plan, range, false).await;
+            plan.fence.write(conn, copy).await
+        };
+        match r {
+            Ok(rows) => return Ok(rows),
+            Err(e) => match retries.after(&e) {
+                Then::Again(pause) => tokio::time::sleep(pause).await,
+                Then::Exclusive => {}
+                Then::Fail => return Err(e),
+            },
+        }
+    }
+}
+
+/// One `INSERT … SELECT` of a range; `latest`: a locking read of the
+/// latest rows, as replay reads them (else the consistent, non-locking
+/// read of the statement's start).
+async fn copy_range_sql(
+    conn: &mut mysql_async::Conn,
+    plan: &CopyPlan,
+    range: &str,
+    latest: bool,
+) -> Result<u64> {
     let verb = if plan.ignore {
         "INSERT IGNORE"
     } else {
         "INSERT"
     };
     let sql = format!(
-        "{verb} INTO {} ({}) SELECT {} FROM {} {} WHERE {range}",
-        plan.shadow, plan.new_cols, plan.old_cols, plan.original, plan.force_index
+        "{verb} INTO {} ({}) SELECT {} FROM {} {} WHERE {range}{}",
+        plan.shadow,
+        plan.new_cols,
+        plan.old_cols,
+        plan.original,
+        plan.force_index,
+        if latest { " LOCK IN SHARE MODE" } else { "" }
     );
-    // Only while this instance owns the migration (see `fence`).
-    plan.fence
-        .write(conn, async |c| insert_checked(c, &sql, &plan.checks).await)
-        .await
+    insert_checked(conn, &sql, &plan.checks).await
 }
 
 /// Runs an `INSERT … SELECT` into the shadow; with `warnings_fail`, a

@@ -165,6 +165,11 @@ async fn with_sentry(a: &Attempt<'_>, phase: Phase<'_>) -> Result<Duration, Cuto
     let sentry = qualified(a.schema, a.del_name);
     let shadow = qualified(a.schema, a.shadow_name);
     let timeout = Duration::from_secs(a.config.lock_wait_timeout_s);
+    // The background applier must not hold statements on the tables now.
+    // Paused before the record is held: the applier holds the pause while
+    // its batch waits for the record (see `fence`), and a waiting record
+    // update (the checkpoint) queues that wait behind our hold.
+    let _paused = a.pause.lock().await;
     // Still this instance's migration (another may have adopted it while
     // this one was cut off), and it stays so until the tables are unlocked
     // and the RENAME has run or been stopped: the replay under the lock and
@@ -205,8 +210,6 @@ async fn locked(
         sentry_comment(a.id)
     ))
     .await?;
-    // The background applier must not hold statements on the tables now.
-    let _paused = a.pause.lock().await;
     let result = match phase {
         Phase::Rename => rename_phase(a, &mut lock, sentry, shadow, timeout).await,
         Phase::Snapshot(snaps) => {

@@ -76,6 +76,8 @@ pub struct Alter {
     pub ops: Vec<Op>,
     /// The body names its own `ALGORITHM=`.
     pub algorithm_given: bool,
+    /// Its value, upper-cased (the last one given).
+    pub algorithm: Option<String>,
     /// `AUTO_INCREMENT = N` table option.
     pub auto_increment: Option<u64>,
     pub hints: Hints,
@@ -269,6 +271,10 @@ fn top_level_word(r: &Reader, k: usize, end: usize, a: &mut Alter) -> Result<(),
         }
         "ALGORITHM" => {
             a.algorithm_given = true;
+            let v = if r.punct(k + 1, b'=') { k + 2 } else { k + 1 };
+            if v < end && r.t.get(v).is_some_and(|t| t.kind == TokenKind::Word) {
+                a.algorithm = Some(r.upper(v));
+            }
             Ok(())
         }
         "AUTO_INCREMENT" => {
@@ -442,11 +448,17 @@ fn add_list(r: &Reader, from: usize, e: usize, ine: bool, a: &mut Alter) {
 
 /// Whether every operation only drops or renames secondary indexes: a
 /// change InnoDB makes in place by editing metadata (no copy, concurrent
-/// writes allowed), which a copy would only make slower.
-pub fn metadata_only<N>(ops: &[Op<N>]) -> bool {
-    !ops.is_empty()
-        && ops.iter().all(|o| {
-            matches!(o, Op::Other(k) if matches!(k.as_str(),
-                "DROP INDEX" | "DROP KEY" | "RENAME INDEX" | "RENAME KEY"))
-        })
+/// writes allowed), which a copy would only make slower. The client's own
+/// `ALGORITHM` (`algorithm`, see `Alter`) and `LOCK` clauses may come
+/// with them, unless they ask for what in place is not: a `COPY` (a table
+/// rebuild, which ghostwire runs as its online copy) or `INSTANT` (which
+/// the server refuses for a dropped index; the copy stands as before).
+pub fn metadata_only<N>(ops: &[Op<N>], algorithm: Option<&str>) -> bool {
+    let index = |k: &str| matches!(k, "DROP INDEX" | "DROP KEY" | "RENAME INDEX" | "RENAME KEY");
+    let clause = |k: &str| matches!(k, "ALGORITHM" | "LOCK");
+    !matches!(algorithm, Some("COPY" | "INSTANT"))
+        && ops.iter().any(|o| matches!(o, Op::Other(k) if index(k)))
+        && ops
+            .iter()
+            .all(|o| matches!(o, Op::Other(k) if index(k) || clause(k)))
 }

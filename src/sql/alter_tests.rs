@@ -306,3 +306,26 @@ fn column_ops() {
         ]
     );
 }
+
+#[test]
+fn dropping_indexes_with_the_clients_own_algorithm_is_metadata_only() {
+    let meta = |sql: &str| {
+        let a = p(sql).unwrap();
+        metadata_only(&a.ops, a.algorithm.as_deref())
+    };
+    assert!(meta("ALTER TABLE t DROP INDEX a, RENAME KEY b TO c"));
+    assert!(meta(
+        "ALTER TABLE t DROP INDEX a, ALGORITHM=INPLACE, LOCK=NONE"
+    ));
+    assert!(meta("ALTER TABLE t DROP KEY a, ALGORITHM = DEFAULT"));
+    assert!(meta(
+        "ALTER TABLE t DROP INDEX a, ALGORITHM=NOCOPY, LOCK=SHARED"
+    ));
+    // A rebuild asked for, or INSTANT (refused natively): not in place.
+    assert!(!meta("ALTER TABLE t DROP INDEX a, ALGORITHM=COPY"));
+    assert!(!meta("ALTER TABLE t DROP INDEX a, algorithm=instant"));
+    // Clauses alone, or with anything else: not metadata only.
+    assert!(!meta("ALTER TABLE t ALGORITHM=INPLACE, LOCK=NONE"));
+    assert!(!meta("ALTER TABLE t DROP INDEX a, ADD INDEX (b)"));
+    assert!(!meta("ALTER TABLE t DROP INDEX a, FORCE"));
+}

@@ -64,13 +64,12 @@ struct DeltaInner {
     /// The start of the transaction the tail is reading (the end of the
     /// last one it finished).
     boundary: Pos,
-    /// The end of the last event the tail read (any event), in
-    /// `boundary.file`.
-    read: u64,
     /// Keys taken for replay and not yet settled: the earliest transaction
     /// of each batch.
     in_flight: BTreeMap<u64, Pos>,
     next_batch: u64,
+    /// The end of the last event the tail has read (file, position).
+    read: (Arc<str>, u64),
 }
 
 impl DeltaInner {
@@ -112,7 +111,7 @@ impl Delta {
             inner: Mutex::new(DeltaInner {
                 keys: BTreeMap::new(),
                 horizon: Horizon::Nothing,
-                read: from.pos,
+                read: (from.file.clone(), from.pos),
                 boundary: from,
                 in_flight: BTreeMap::new(),
                 next_batch: 0,
@@ -150,20 +149,35 @@ impl Delta {
             _ => d.boundary.file.clone(),
         };
         d.boundary = Pos { seq, file, pos };
-        d.read = pos;
     }
 
-    /// The tail read an event ending at `end` (in the current file).
-    pub fn read_to(&self, end: u64) {
-        self.lock().read = end;
+    /// The tail has read every event up to `pos` (in `file`, when an
+    /// event names a new one: a rotation).
+    pub fn set_read(&self, file: Option<&str>, pos: u64) {
+        let mut d = self.lock();
+        if let Some(f) = file {
+            if *d.read.0 != *f {
+                d.read.0 = f.into();
+            }
+        }
+        d.read.1 = pos;
     }
 
-    /// Whether the tail has read the binlog up to `file:pos` (a position
-    /// the server reported). Files compare by name: the server numbers
-    /// them with a fixed-width suffix.
+    /// Whether the tail has read the binlog up to `file:pos` (binlog file
+    /// names share a base and a zero-padded sequence number, so they sort
+    /// as they were written).
     pub fn has_read(&self, file: &str, pos: u64) -> bool {
         let d = self.lock();
-        (&*d.boundary.file, d.read) >= (file, pos)
+        (&*d.read.0, d.read.1) >= (file, pos)
+    }
+
+    /// Every pending key, within the horizon or not.
+    pub fn pending_keys(&self) -> Vec<String> {
+        self.lock()
+            .keys
+            .values()
+            .map(|p| p.literal.clone())
+            .collect()
     }
 
     pub fn set_horizon(&self, h: Horizon) {
@@ -291,6 +305,18 @@ mod tests {
         // Once the copy is done, key 50 counts.
         d.set_horizon(Horizon::All);
         assert_eq!(d.checkpoint().binlog.pos, 300);
+    }
+
+    #[test]
+    fn the_tail_position_follows_rotations() {
+        let d = Delta::new(Pos::new("b.000009", 100));
+        assert!(d.has_read("b.000009", 100));
+        assert!(!d.has_read("b.000009", 101));
+        d.set_read(None, 500);
+        assert!(d.has_read("b.000009", 500));
+        d.set_read(Some("b.000010"), 4);
+        assert!(d.has_read("b.000009", 9000), "a later file");
+        assert!(!d.has_read("b.000010", 5));
     }
 
     #[test]

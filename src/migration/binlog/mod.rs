@@ -18,6 +18,7 @@
 
 use futures_util::StreamExt;
 use mysql_async::binlog::events::{Event, EventData};
+use mysql_async::binlog::EventType;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStreamRequest, Conn, Opts, Value};
 use tokio::sync::watch;
@@ -29,8 +30,10 @@ use super::sql::{key_in, KeyKind};
 use super::{Failure, MigrationError, Result};
 use crate::flavour::ServerInfo;
 
+mod conflict;
 mod delta;
 
+pub use conflict::{Conflicts, Retries, Then};
 pub use delta::{Delta, Horizon, Pos, ResumePoint};
 
 /// What the tail watches.
@@ -119,6 +122,16 @@ async fn run(
             continue;
         }
         handle(&stream, &event, target, delta, marks)?;
+        // Only after the event's keys are recorded: a replay waiting for
+        // the tail to reach a position (`conflict`) then finds them.
+        let end = u64::from(event.header().log_pos());
+        if matches!(event.header().event_type(), Ok(EventType::ROTATE_EVENT)) {
+            if let Ok(Some(EventData::RotateEvent(r))) = event.read_data() {
+                delta.set_read(Some(&r.name()), r.position());
+            }
+        } else if end > 0 {
+            delta.set_read(None, end);
+        }
     }
     let _ = stream.close().await;
     Ok(())
@@ -137,9 +150,6 @@ fn handle(
     // (`Delta::checkpoint`). Artificial events (position 0) and the rest
     // (GTID, table maps, MariaDB's own) are skipped.
     let end = u64::from(event.header().log_pos());
-    if end > 0 {
-        delta.read_to(end);
-    }
     let rows = match event.read_data() {
         Ok(Some(EventData::RowsEvent(rows))) => rows,
         Ok(Some(EventData::XidEvent(_))) if end > 0 => {
@@ -236,6 +246,8 @@ pub struct Replay {
     /// Batches are replayed only while this instance owns the migration
     /// (under the cut-over's lock, `cutover` holds it instead).
     pub fence: super::fence::Fence,
+    /// Stale images in the shadow that block a replayed row.
+    pub conflicts: Conflicts,
 }
 
 impl Replay {
@@ -263,34 +275,66 @@ impl Replay {
         ]
     }
 
-    /// Replays up to `batch` pending keys in a transaction; returns how many.
+    /// A locking read of the original's rows of `keys` (see
+    /// `Conflicts::exclusive`).
+    fn lock_sql(&self, keys: &[String]) -> String {
+        format!(
+            "SELECT COUNT(*) FROM {} WHERE {} LOCK IN SHARE MODE",
+            self.original,
+            key_in(&self.old_key, keys)
+        )
+    }
+
+    /// Replays up to `batch` pending keys in a transaction; returns how
+    /// many. A batch that loses a deadlock, or collides on a unique key
+    /// with a stale image, is put back and tried again (see `conflict`).
     pub async fn flush_once(&self, conn: &mut Conn, delta: &Delta, batch: usize) -> Result<usize> {
-        let batch = delta.take(batch);
-        if batch.keys.is_empty() {
-            return Ok(0);
-        }
-        let n = batch.keys.len();
-        tracing::trace!(keys = ?batch.keys, "replaying");
-        let [del, ins] = self.statements(&batch.keys);
-        let r = self
-            .fence
-            .write(conn, async |c| {
+        let _writing = self.conflicts.writing().await;
+        let mut retries = Retries::default();
+        loop {
+            let taken = delta.take(batch);
+            if taken.keys.is_empty() {
+                return Ok(0);
+            }
+            let n = taken.keys.len();
+            tracing::trace!(keys = ?taken.keys, "replaying");
+            let [del, ins] = self.statements(&taken.keys);
+            let replay = async |c: &mut Conn| {
                 c.query_drop(&del).await?;
                 insert_checked(c, &ins, &self.checks).await
-            })
-            .await;
-        if let Err(e) = r {
-            delta.restore(batch);
-            return Err(e);
+            };
+            let r = if retries.exclusive() {
+                let lock = self.lock_sql(&taken.keys);
+                self.conflicts.exclusive(conn, delta, &lock, replay).await
+            } else {
+                self.fence.write(conn, replay).await
+            };
+            match r {
+                Ok(_) => {
+                    delta.settle(&taken);
+                    metrics::counter!(crate::metrics::MIGRATION_KEYS_REPLAYED).increment(n as u64);
+                    return Ok(n);
+                }
+                Err(e) => {
+                    delta.restore(taken);
+                    match retries.after(&e) {
+                        Then::Again(pause) => tokio::time::sleep(pause).await,
+                        Then::Exclusive => {}
+                        Then::Fail => return Err(e),
+                    }
+                }
+            }
         }
-        delta.settle(&batch);
-        metrics::counter!(crate::metrics::MIGRATION_KEYS_REPLAYED).increment(n as u64);
-        Ok(n)
     }
 
     /// Replays every pending key with plain statements (the caller holds
-    /// LOCK TABLES, under which a transaction would release the locks).
+    /// LOCK TABLES, under which a transaction would release the locks, and
+    /// nothing changes the original). After a duplicate key, every pending
+    /// key's image is taken out of the shadow first: a duplicate that
+    /// stays is one the original holds.
     pub async fn flush_all_locked(&self, conn: &mut Conn, delta: &Delta) -> Result<usize> {
+        let _writing = self.conflicts.writing().await;
+        let mut retries = Retries::default();
         let mut total = 0;
         loop {
             let batch = delta.take(1000);
@@ -298,8 +342,6 @@ impl Replay {
                 return Ok(total);
             }
             let keys = &batch.keys;
-            total += keys.len();
-            metrics::counter!(crate::metrics::MIGRATION_KEYS_REPLAYED).increment(keys.len() as u64);
             tracing::trace!(?keys, "replaying under the lock");
             let [del, ins] = self.statements(keys);
             let r = async {
@@ -308,10 +350,20 @@ impl Replay {
             }
             .await;
             match r {
-                Ok(_) => delta.settle(&batch),
+                Ok(_) => {
+                    total += keys.len();
+                    metrics::counter!(crate::metrics::MIGRATION_KEYS_REPLAYED)
+                        .increment(keys.len() as u64);
+                    delta.settle(&batch);
+                }
                 Err(e) => {
                     delta.restore(batch);
-                    return Err(e);
+                    match retries.after(&e) {
+                        Then::Exclusive if !retries.cleared() => {
+                            self.conflicts.clear(conn, delta).await?
+                        }
+                        _ => return Err(e),
+                    }
                 }
             }
         }

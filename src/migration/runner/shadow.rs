@@ -3,6 +3,7 @@
 //! columns onto the new one and picks the chunking key.
 
 use super::*;
+use crate::migration::binlog::Conflicts;
 
 impl<'a> super::Migration<'a> {
     /// Checks, then creates the shadow table with the client's ALTER applied
@@ -328,6 +329,7 @@ impl<'a> super::Migration<'a> {
                 names: (self.shadow_name.clone(), self.req.table.clone()),
             },
             fence: self.fence(),
+            conflicts: Conflicts::new(shadow, &new_key, self.fence(), self.server()?),
         };
         let replay = Replay {
             original: self.original.clone(),
@@ -339,6 +341,7 @@ impl<'a> super::Migration<'a> {
             checks: copy.checks.clone(),
             ignore: copy.ignore,
             fence: copy.fence.clone(),
+            conflicts: copy.conflicts.clone(),
         };
         let target = Target {
             schema: self.req.schema.clone(),

@@ -12,7 +12,7 @@ impl super::Migration<'_> {
         plan: &CopyPlan,
         from: Option<copier::Bound>,
         progress: &Arc<Progress>,
-        delta: &Delta,
+        delta: &Arc<Delta>,
         failure: &Failure,
         rows_total: u64,
     ) -> Result<()> {
@@ -22,6 +22,7 @@ impl super::Migration<'_> {
         let copy = copier::copy(
             self.pool()?,
             plan,
+            delta,
             from,
             self.inner.config.migrations.copy_workers,
             Duration::from_millis(self.inner.config.migrations.chunk_target_ms),

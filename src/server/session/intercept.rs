@@ -224,7 +224,10 @@ impl Session<'_> {
         };
         let mut attempt = self.try_instant(&probe, &request, server, kind).await?;
         let mut strategy = "instant";
-        if matches!(attempt, InstantAttempt::Copy) && sql::alter::metadata_only(&request.ops) {
+        let algorithm = parsed.alter.algorithm.as_deref();
+        if matches!(attempt, InstantAttempt::Copy)
+            && sql::alter::metadata_only(&request.ops, algorithm)
+        {
             // Dropping or renaming secondary indexes only: in place (as
             // natively), not a copy. The same rights were checked above.
             let inplace = match &parsed.index {
