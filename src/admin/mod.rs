@@ -8,7 +8,8 @@
 //! see its table, and changed by its submitter or whoever may ALTER it.
 
 use crate::migration::store::SHOWN;
-use crate::protocol::packets::{ok_with_info, ErrPacket};
+use crate::protocol::errors;
+use crate::protocol::packets::ok_with_info;
 use crate::protocol::resultset::{write_result_set, Column, Kind};
 use crate::protocol::Caps;
 use crate::sql::commands::{migration_command, Action, MigrationCommand, ShowFilter, Target};
@@ -74,13 +75,9 @@ pub fn parse(sql: &[u8], dialect: &Dialect) -> Request {
         {
             // What the server says of an unknown column in a WHERE.
             Some((c, _)) => Request::Invalid(
-                ErrPacket::new(
-                    1054,
-                    "42S22",
-                    format!(
-                        "Unknown column '{c}' in 'where clause' (SHOW MIGRATIONS has: {})",
-                        SHOWN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-                    ),
+                errors::unknown_migrations_column(
+                    c,
+                    &SHOWN.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
                 )
                 .frame(1),
             ),
@@ -93,11 +90,9 @@ pub fn parse(sql: &[u8], dialect: &Dialect) -> Request {
             target: Target::All,
             action: Action::Retry,
         } => Request::Invalid(
-            ErrPacket::new(
-                1235,
-                "42000",
-                "ghostwire: ALTER MIGRATION ALL RETRY is not supported (it would run every failed \
-                 or cancelled ALTER again, even ones a later ALTER superseded); retry one at a \
+            errors::not_supported(
+                "ALTER MIGRATION ALL RETRY is not supported (it would run every failed or \
+                 cancelled ALTER again, even ones a later ALTER superseded); retry one at a \
                  time: ALTER MIGRATION '<id>' RETRY",
             )
             .frame(1),
@@ -123,26 +118,17 @@ pub fn ok_reply(ctx: Context, affected: u64, info: &str) -> Vec<u8> {
 
 /// The answer for an id no migration has (or one the client may not see).
 pub fn unknown(id: &str) -> Vec<u8> {
-    ErrPacket::new(
-        1105,
-        "HY000",
-        format!("ghostwire: no migration '{id}' (SHOW MIGRATIONS lists those you may see)"),
-    )
-    .frame(1)
+    errors::no_such_migration(id).frame(1)
 }
 
 fn usage(form: &str) -> Vec<u8> {
-    ErrPacket::new(1064, "42000", format!("ghostwire: expected {form}")).frame(1)
+    errors::migration_syntax(form).frame(1)
 }
 
 /// The answer when a migration command arrives as COM_STMT_PREPARE.
 pub fn refuse_prepare() -> Vec<u8> {
-    ErrPacket::new(
-        1295,
-        "HY000",
-        "ghostwire: migration commands cannot be prepared; send them as plain queries",
-    )
-    .frame(1)
+    errors::cannot_prepare("migration commands cannot be prepared; send them as plain queries")
+        .frame(1)
 }
 
 #[cfg(test)]

@@ -272,7 +272,7 @@ impl GateError {
                 waited.as_millis()
             ),
         };
-        ErrPacket::new(1205, "HY000", msg)
+        crate::protocol::errors::gate_wait_timeout(msg)
     }
 }
 

@@ -6,6 +6,7 @@ use tracing::info;
 
 use super::control::Manual;
 use super::{lifecycle, store, Handle};
+use crate::protocol::errors;
 use crate::protocol::packets::ErrPacket;
 use crate::sql::commands::Action;
 
@@ -56,24 +57,23 @@ impl Handle {
             match store::command_answer(&mut conn, id, before).await {
                 Ok(Some(result)) => {
                     return Some(match result.strip_prefix("refused: ") {
-                        Some(message) => Err(ErrPacket::new(1105, "HY000", message.to_string())),
+                        // Already the general refusal's text.
+                        Some(message) => Err(errors::ghostwire(
+                            message.strip_prefix("ghostwire: ").unwrap_or(message),
+                        )),
                         None => Ok(result),
-                    })
+                    });
                 }
                 Ok(None) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
                 Err(e) => return Some(Err(e.to_packet())),
             }
         }
         let _ = store::take_request(&mut conn, id, &text).await;
-        Some(Err(ErrPacket::new(
-            1105,
-            "HY000",
-            format!(
-                "ghostwire: the ghostwire instance running migration {id} did not answer within \
-                 {} s (SHOW MIGRATION '{id}' says whether it is gone); the command was withdrawn",
-                FORWARD_WAIT.as_secs()
-            ),
-        )))
+        Some(Err(errors::ghostwire(format!(
+            "the ghostwire instance running migration {id} did not answer within {} s (SHOW \
+             MIGRATION '{id}' says whether it is gone); the command was withdrawn",
+            FORWARD_WAIT.as_secs()
+        ))))
     }
 
     /// Records a command on the migration, logs and counts it.
@@ -197,34 +197,26 @@ impl Handle {
         if action == Action::Cleanup {
             // Run by the session, as a DROP on the client's own connection
             // (see `old_table_to_drop`): the server decides who may.
-            return Err(ErrPacket::new(
-                1235,
-                "42000",
-                format!("ghostwire: send ALTER MIGRATION '{id}' CLEANUP as a plain query"),
-            ));
+            return Err(errors::not_supported(format!(
+                "send ALTER MIGRATION '{id}' CLEANUP as a plain query"
+            )));
         }
         if action == Action::Retry {
             // Retried by the session (as if the client sent the statement).
-            return Err(ErrPacket::new(
-                1235,
-                "42000",
-                format!("ghostwire: send ALTER MIGRATION '{id}' RETRY as a plain query, for one migration"),
-            ));
+            return Err(errors::not_supported(format!(
+                "send ALTER MIGRATION '{id}' RETRY as a plain query, for one migration"
+            )));
         }
         // A migration that has ended (recorded so) may still be cleaning up
         // here: its control is not there to command any more.
         let unfinished = UNFINISHED.contains(&state.status.as_str());
         let Some(control) = self.control(id).filter(|_| unfinished) else {
             return Err(if unfinished {
-                ErrPacket::new(
-                    1105,
-                    "HY000",
-                    format!(
-                        "ghostwire: migration {id} is {} but no ghostwire instance runs it now; \
-                         it is taken over once its instance has been gone for adopt_after_ms",
-                        state.status
-                    ),
-                )
+                errors::ghostwire(format!(
+                    "migration {id} is {} but no ghostwire instance runs it now; it is taken \
+                     over once its instance has been gone for adopt_after_ms",
+                    state.status
+                ))
             } else {
                 wrong_state(id, &state.status, action, "it is queued or running")
             });
@@ -290,34 +282,21 @@ impl Handle {
 }
 
 fn no_such(id: &str) -> ErrPacket {
-    ErrPacket::new(
-        1105,
-        "HY000",
-        format!("ghostwire: no migration '{id}' (SHOW MIGRATIONS lists those you may see)"),
-    )
+    errors::no_such_migration(id)
 }
 
 /// CANCEL or PAUSE after the cut-over let its RENAME through.
 fn too_late(id: &str, action: Action) -> ErrPacket {
-    ErrPacket::new(
-        1105,
-        "HY000",
-        format!(
-            "ghostwire: migration {id} is cutting over and its RENAME has been let through: \
-             too late to {}; it completes now (to undo it, rename the old table back, see \
-             SHOW MIGRATION '{id}')",
-            action.name()
-        ),
-    )
+    errors::ghostwire(format!(
+        "migration {id} is cutting over and its RENAME has been let through: too late to {}; \
+         it completes now (to undo it, rename the old table back, see SHOW MIGRATION '{id}')",
+        action.name()
+    ))
 }
 
 fn wrong_state(id: &str, status: &str, action: Action, applies: &str) -> ErrPacket {
-    ErrPacket::new(
-        1105,
-        "HY000",
-        format!(
-            "ghostwire: migration {id} is {status}; {} applies only while {applies}",
-            action.name()
-        ),
-    )
+    errors::ghostwire(format!(
+        "migration {id} is {status}; {} applies only while {applies}",
+        action.name()
+    ))
 }

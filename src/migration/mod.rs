@@ -37,6 +37,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::flavour::ServerInfo;
 use crate::gate::Gates;
+use crate::protocol::errors;
 use crate::protocol::packets::ErrPacket;
 pub use crate::sql::Hints;
 
@@ -79,14 +80,11 @@ impl From<mysql_async::Error> for MigrationError {
             // Access denied to ghostwire's own account: the client's rights
             // were checked on its own connection before; this is ours.
             mysql_async::Error::Server(s) if matches!(s.code, 1044 | 1142 | 1143 | 1227) => {
-                MigrationError::Refused(ErrPacket::new(
+                MigrationError::Refused(errors::engine_account_lacks(
                     s.code,
                     s.state,
-                    format!(
-                        "ghostwire: its own backend account lacks a right the migration needs \
-                         ({}); it needs {GRANTS_NEEDED}",
-                        s.message
-                    ),
+                    &s.message,
+                    GRANTS_NEEDED,
                 ))
             }
             mysql_async::Error::Server(s) => {
@@ -116,27 +114,13 @@ impl MigrationError {
     pub fn to_packet(&self) -> ErrPacket {
         match self {
             MigrationError::Refused(p) | MigrationError::Server(p) => p.clone(),
-            MigrationError::Backend(e) => ErrPacket::new(
-                2013,
-                "HY000",
-                format!("ghostwire: lost the backend during the migration ({e}); the original table is unchanged"),
-            ),
-            MigrationError::Internal(m) => ErrPacket::new(1105, "HY000", format!("ghostwire: {m}")),
-            MigrationError::Cancelled => ErrPacket::new(
-                1317,
-                "70100",
-                "ghostwire: the migration was cancelled; the original table is unchanged",
-            ),
-            MigrationError::Superseded => ErrPacket::new(
-                2013,
-                "HY000",
+            MigrationError::Backend(e) => errors::migration_lost_backend(e),
+            MigrationError::Internal(m) => errors::ghostwire(m),
+            MigrationError::Cancelled => errors::migration_cancelled(None, None),
+            MigrationError::Superseded => errors::migration_run_stopped(
                 "ghostwire: another ghostwire instance runs this migration now",
             ),
-            MigrationError::LostServer(m) => ErrPacket::new(
-                2013,
-                "HY000",
-                format!("ghostwire: lost the server connection during the migration ({m})"),
-            ),
+            MigrationError::LostServer(m) => errors::migration_lost_backend(m),
         }
     }
 }
@@ -151,7 +135,7 @@ fn still_running(other: &str, schema: &str, table: &str) -> MigrationError {
 
 /// A refusal with ERR 1105 (HY000) and a "ghostwire: " message.
 pub fn refused(msg: impl std::fmt::Display) -> MigrationError {
-    MigrationError::Refused(ErrPacket::new(1105, "HY000", format!("ghostwire: {msg}")))
+    MigrationError::Refused(errors::ghostwire(msg))
 }
 
 /// One intercepted ALTER, after the server accepted it from the client
@@ -484,13 +468,10 @@ impl Handle {
         {
             // The client's own connection saw the table (its ALTER got as
             // far as the algorithm): ghostwire's account cannot.
-            return Err(MigrationError::Refused(ErrPacket::new(
-                1142,
-                "42000",
-                format!(
-                    "ghostwire: its own backend account cannot see {schema}.{table}; \
-                     it needs {GRANTS_NEEDED}"
-                ),
+            return Err(MigrationError::Refused(errors::engine_account_cannot_see(
+                &schema,
+                &table,
+                GRANTS_NEEDED,
             )));
         }
         let id = ticket.id.clone();

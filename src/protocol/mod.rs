@@ -8,6 +8,7 @@
 
 pub mod binary;
 pub mod charset;
+pub mod errors;
 pub mod handshake;
 pub mod packets;
 pub mod response;

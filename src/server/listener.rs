@@ -13,7 +13,7 @@ use tracing::{error, warn};
 use super::preauth::Authenticating;
 use super::{session, Shared};
 use crate::metrics;
-use crate::protocol::packets::errors;
+use crate::protocol::errors;
 
 /// Pause after a failed accept (typically EMFILE: out of file descriptors).
 /// The pending connection stays in the backlog, so retrying at once would

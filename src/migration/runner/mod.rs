@@ -11,6 +11,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use tracing::{info, warn};
 
+use crate::protocol::errors;
+
 use super::binlog::{Delta, Horizon, Pos, Replay, Tail, Target};
 use super::carry::Carried;
 use super::checksum::{self, Compared};
@@ -176,9 +178,7 @@ pub(super) async fn run(
                     ..Default::default()
                 })
                 .await;
-            Err(crate::protocol::packets::ErrPacket::new(
-                2013, "HY000", message,
-            ))
+            Err(errors::migration_run_stopped(message))
         }
         Err(MigrationError::Cancelled) if control.cancelled_by().is_none() => {
             warn!(%id, "migration stopped with this ghostwire process; another instance resumes it");
@@ -193,9 +193,7 @@ pub(super) async fn run(
                     ..Default::default()
                 })
                 .await;
-            Err(crate::protocol::packets::ErrPacket::new(
-                2013, "HY000", message,
-            ))
+            Err(errors::migration_run_stopped(message))
         }
         Err(e) => failed(&m, e).await,
     };
@@ -228,14 +226,7 @@ async fn failed(m: &Migration<'_>, e: MigrationError) -> Outcome {
         held.release().await;
     }
     let packet = match (&e, control.cancelled_by()) {
-        (MigrationError::Cancelled, Some(by)) => crate::protocol::packets::ErrPacket::new(
-            1317,
-            "70100",
-            format!(
-                "ghostwire: migration {id} was cancelled by {by} (ALTER MIGRATION … \
-                 CANCEL); the original table is unchanged"
-            ),
-        ),
+        (MigrationError::Cancelled, Some(by)) => errors::migration_cancelled(Some(id), Some(&by)),
         _ => e.to_packet(),
     };
     let status = match e {
@@ -249,14 +240,10 @@ async fn failed(m: &Migration<'_>, e: MigrationError) -> Outcome {
 
 /// What a client waiting for a migration another instance took over sees.
 fn taken_over(id: &str) -> crate::protocol::packets::ErrPacket {
-    crate::protocol::packets::ErrPacket::new(
-        2013,
-        "HY000",
-        format!(
-            "ghostwire: migration {id} is run by another ghostwire instance now \
-             (SHOW MIGRATION '{id}')"
-        ),
-    )
+    errors::migration_run_stopped(format!(
+        "ghostwire: migration {id} is run by another ghostwire instance now \
+         (SHOW MIGRATION '{id}')"
+    ))
 }
 
 fn failed_update(status: Status, message: &str) -> Update<'_> {

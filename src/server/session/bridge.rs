@@ -17,8 +17,9 @@
 use zeroize::Zeroizing;
 
 use crate::password_key::PasswordKey;
+use crate::protocol::errors;
 use crate::protocol::handshake::{full_auth, FullAuth};
-use crate::protocol::packets::{errors, ErrPacket};
+use crate::protocol::packets::ErrPacket;
 
 /// What the next client packet of the exchange is expected to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,11 +16,12 @@ use super::{backend_err, client_err, refuse, Result, Session, SessionError};
 use crate::config::BackendTlsMode;
 use crate::flavour::ServerInfo;
 use crate::metrics::Handles;
+use crate::protocol::errors;
 use crate::protocol::handshake::{
     full_auth, mask_greeting, parse_client_hello, replace_auth_response, sends_password_first,
     set_client_ssl, ClientHello, FullAuth, Greeting,
 };
-use crate::protocol::packets::{errors, ok_status, ErrPacket, ERR_HEADER, OK_HEADER};
+use crate::protocol::packets::{ok_status, ErrPacket, ERR_HEADER, OK_HEADER};
 use crate::protocol::response::ResponseTracker;
 use crate::protocol::{parse_header, HEADER_LEN};
 use crate::server::io::{Conn, IoError, Stream};
@@ -69,7 +70,7 @@ impl<'a> Session<'a> {
             )) {
             Ok(g) => g,
             Err(e) => {
-                let err = ErrPacket::new(2027, "HY000", format!("ghostwire: backend {addr}: {e}"));
+                let err = errors::backend_greeting_malformed(addr, &e);
                 return Err(refuse(client, err, 0).await);
             }
         };

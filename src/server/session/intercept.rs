@@ -13,6 +13,7 @@ use crate::config::Intercept;
 use crate::migration::{Hints, Request};
 use crate::protocol::binary::to_binary_rows;
 use crate::protocol::charset;
+use crate::protocol::errors;
 use crate::protocol::packets::{err_code, ok_with_info, ErrPacket};
 use crate::protocol::resultset::{write_result_set, Column, Kind};
 use crate::protocol::{write_packet, Command, HEADER_LEN};
@@ -94,11 +95,7 @@ impl Session<'_> {
         // configuration does not intercept) goes to the server untouched.
         let hinted = match sql::hints::hints_in_statement(&text, &self.plain_dialect()) {
             Ok(h) => Hints::merged(self.hints, h),
-            Err(e) => {
-                return self
-                    .answer_error(frame, ErrPacket::new(1105, "HY000", e.to_string()))
-                    .await
-            }
+            Err(e) => return self.answer_error(frame, errors::refusal(&e)).await,
         };
         if !self.should_intercept(hinted) {
             return Ok(Decision::Relay);
@@ -152,7 +149,7 @@ impl Session<'_> {
             },
             (None, None) => {
                 return self
-                    .answer_error(frame, ErrPacket::new(1046, "3D000", "No database selected"))
+                    .answer_error(frame, errors::no_database_selected())
                     .await
             }
         };
@@ -307,18 +304,8 @@ impl Session<'_> {
         }
         let watched = engine.gates().watch(&req.schema, &req.table);
         let gate = &watched.gate;
-        let mut outcome = InstantAttempt::Refused(
-            ErrPacket::new(
-                1205,
-                "HY000",
-                format!(
-                    "ghostwire: could not get the table's metadata lock in {} attempts: a long \
-                     transaction holds it. Commit or end it, then submit the ALTER again",
-                    cfg.max_attempts
-                ),
-            )
-            .payload(),
-        );
+        let mut outcome =
+            InstantAttempt::Refused(errors::metadata_lock_attempts(cfg.max_attempts).payload());
         for _ in 1..=cfg.max_attempts {
             // The ALTER commits this session's transaction first: its own
             // claims are not worth waiting for.
@@ -353,12 +340,10 @@ impl Session<'_> {
                 // last (ORDER BY) is in the way.
                 Err(e) if err_code(&e) == Some(SYNTAX_ERROR) && kind == Statement::AlterTable => {
                     outcome = InstantAttempt::Refused(
-                        ErrPacket::new(
-                            1235,
-                            "42000",
-                            "ghostwire: this ALTER ends with a clause that must stay last \
-                             (such as ORDER BY), so it cannot run as an online migration; \
-                             run it with /* ghostwire: direct */",
+                        errors::not_supported(
+                            "this ALTER ends with a clause that must stay last (such as ORDER \
+                             BY), so it cannot run as an online migration; run it with /* \
+                             ghostwire: direct */",
                         )
                         .payload(),
                     );
@@ -419,9 +404,7 @@ impl Session<'_> {
         let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let outcome = loop {
             tokio::select! {
-                r = &mut done => break r.unwrap_or_else(|_| Err(ErrPacket::new(
-                    1053, "08S01", "ghostwire: shutting down; the migration was stopped and the table left unchanged",
-                ))),
+                r = &mut done => break r.unwrap_or_else(|_| Err(errors::migration_shutdown())),
                 r = self.client.read_more(), if self.client.buf.len() < 1 << 16 => {
                     if let Err(e) = r {
                         info!(id = %sub.id, "client left while its migration runs; it continues");
@@ -485,30 +468,24 @@ impl Session<'_> {
                 self.hints = h;
                 None
             }
-            Err(e) => Some(ErrPacket::new(1231, "42000", e.to_string())),
+            Err(e) => Some(errors::wrong_variable_value(&e)),
         }
     }
 }
 
 fn unreadable_name() -> ErrPacket {
-    ErrPacket::new(
-        1105,
-        "HY000",
-        "ghostwire: cannot read the table name in this session's character set; \
-         run the ALTER with /* ghostwire: direct */ or SET NAMES utf8mb4",
+    errors::ghostwire(
+        "cannot read the table name in this session's character set; run the ALTER with /* \
+         ghostwire: direct */ or SET NAMES utf8mb4",
     )
 }
 
 fn unreadable_charset(charset: &str) -> ErrPacket {
-    ErrPacket::new(
-        1105,
-        "HY000",
-        format!(
-            "ghostwire: cannot read statements sent in character set {charset} (it reads \
-             utf8mb4, utf8mb3, latin1, ascii); SET NAMES utf8mb4, or send the ALTER with \
-             SET @ghostwire = 'direct' to run it on the server as is"
-        ),
-    )
+    errors::ghostwire(format!(
+        "cannot read statements sent in character set {charset} (it reads utf8mb4, utf8mb3, \
+         latin1, ascii); SET NAMES utf8mb4, or send the ALTER with SET @ghostwire = 'direct' to \
+         run it on the server as is"
+    ))
 }
 
 /// Reads the client's ALTER. `None`: ghostwire cannot tell what the server
@@ -528,7 +505,7 @@ fn read_alter(
             | AlterError::Unterminated
             | AlterError::Malformed,
         ) => return Ok(None),
-        Err(e) => return Err(ErrPacket::new(1105, "HY000", e.to_string())),
+        Err(e) => return Err(errors::refusal(&e)),
     };
     let ops = sql::decode_ops(&alter.ops, charset_client).ok_or_else(unreadable_name)?;
     let body = text.get(alter.body.clone()).unwrap_or_default().to_vec();

@@ -23,7 +23,8 @@ use crate::admin;
 use crate::metrics::CommandKind;
 use crate::migration::Hints;
 use crate::protocol::binary::{prepare_ok, to_binary_rows};
-use crate::protocol::packets::{ok_payload, ErrPacket, ERR_HEADER, OK_HEADER};
+use crate::protocol::errors;
+use crate::protocol::packets::{ok_payload, ERR_HEADER, OK_HEADER};
 use crate::protocol::response::Expect;
 use crate::protocol::{write_packet, Command, HEADER_LEN, MAX_FRAME_PAYLOAD};
 use crate::sql;
@@ -68,7 +69,7 @@ impl Session<'_> {
             // the prepare, with the same words as the COM_QUERY path.
             let err = statement.err().map(|e| e.to_string()).unwrap_or_default();
             return self
-                .answer_prepare(len, ErrPacket::new(1105, "HY000", err).frame(1))
+                .answer_prepare(len, errors::refusal(&err).frame(1))
                 .await;
         };
         let hints = Hints::merged(self.hints, statement);
@@ -83,12 +84,10 @@ impl Session<'_> {
             None => return Ok(false),
         };
         if params > 0 {
-            let err = ErrPacket::new(
-                1235,
-                "42000",
-                "ghostwire: a statement that runs as an online migration (ALTER TABLE, \
-                 CREATE/DROP INDEX) cannot take parameters (?); write the values into the \
-                 statement, or add /* ghostwire: direct */ to prepare it on the server",
+            let err = errors::not_supported(
+                "a statement that runs as an online migration (ALTER TABLE, CREATE/DROP INDEX) \
+                 cannot take parameters (?); write the values into the statement, or add /* \
+                 ghostwire: direct */ to prepare it on the server",
             );
             return self.answer_prepare(len, err.frame(1)).await;
         }
@@ -323,11 +322,9 @@ impl Session<'_> {
 
 /// The answer to a cursor on a migration command's rows.
 fn no_cursor() -> Vec<u8> {
-    ErrPacket::new(
-        1235,
-        "42000",
-        "ghostwire: cursors are not supported on SHOW MIGRATIONS / SHOW MIGRATION; \
-         execute it without a cursor",
+    errors::not_supported(
+        "cursors are not supported on SHOW MIGRATIONS / SHOW MIGRATION; execute it without a \
+         cursor",
     )
     .frame(1)
 }

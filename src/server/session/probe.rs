@@ -10,7 +10,8 @@ use std::collections::HashSet;
 use super::{Result, Session};
 use crate::flavour::ServerInfo;
 use crate::migration::client_session::ClientSession;
-use crate::protocol::packets::{err_code, ErrPacket, ERR_HEADER};
+use crate::protocol::errors;
+use crate::protocol::packets::{err_code, ERR_HEADER};
 use crate::protocol::response::{Event, Expect};
 use crate::protocol::resultset::{read_text_rows, TextRow};
 use crate::protocol::{parse_header, write_packet, Command, HEADER_LEN};
@@ -60,14 +61,8 @@ impl Session<'_> {
             .into_iter()
             .next()
             .and_then(|row| ClientSession::from_row(server, row));
-        Ok(captured.ok_or_else(|| {
-            ErrPacket::new(
-                1105,
-                "HY000",
-                "ghostwire: could not read the session's settings",
-            )
-            .payload()
-        }))
+        Ok(captured
+            .ok_or_else(|| errors::ghostwire("could not read the session's settings").payload()))
     }
 
     /// Whether the server reads `text` as exactly one statement it can
@@ -128,10 +123,8 @@ impl Session<'_> {
         server: ServerInfo,
     ) -> Result<Answer<()>> {
         if self.is_temporary(qualified).await? {
-            return Ok(Err(ErrPacket::new(
-                1105,
-                "HY000",
-                "ghostwire: this session has a temporary table of that name; drop it first",
+            return Ok(Err(errors::ghostwire(
+                "this session has a temporary table of that name; drop it first",
             )
             .payload()));
         }
@@ -219,14 +212,8 @@ impl Session<'_> {
     /// Runs a query on the client's connection and reads its rows.
     pub(super) async fn query_rows(&mut self, sql: &[u8]) -> Result<Answer<Vec<TextRow>>> {
         Ok(match self.backend_query(sql).await? {
-            Ok(packets) => read_text_rows(&packets, self.caps).ok_or_else(|| {
-                ErrPacket::new(
-                    1105,
-                    "HY000",
-                    "ghostwire: unexpected answer from the server",
-                )
-                .payload()
-            }),
+            Ok(packets) => read_text_rows(&packets, self.caps)
+                .ok_or_else(|| errors::ghostwire("unexpected answer from the server").payload()),
             Err(e) => Err(e),
         })
     }

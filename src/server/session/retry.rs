@@ -6,6 +6,7 @@
 
 use super::intercept::{Decision, Statement};
 use super::{client_err, Result, Session};
+use crate::protocol::errors;
 use crate::protocol::packets::ErrPacket;
 use crate::sql::classify::{classify, Class};
 use crate::sql::commands::Action;
@@ -56,7 +57,7 @@ impl Session<'_> {
             engine
                 .note_command(id, Action::Retry, &me.current_user, Err(&message))
                 .await;
-            return self.write_err(ErrPacket::new(1105, "HY000", message)).await;
+            return self.write_err(errors::refusal(&message)).await;
         }
         engine
             .note_command(
@@ -78,14 +79,10 @@ impl Session<'_> {
             // Now it would run directly on the server (a hint, a temporary
             // table, text read differently): not a migration to retry.
             Decision::Relay => {
-                self.write_err(ErrPacket::new(
-                    1105,
-                    "HY000",
-                    format!(
-                        "ghostwire: migration {id}'s statement would now go to the server \
-                         directly, not as a migration; send it yourself if you mean to"
-                    ),
-                ))
+                self.write_err(errors::ghostwire(format!(
+                    "migration {id}'s statement would now go to the server directly, not as a \
+                     migration; send it yourself if you mean to"
+                )))
                 .await
             }
         }
