@@ -15,9 +15,11 @@ mod commands;
 pub mod control;
 pub mod copier;
 mod cutover;
+mod error;
 mod fence;
 mod instance;
 mod lifecycle;
+mod opts;
 mod persisted;
 mod runner;
 pub mod schema;
@@ -28,7 +30,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+use mysql_async::{Opts, Pool};
 use tokio::sync::{oneshot, Notify, OnceCell, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -40,90 +42,9 @@ use crate::gate::Gates;
 use crate::protocol::errors;
 use crate::protocol::packets::ErrPacket;
 pub use crate::sql::Hints;
-
-#[derive(Debug, thiserror::Error)]
-pub enum MigrationError {
-    /// A check failed; the packet says why and what to do.
-    #[error("{0}")]
-    Refused(ErrPacket),
-    /// The server refused one of the engine's statements (e.g. the ALTER
-    /// body applied to the shadow table): its own error, relayed.
-    #[error("{0}")]
-    Server(ErrPacket),
-    #[error("backend: {0}")]
-    Backend(mysql_async::Error),
-    #[error("{0}")]
-    Internal(String),
-    #[error("cancelled")]
-    Cancelled,
-    /// Another instance has taken the migration over (see `fence`): this
-    /// run stops without touching anything of it again.
-    #[error("another ghostwire instance runs this migration now")]
-    Superseded,
-    /// The server went away under the run (a restart, a killed
-    /// connection): the run stops and resumes from its checkpoint once the
-    /// server is back (see `instance`), rather than failing.
-    #[error("lost the server connection: {0}")]
-    LostServer(String),
-}
-
-pub type Result<T, E = MigrationError> = std::result::Result<T, E>;
-
-/// The rights ghostwire's own account needs (README, "Grants").
-pub const GRANTS_NEEDED: &str =
-    "SELECT, INSERT, DELETE, CREATE, DROP, ALTER, LOCK TABLES, CREATE TEMPORARY TABLES on the \
-    migrated schemas, REPLICATION SLAVE and REPLICATION CLIENT on *.*, and ALL on _ghostwire.*";
-
-impl From<mysql_async::Error> for MigrationError {
-    fn from(e: mysql_async::Error) -> Self {
-        match e {
-            // Access denied to ghostwire's own account: the client's rights
-            // were checked on its own connection before; this is ours.
-            mysql_async::Error::Server(s) if matches!(s.code, 1044 | 1142 | 1143 | 1227) => {
-                MigrationError::Refused(errors::engine_account_lacks(
-                    s.code,
-                    s.state,
-                    &s.message,
-                    GRANTS_NEEDED,
-                ))
-            }
-            mysql_async::Error::Server(s) => {
-                MigrationError::Server(ErrPacket::new(s.code, s.state, s.message))
-            }
-            other => MigrationError::Backend(other),
-        }
-    }
-}
-
-impl MigrationError {
-    /// Whether this is the server going away rather than a failure of the
-    /// migration itself.
-    pub fn is_lost_server(&self) -> bool {
-        match self {
-            MigrationError::LostServer(_) => true,
-            MigrationError::Backend(e) => matches!(
-                e,
-                mysql_async::Error::Io(_)
-                    | mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed)
-            ),
-            _ => false,
-        }
-    }
-
-    /// The ERR packet a client sees for this failure.
-    pub fn to_packet(&self) -> ErrPacket {
-        match self {
-            MigrationError::Refused(p) | MigrationError::Server(p) => p.clone(),
-            MigrationError::Backend(e) => errors::migration_lost_backend(e),
-            MigrationError::Internal(m) => errors::ghostwire(m),
-            MigrationError::Cancelled => errors::migration_cancelled(None, None),
-            MigrationError::Superseded => errors::migration_run_stopped(
-                "ghostwire: another ghostwire instance runs this migration now",
-            ),
-            MigrationError::LostServer(m) => errors::migration_lost_backend(m),
-        }
-    }
-}
+pub use error::{Failure, MigrationError, Result, GRANTS_NEEDED};
+use opts::engine_opts;
+pub(crate) use opts::migration_opts;
 
 /// The refusal of an ALTER while another migration of the table runs.
 fn still_running(other: &str, schema: &str, table: &str) -> MigrationError {
@@ -589,152 +510,10 @@ impl Handle {
     }
 }
 
-/// The engine's own backend account. Each engine connection: utf8mb4 in,
-/// raw bytes out (key values come back exactly as stored), UTC, READ
-/// COMMITTED (the copy takes no locks on the original), zero dates allowed
-/// and zero kept as a value in AUTO_INCREMENT columns (so rows copy as they are).
-fn engine_opts(config: &Config, instance: &str) -> Opts {
-    let (host, port) = config
-        .backend
-        .addr
-        .rsplit_once(':')
-        .map(|(h, p)| (h.to_string(), p.parse().unwrap_or(3306)))
-        .unwrap_or_else(|| (config.backend.addr.clone(), 3306));
-    let setup = engine_setup(
-        instance,
-        &[
-            "SET SESSION time_zone = '+00:00'".to_string(),
-            "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(TRIM(BOTH ',' FROM \
-         REPLACE(REPLACE(CONCAT(',', @@session.sql_mode, ','), ',NO_ZERO_IN_DATE,', ','), \
-         ',NO_ZERO_DATE,', ',')), ''), 'NO_AUTO_VALUE_ON_ZERO')"
-                .to_string(),
-        ],
-    );
-    let constraints = PoolConstraints::new(0, 64).expect("0 <= 64");
-    OptsBuilder::default()
-        .ip_or_hostname(host)
-        .tcp_port(port)
-        .user(Some(config.backend.user.clone()))
-        .pass(
-            config
-                .backend
-                .password
-                .as_ref()
-                .map(|p| p.expose().to_string()),
-        )
-        .prefer_socket(false)
-        .ssl_opts(engine_ssl_opts(&config.backend.tls))
-        .setup(setup)
-        .pool_opts(PoolOpts::default().with_constraints(constraints))
-        .wait_timeout(Some(28_800))
-        .into()
-}
-
-/// `[backend.tls]` for the engine's own connections (admin, binlog, copy),
-/// checked as for the relayed sessions. mysql_async cannot fall back to
-/// plain text, so `preferred` is `required` here.
-fn engine_ssl_opts(tls: &crate::config::BackendTls) -> Option<mysql_async::SslOpts> {
-    use crate::config::BackendTlsMode as Mode;
-    let path = |p: &std::path::PathBuf| p.clone().into();
-    let opts = mysql_async::SslOpts::default()
-        // Only the configured CA, as for the relayed sessions.
-        .with_disable_built_in_roots(true)
-        .with_root_certs(tls.ca.iter().map(path).collect())
-        .with_client_identity(
-            tls.cert
-                .as_ref()
-                .zip(tls.key.as_ref())
-                .map(|(c, k)| mysql_async::ClientIdentity::new(path(c), path(k))),
-        );
-    match tls.mode {
-        Mode::Off => None,
-        Mode::Preferred | Mode::Required => Some(opts.with_danger_accept_invalid_certs(true)),
-        Mode::VerifyCa => Some(opts.with_danger_skip_domain_validation(true)),
-        Mode::VerifyIdentity => Some(opts),
-    }
-}
-
-/// Every engine connection: utf8mb4 in, raw bytes out, READ COMMITTED,
-/// marked as this instance's (`store::mark_connection`), then `extra`
-/// (time zone and SQL mode).
-fn engine_setup(instance: &str, extra: &[String]) -> Vec<String> {
-    let mut setup = vec![
-        "SET NAMES utf8mb4".to_string(),
-        "SET character_set_results = binary".to_string(),
-        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_string(),
-        store::mark_connection(instance),
-    ];
-    setup.extend_from_slice(extra);
-    setup
-}
-
-/// Options for one migration's copy, replay and checksum connections: the
-/// engine's, in UTC with the conversion SQL mode (see
-/// `ClientSession::copy_setup`). `None` when the captured values are not of
-/// a plain shape.
-pub(crate) fn migration_opts(
-    base: &Opts,
-    instance: &str,
-    session: &client_session::ClientSession,
-    keep_zero_ids: bool,
-) -> Option<Opts> {
-    let setup = engine_setup(instance, &session.copy_setup(keep_zero_ids)?);
-    let constraints = PoolConstraints::new(0, 64).expect("0 <= 64");
-    Some(
-        OptsBuilder::from_opts(base.clone())
-            .setup(setup)
-            .pool_opts(PoolOpts::default().with_constraints(constraints))
-            .into(),
-    )
-}
-
 /// Counts a migration's outcome in the metrics.
 pub(crate) fn count_outcome(strategy: &'static str, outcome: &'static str) {
     metrics::counter!(crate::metrics::MIGRATIONS, "strategy" => strategy, "outcome" => outcome)
         .increment(1);
-}
-
-/// A task's failure, visible to the runner that watches it.
-#[derive(Clone, Default)]
-pub struct Failure {
-    token: CancellationToken,
-    /// Why, and whether it was the server going away.
-    reason: Arc<Mutex<Option<(String, bool)>>>,
-}
-
-impl Failure {
-    pub fn fail(&self, reason: impl Into<String>) {
-        self.set(reason.into(), false);
-    }
-
-    /// A task failed with `e`; `what` says which.
-    pub fn fail_with(&self, what: &str, e: &MigrationError) {
-        self.set(format!("{what}: {e}"), e.is_lost_server());
-    }
-
-    fn set(&self, reason: String, lost_server: bool) {
-        let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
-        r.get_or_insert((reason, lost_server));
-        self.token.cancel();
-    }
-
-    pub fn check(&self) -> Result<()> {
-        if self.token.is_cancelled() {
-            let r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
-            return Err(match r.clone() {
-                Some((reason, true)) => MigrationError::LostServer(reason),
-                Some((reason, false)) => MigrationError::Internal(reason),
-                None => MigrationError::Internal(String::new()),
-            });
-        }
-        Ok(())
-    }
-
-    /// Resolves when a failure is recorded.
-    pub async fn wait(&self) -> MigrationError {
-        self.token.cancelled().await;
-        self.check().err().unwrap_or(MigrationError::Cancelled)
-    }
 }
 
 /// Poll interval for conditions on the server (processlist, lag).
