@@ -189,6 +189,13 @@ async fn with_sentry(a: &Attempt<'_>, phase: Phase<'_>) -> Result<Duration, Cuto
     result
 }
 
+/// How long (s) the cut-over's lock connection may sit idle before the
+/// server closes it: twice the longest wait between its statements, and a
+/// margin for a slow machine.
+fn lock_idle_limit(lock_wait_timeout_s: u64) -> u64 {
+    2 * lock_wait_timeout_s + 5
+}
+
 /// `with_sentry` once the fence is held.
 async fn locked(
     a: &Attempt<'_>,
@@ -198,9 +205,16 @@ async fn locked(
     timeout: Duration,
 ) -> Result<Duration, CutoverError> {
     let mut lock = a.pool.get_conn().await?;
+    // `wait_timeout`: this connection is never idle for longer than one
+    // wait for the binlog tail or for the RENAME to queue (each at most
+    // `timeout`); if this process freezes while it holds the tables (a
+    // paused VM, SIGSTOP), the server closes the connection after this
+    // long and the tables are free again, instead of staying locked until
+    // the process wakes (the sentry still stops the queued RENAME).
     lock.query_drop(format!(
-        "SET SESSION lock_wait_timeout = {}",
-        a.config.lock_wait_timeout_s
+        "SET SESSION lock_wait_timeout = {0}, wait_timeout = {1}",
+        a.config.lock_wait_timeout_s,
+        lock_idle_limit(a.config.lock_wait_timeout_s)
     ))
     .await?;
     // The id is a UUID ghostwire made: safe in the statement's text.

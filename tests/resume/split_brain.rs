@@ -311,3 +311,72 @@ async fn an_owner_that_keeps_losing_its_lock_never_splits_the_migration() {
     writes.await.unwrap();
     assert_result(&mut d, schema, &model).await;
 }
+
+/// An owner frozen while it holds the cut-over's table lock (granted just
+/// after it froze) does not keep the table locked for as long as it is
+/// frozen: the server closes its idle lock connection after a bounded
+/// time and writers go on, while it is still frozen. Woken, it finds its
+/// connection gone and resumes the migration, which completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_owner_holding_the_cut_over_lock_does_not_lock_the_table_for_long() {
+    let _one = SERIAL.lock().await;
+    let schema = "rz_frozen_lock";
+    let (mut d, model) = world(schema).await;
+    let first = Child::start(CONFIG).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = writer(schema, model.clone(), stop.clone());
+    let mut c = first.conn(schema).await;
+    let (id, _): (String, String) = c
+        .query_first(format!(
+            "ALTER TABLE t /* ghostwire: async postpone */ {BODY}"
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    await_field(&mut d, &id, "status", "ready").await;
+    // A reader holds the table; the cut-over's LOCK TABLES queues behind it.
+    let mut reader = direct_conn_to(schema).await;
+    reader.query_drop("BEGIN").await.unwrap();
+    reader
+        .query_drop("SELECT COUNT(*) FROM t WHERE id < 10")
+        .await
+        .unwrap();
+    c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+        .await
+        .unwrap();
+    until("the cut-over's LOCK TABLES waits", async || {
+        let n: Option<u64> = d
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE INFO LIKE ? AND STATE LIKE '%metadata lock%'",
+                (format!("LOCK TABLES `{schema}`%"),),
+            )
+            .await
+            .unwrap();
+        n.unwrap_or(0) > 0
+    })
+    .await;
+    // Frozen; then the reader lets go, and the frozen process holds the lock.
+    first.signal("STOP");
+    reader.query_drop("COMMIT").await.unwrap();
+    let mut probe = direct_conn_to(schema).await;
+    probe
+        .query_drop("SET SESSION lock_wait_timeout = 1")
+        .await
+        .unwrap();
+    until(
+        "a direct write goes through while the owner is frozen",
+        async || {
+            probe
+                .query_drop("UPDATE t SET k = k WHERE id = 1")
+                .await
+                .is_ok()
+        },
+    )
+    .await;
+    first.signal("CONT");
+    await_field(&mut d, &id, "status", "complete").await;
+    stop.store(true, Ordering::Relaxed);
+    writes.await.unwrap();
+    assert_result(&mut d, schema, &model).await;
+}
