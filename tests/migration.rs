@@ -5,6 +5,8 @@
 
 mod common;
 
+#[path = "migration/statements.rs"]
+mod statements;
 #[path = "migration/unique.rs"]
 mod unique;
 #[path = "migration/warnings.rs"]

@@ -32,6 +32,7 @@ use crate::flavour::ServerInfo;
 
 mod conflict;
 mod delta;
+mod statement;
 
 pub use conflict::{Conflicts, Retries, Then};
 pub use delta::{Delta, Horizon, Pos, ResumePoint};
@@ -157,6 +158,16 @@ fn handle(
             return Ok(());
         }
         Ok(Some(EventData::QueryEvent(q))) if end > 0 && q.query_raw() != b"BEGIN" => {
+            if statement::may_change(q.query_raw(), &target.table) {
+                return Err(super::refused(format!(
+                    "a change to {}.{} reached the binary log as a statement, not as rows \
+                     (TRUNCATE, or a session with binlog_format STATEMENT or MIXED), and cannot \
+                     be replayed; the migration stops with the table unchanged. Keep \
+                     binlog_format = ROW in every session while a migration runs, and submit \
+                     the ALTER again",
+                    target.schema, target.table
+                )));
+            }
             delta.set_boundary(None, end);
             return Ok(());
         }

@@ -1,0 +1,119 @@
+//! Changes that reach the binlog as statements, not rows.
+//!
+//! The tail replays row events only. A change to the migrated table logged
+//! as a statement (a session with `binlog_format = STATEMENT` or `MIXED`,
+//! which a user with the right may set for itself, or a `TRUNCATE`, which
+//! is logged as a statement in every format) would never reach the shadow:
+//! the new table would silently lack it (and with `checksum = false`
+//! nothing would notice). Such a statement stops the migration instead,
+//! with the table unchanged.
+//!
+//! The test is deliberately wide, on the statement's bytes: a data-changing
+//! verb first (after spaces and comments), and the table's name anywhere as
+//! a whole identifier (in backquotes or not, any case). A statement that
+//! only mentions the name (reads it, or has it in a string) stops the
+//! migration too: a needless stop is safe, a missed change is not.
+
+/// Verbs of statements that change rows (`WITH` may lead an UPDATE or
+/// DELETE on MySQL 8).
+const CHANGING: [&str; 7] = [
+    "INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD", "TRUNCATE", "WITH",
+];
+
+/// Whether `query` (a binlog Query event's text) may change `table`.
+pub(super) fn may_change(query: &[u8], table: &str) -> bool {
+    let verb = first_word(query);
+    CHANGING
+        .iter()
+        .any(|v| verb.eq_ignore_ascii_case(v.as_bytes()))
+        && mentions(query, table)
+}
+
+/// The first word after spaces and `/* … */`, `-- …` and `# …` comments.
+fn first_word(q: &[u8]) -> &[u8] {
+    let mut i = 0;
+    loop {
+        while q.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+            i += 1;
+        }
+        let rest = q.get(i..).unwrap_or_default();
+        if rest.starts_with(b"/*") {
+            i = match find(rest, b"*/") {
+                Some(end) => i + end + 2,
+                None => return &[],
+            };
+        } else if rest.starts_with(b"--") || rest.starts_with(b"#") {
+            i = match rest.iter().position(|&b| b == b'\n') {
+                Some(end) => i + end + 1,
+                None => return &[],
+            };
+        } else {
+            let len = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            return rest.get(..len).unwrap_or_default();
+        }
+    }
+}
+
+/// Whether `name` occurs in `q` as a whole identifier (ASCII case
+/// ignored; a byte that may be part of an identifier on either side makes
+/// it part of a longer name).
+fn mentions(q: &[u8], name: &str) -> bool {
+    let name = name.as_bytes();
+    if name.is_empty() || q.len() < name.len() {
+        return false;
+    }
+    let ident = |b: Option<&u8>| {
+        b.is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80)
+    };
+    (0..=q.len() - name.len()).any(|i| {
+        q.get(i..i + name.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(name))
+            && !ident(i.checked_sub(1).and_then(|p| q.get(p)))
+            && !ident(q.get(i + name.len()))
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_change;
+
+    #[test]
+    fn data_changing_statements_that_name_the_table_are_caught() {
+        for q in [
+            "UPDATE t SET k = 1",
+            "update `t` set k = 1",
+            "/* app */ DELETE FROM d.t WHERE id = 1",
+            "-- x\nINSERT INTO `d`.`t` VALUES (1)",
+            "# x\nREPLACE INTO T VALUES (1)",
+            "TRUNCATE TABLE t",
+            "WITH c AS (SELECT 1) UPDATE t JOIN c SET k = 2",
+            "LOAD DATA INFILE 'f' INTO TABLE t",
+            "INSERT INTO other SELECT * FROM t",
+        ] {
+            assert!(may_change(q.as_bytes(), "t"), "{q}");
+        }
+    }
+
+    #[test]
+    fn other_statements_and_other_tables_pass() {
+        for q in [
+            "BEGIN",
+            "COMMIT",
+            "UPDATE t2 SET k = 1",
+            "UPDATE tt SET k = 1",
+            "DELETE FROM t_gho WHERE id = 1",
+            "DELETE FROM `t$x` WHERE id = 1",
+            "CREATE TABLE `d`.`t_1234abcd_del` (mark BIGINT)",
+            "RENAME TABLE `d`.`t` TO `d`.`t_1_del`, `d`.`t_gho` TO `d`.`t`",
+            "DROP TABLE `d`.`t_gho`",
+            "/* unterminated",
+            "",
+        ] {
+            assert!(!may_change(q.as_bytes(), "t"), "{q}");
+        }
+    }
+}
