@@ -587,3 +587,64 @@ async fn sigterm_while_the_replay_runs_hands_the_migration_over() {
     writes.await.unwrap();
     assert_result(&mut d, schema, &model).await;
 }
+
+/// What an operator's tools do to the engine's connections (pt-kill's
+/// `KILL QUERY` of a copy chunk, `KILL` of the binlog reader) does not fail
+/// the migration: the run stops and its instance resumes it from the
+/// checkpoint, and it completes with every write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_engine_statements_and_connections_do_not_fail_the_migration() {
+    let _one = SERIAL.lock().await;
+    let schema = "rz_ptkill";
+    let (mut d, model) = world(schema).await;
+    let first = Child::start(CONFIG).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = writer(schema, model.clone(), stop.clone());
+    let mut c = first.conn(schema).await;
+    let (id, _): (String, String) = c
+        .query_first(format!("ALTER TABLE t /* ghostwire: async */ {BODY}"))
+        .await
+        .unwrap()
+        .unwrap();
+    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.5"))
+        .await
+        .unwrap();
+    let owner = field(&mut d, &id, "owner").await.unwrap();
+    // The engine's statements and connections, found by their marks.
+    let find = async |d: &mut Conn, what: &str| -> Option<u64> {
+        d.exec_first(
+            "SELECT ID FROM information_schema.PROCESSLIST \
+             WHERE IS_USED_LOCK(CONCAT('gw.', ?, '.', ID)) = ID AND (INFO LIKE ? OR COMMAND LIKE ?)",
+            (&owner, what, what),
+        )
+        .await
+        .unwrap()
+    };
+    for (what, kill) in [
+        ("INSERT INTO `rz\\_ptkill`.`t\\_gho`%", "KILL QUERY"),
+        ("Binlog Dump%", "KILL"),
+    ] {
+        let mut target = None;
+        until(&format!("an engine connection: {what}"), async || {
+            target = find(&mut d, what).await;
+            target.is_some()
+        })
+        .await;
+        // Gone meanwhile is fine: the loop below waits for the next one.
+        let _ = d.query_drop(format!("{kill} {}", target.unwrap())).await;
+        // A new run on new connections: the one killed is not it.
+        let killed = target;
+        until("the migration goes on, resumed", async || {
+            let now = find(&mut d, what).await;
+            now.is_some() && now != killed
+        })
+        .await;
+    }
+    c.query_drop(format!("ALTER MIGRATION '{id}' UNTHROTTLE"))
+        .await
+        .unwrap_or_default();
+    await_field(&mut d, &id, "status", "complete").await;
+    stop.store(true, Ordering::Relaxed);
+    writes.await.unwrap();
+    assert_result(&mut d, schema, &model).await;
+}

@@ -66,6 +66,12 @@ impl From<mysql_async::Error> for MigrationError {
 impl MigrationError {
     /// Whether this is the server going away rather than a failure of the
     /// migration itself.
+    ///
+    /// Also what an operator's tools do to one of the engine's connections
+    /// or statements (pt-kill's `KILL [QUERY]`, `KILL USER`) and a moment
+    /// at `max_connections`: the run stops and resumes from its checkpoint
+    /// rather than failing the migration (`ALTER MIGRATION … CANCEL` or
+    /// `PAUSE` are the ways to stop it).
     pub fn is_lost_server(&self) -> bool {
         match self {
             MigrationError::LostServer(_) => true,
@@ -74,6 +80,12 @@ impl MigrationError {
                 mysql_async::Error::Io(_)
                     | mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed)
             ),
+            // Too many connections, server shutdown, query interrupted,
+            // connection killed (MariaDB), gone away, lost, disconnected
+            // for inactivity (MySQL).
+            MigrationError::Server(p) => {
+                matches!(p.code, 1040 | 1053 | 1317 | 1927 | 2006 | 2013 | 4031)
+            }
             _ => false,
         }
     }
