@@ -91,7 +91,11 @@ impl Handle {
                 _ = tokio::time::sleep(keep) => {}
             }
             if lost_since.is_none() {
-                if conn.ping().await.is_ok() {
+                // A ping that others can see (`silent_for`).
+                if store::note_alive(&mut conn, &self.inner.instance)
+                    .await
+                    .is_ok()
+                {
                     continue;
                 }
                 warn!("lost the instance lock's connection; taking the lock again");
@@ -210,6 +214,17 @@ impl Handle {
                     && !self.is_reserved(&u.schema, &u.table, &u.id)
             } else if locked {
                 free_since.remove(&u.id);
+                // Held, but by a process that stopped noting it is alive
+                // (frozen, partitioned: its connections stay open on the
+                // server): its connections are closed, the lock with them,
+                // and the migration is adopted once the lock has been free
+                // for adopt_after as usual.
+                let silent = store::silent_for(&mut conn, &u.owner).await?;
+                if silent.is_some_and(|s| s >= adopt_after) {
+                    let closed = store::close_connections_of(&mut conn, &u.owner).await?;
+                    warn!(id = %u.id, owner = %u.owner, silent_ms = silent.unwrap_or_default().as_millis() as u64, closed,
+                        "the instance holding this migration's lock has not been alive for adopt_after_ms; closed its connections");
+                }
                 false
             } else {
                 let since = *free_since.entry(u.id.clone()).or_insert_with(Instant::now);

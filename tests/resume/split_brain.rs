@@ -31,10 +31,21 @@ async fn a_frozen_owner_caught_in_its_cut_over_renames_nothing_after_the_adoptio
     frozen_owner("rz_frozen_cut", Freeze::InCutOver).await;
 }
 
+/// The same, but the frozen process's connections all stay open on the
+/// server, its instance lock too (a paused VM, a partition the server does
+/// not notice): it stops noting that it is alive, so the other instance
+/// closes its connections, the lock with them, and adopts the migration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_owner_that_still_holds_its_lock_is_cut_off_and_its_migration_adopted() {
+    frozen_owner("rz_frozen_locked", Freeze::HoldingItsLock).await;
+}
+
 /// Where the owner is frozen.
 #[derive(PartialEq)]
 enum Freeze {
     BetweenChunks,
+    /// Between chunks, its lock's connection left alone.
+    HoldingItsLock,
     ChunksInFlight,
     InCutOver,
 }
@@ -78,7 +89,7 @@ async fn frozen_owner(schema: &str, freeze: Freeze) {
     // LOCK TABLES waits for it.
     let mut tx = direct_conn_to(schema).await;
     match freeze {
-        Freeze::BetweenChunks => {
+        Freeze::BetweenChunks | Freeze::HoldingItsLock => {
             c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.95"))
                 .await
                 .unwrap();
@@ -133,14 +144,17 @@ async fn frozen_owner(schema: &str, freeze: Freeze) {
         }
     }
     drop(c);
-    // Its lock's connection gone (as when its host stalls).
-    let holder: Option<Option<u64>> = d
-        .exec_first("SELECT IS_USED_LOCK(?)", (format!("ghostwire.{owner}"),))
-        .await
-        .unwrap();
-    d.query_drop(format!("KILL {}", holder.flatten().unwrap()))
-        .await
-        .unwrap();
+    // Its lock's connection gone (as when its host stalls), but for the
+    // case where the lock stays.
+    if freeze != Freeze::HoldingItsLock {
+        let holder: Option<Option<u64>> = d
+            .exec_first("SELECT IS_USED_LOCK(?)", (format!("ghostwire.{owner}"),))
+            .await
+            .unwrap();
+        d.query_drop(format!("KILL {}", holder.flatten().unwrap()))
+            .await
+            .unwrap();
+    }
     // The second instance adopts it and completes it.
     until("adopted", async || {
         field(&mut d, &id, "owner").await.as_deref() != Some(owner.as_str())

@@ -16,7 +16,7 @@ pub use commands::*;
 pub use list::*;
 pub use resume::*;
 
-const CREATE: [&str; 4] = [
+const CREATE: [&str; 5] = [
     "CREATE DATABASE IF NOT EXISTS `_ghostwire`",
     "CREATE TABLE IF NOT EXISTS `_ghostwire`.`migrations` (
         id CHAR(36) NOT NULL PRIMARY KEY,
@@ -75,6 +75,13 @@ const CREATE: [&str; 4] = [
     "CREATE TABLE IF NOT EXISTS `_ghostwire`.`heartbeat` (
         instance CHAR(36) NOT NULL PRIMARY KEY,
         beat_us BIGINT NOT NULL
+    ) ENGINE=InnoDB",
+    // Each instance's keeper notes here, on its lock's connection, that it
+    // is alive (see `instance`): a lock held by a process that stopped
+    // noting (frozen, partitioned) does not hold its migrations forever.
+    "CREATE TABLE IF NOT EXISTS `_ghostwire`.`instances` (
+        instance CHAR(36) NOT NULL PRIMARY KEY,
+        alive_at DATETIME(6) NOT NULL
     ) ENGINE=InnoDB",
 ];
 
@@ -374,6 +381,32 @@ pub async fn update_as(
 /// are orphans once nobody holds it.
 pub fn owner_lock(owner: &str) -> String {
     format!("ghostwire.{owner}")
+}
+
+/// Notes that `instance` is alive now (server time).
+pub async fn note_alive(conn: &mut Conn, instance: &str) -> Result<()> {
+    conn.exec_drop(
+        "INSERT INTO `_ghostwire`.`instances` (instance, alive_at) VALUES (?, UTC_TIMESTAMP(6)) \
+         ON DUPLICATE KEY UPDATE alive_at = VALUES(alive_at)",
+        (instance,),
+    )
+    .await?;
+    Ok(())
+}
+
+/// How long ago (server time) `instance` last noted it was alive; `None`
+/// when it never did (an older version).
+pub async fn silent_for(conn: &mut Conn, instance: &str) -> Result<Option<std::time::Duration>> {
+    let us: Option<Option<i64>> = conn
+        .exec_first(
+            "SELECT TIMESTAMPDIFF(MICROSECOND, alive_at, UTC_TIMESTAMP(6)) \
+             FROM `_ghostwire`.`instances` WHERE instance = ?",
+            (instance,),
+        )
+        .await?;
+    Ok(us
+        .flatten()
+        .map(|us| std::time::Duration::from_micros(us.max(0) as u64)))
 }
 
 /// Run on each engine connection as it opens: a user lock whose name says
