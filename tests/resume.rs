@@ -648,3 +648,35 @@ async fn killed_engine_statements_and_connections_do_not_fail_the_migration() {
     writes.await.unwrap();
     assert_result(&mut d, schema, &model).await;
 }
+
+/// While a migration's instance is gone and nobody has taken it over yet,
+/// a new ALTER of the table is refused, saying so: it would build its
+/// shadow under the same name, and the stalled one, once resumed, would
+/// write into it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_alter_waits_for_a_stalled_migration_of_the_table() {
+    let _one = SERIAL.lock().await;
+    let schema = "rz_stalled";
+    let (mut d, model, id) = ready_then_killed(schema, None).await;
+    // Takes it over only after 5 s: the ALTER below comes first.
+    let config = CONFIG.replace("adopt_after_ms = 1000", "adopt_after_ms = 5000");
+    let second = Child::start(&config).await;
+    let mut c = second.conn(schema).await;
+    let refused = c
+        .query_drop("ALTER TABLE t ADD INDEX (c)")
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains(&format!("migration {id} on {schema}.t is unfinished")),
+        "{refused}"
+    );
+    let adopted = "IF(message LIKE 'resumed%', status, '')";
+    await_field(&mut d, &id, adopted, "ready").await;
+    c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+        .await
+        .unwrap();
+    await_field(&mut d, &id, "status", "complete").await;
+    assert_result(&mut d, schema, &model).await;
+}

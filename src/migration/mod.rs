@@ -287,7 +287,16 @@ impl Handle {
             id,
             key,
         };
-        if let Some(other) = self.running_elsewhere(schema, table).await? {
+        if let Some((other, stalled)) = self.unfinished_elsewhere(schema, table).await? {
+            if stalled {
+                return Err(refused(format!(
+                    "migration {other} on {schema}.{table} is unfinished: the ghostwire \
+                     instance running it stopped, and a running instance takes it over and \
+                     resumes it after [migrations] adopt_after_ms. Wait for it (SHOW MIGRATION \
+                     '{other}'; CANCEL it once it runs again) and submit this ALTER again; do not \
+                     drop its helper tables by hand"
+                )));
+            }
             return Err(still_running(&other, schema, table));
         }
         Ok(ticket)
@@ -311,15 +320,23 @@ impl Handle {
 
     /// An unfinished migration of `schema.table` that another instance runs
     /// (its owner lock held).
-    async fn running_elsewhere(&self, schema: &str, table: &str) -> Result<Option<String>> {
+    /// An unfinished migration of the table that no runner of this
+    /// instance has: another instance's, or one whose instance stopped (or
+    /// this one's, stopped and waiting to be resumed), with whether it is
+    /// stalled. Its shadow would be this ALTER's too (one name per table).
+    async fn unfinished_elsewhere(
+        &self,
+        schema: &str,
+        table: &str,
+    ) -> Result<Option<(String, bool)>> {
         use mysql_async::prelude::Queryable;
         let mut conn = self.inner.pool.get_conn().await?;
-        let other: Option<String> = conn
+        let other: Option<(String, bool)> = conn
             .exec_first(
-                "SELECT id FROM `_ghostwire`.`migrations` WHERE table_schema = ? AND table_name = ? \
-                 AND status IN ('queued', 'running', 'ready', 'cutting_over') AND owner <> ? \
-                 AND IS_USED_LOCK(CONCAT('ghostwire.', owner)) IS NOT NULL LIMIT 1",
-                (schema, table, &self.inner.instance),
+                "SELECT id, IS_USED_LOCK(CONCAT('ghostwire.', owner)) IS NULL \
+                 FROM `_ghostwire`.`migrations` WHERE table_schema = ? AND table_name = ? \
+                 AND status IN ('queued', 'running', 'ready', 'cutting_over') LIMIT 1",
+                (schema, table),
             )
             .await?;
         Ok(other)
