@@ -79,10 +79,11 @@ pub(super) async fn settle(handle: &Handle, m: &Migration<'_>, result: Result<Su
             Err(errors::migration_run_stopped(message))
         }
         Err(MigrationError::Cancelled) if control.cancelled_by().is_none() => {
-            warn!(%id, "migration stopped with this ghostwire process; another instance resumes it");
+            warn!(%id, "migration stopped with this ghostwire process (shutdown, or its lock lost); it resumes from its checkpoint");
             let message = format!(
-                "ghostwire: migration {id} stopped with its ghostwire instance; another \
-                 instance resumes it from its checkpoint (SHOW MIGRATION '{id}')"
+                "ghostwire: migration {id} stopped with its ghostwire instance; it resumes \
+                 from its checkpoint, on another instance or on this one once it is back \
+                 (SHOW MIGRATION '{id}')"
             );
             let _ = m
                 .record(&Update {
