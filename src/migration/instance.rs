@@ -30,6 +30,9 @@ use super::{runner, store, Handle, MigrationError, Result};
 
 /// How often the lock keeper checks its connection.
 const KEEP: Duration = Duration::from_secs(1);
+/// An instance that holds its lock but has missed this many of its own
+/// liveness notes (and at least `adopt_after_ms`) is taken for frozen.
+const SILENT_NOTES: u32 = 10;
 /// How often the reconciler looks for migrations nobody runs: a third of
 /// `adopt_after_ms`, within these bounds.
 const RECONCILE: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
@@ -91,11 +94,11 @@ impl Handle {
                 _ = tokio::time::sleep(keep) => {}
             }
             if lost_since.is_none() {
-                // A ping that others can see (`silent_for`).
-                if store::note_alive(&mut conn, &self.inner.instance)
-                    .await
-                    .is_ok()
-                {
+                // A ping that others can see (`silent_for`); the plain ping
+                // decides whether the lock's connection is gone (a failed
+                // note alone, e.g. a read-only moment, is not that).
+                let noted = store::note_alive(&mut conn, &self.inner.instance, keep).await;
+                if noted.is_ok() || conn.ping().await.is_ok() {
                     continue;
                 }
                 warn!("lost the instance lock's connection; taking the lock again");
@@ -219,11 +222,16 @@ impl Handle {
                 // server): its connections are closed, the lock with them,
                 // and the migration is adopted once the lock has been free
                 // for adopt_after as usual.
+                // Judged by the silent one's own pace too: instances may
+                // run with different settings.
                 let silent = store::silent_for(&mut conn, &u.owner).await?;
-                if silent.is_some_and(|s| s >= adopt_after) {
+                if let Some((silent, every)) =
+                    silent.filter(|(s, every)| *s >= adopt_after.max(*every * SILENT_NOTES))
+                {
                     let closed = store::close_connections_of(&mut conn, &u.owner).await?;
-                    warn!(id = %u.id, owner = %u.owner, silent_ms = silent.unwrap_or_default().as_millis() as u64, closed,
-                        "the instance holding this migration's lock has not been alive for adopt_after_ms; closed its connections");
+                    warn!(id = %u.id, owner = %u.owner, silent_ms = silent.as_millis() as u64,
+                        every_ms = every.as_millis() as u64, closed,
+                        "the instance holding this migration's lock has stopped noting it is alive; closed its connections");
                 }
                 false
             } else {

@@ -29,24 +29,21 @@ async fn a_change_logged_as_a_statement_stops_the_migration() {
         fill_doubling(&mut d, 20_000).await;
         let mut c = ctx.conn().await;
         let (id, _): (String, String) = c
-            .query_first("ALTER TABLE t /* ghostwire: async */ ADD COLUMN x INT, ADD INDEX (k)")
+            .query_first(
+                "ALTER TABLE t /* ghostwire: async postpone */ ADD COLUMN x INT, ADD INDEX (k)",
+            )
             .await
             .unwrap()
             .unwrap();
-        // Held in its copy while the change is made.
-        c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE"))
-            .await
-            .unwrap();
+        // Postponed: copied and waiting, its binlog tail running, while the
+        // change is made (it would not wait for a THROTTLE sent after it).
+        await_status(&ctx, &id, "ready").await;
         let before: Vec<(u64, i64)> = d.query("SELECT id, k FROM t ORDER BY id").await.unwrap();
         // binlog_format is deprecated on MySQL 8+: its warning is expected.
         let mut m = ctx.direct().await;
         m.query_drop(change).await.unwrap();
         let after: Vec<(u64, i64)> = d.query("SELECT id, k FROM t ORDER BY id").await.unwrap();
         assert_ne!(before, after, "{change} changed the table");
-        // (It may have stopped already: the tail reads the change at once.)
-        let _ = c
-            .query_drop(format!("ALTER MIGRATION '{id}' UNTHROTTLE"))
-            .await;
         await_status(&ctx, &id, "failed").await;
         let shown = migration(&mut c, &id).await;
         assert!(

@@ -158,7 +158,8 @@ fn handle(
             return Ok(());
         }
         Ok(Some(EventData::QueryEvent(q))) if end > 0 && q.query_raw() != b"BEGIN" => {
-            if statement::may_change(q.query_raw(), &target.table) {
+            tracing::trace!(db = %String::from_utf8_lossy(q.schema_raw()), query = %String::from_utf8_lossy(q.query_raw()), "statement in the binlog");
+            if statement::may_change(q.query_raw(), q.schema_raw(), &target.schema, &target.table) {
                 return Err(super::refused(format!(
                     "a change to {}.{} reached the binary log as a statement, not as rows \
                      (TRUNCATE, or a session with binlog_format STATEMENT or MIXED), and cannot \

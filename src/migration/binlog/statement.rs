@@ -10,9 +10,11 @@
 //!
 //! The test is deliberately wide, on the statement's bytes: a data-changing
 //! verb first (after spaces and comments), and the table's name anywhere as
-//! a whole identifier (in backquotes or not, any case). A statement that
-//! only mentions the name (reads it, or has it in a string) stops the
-//! migration too: a needless stop is safe, a missed change is not.
+//! a whole identifier (in backquotes or not, any case) — and, for a
+//! statement run in another default database, the schema's name too. A
+//! statement that only mentions the names (reads the table, or has them in
+//! a string) stops the migration as well: a needless stop is safe, a missed
+//! change is not.
 
 /// Verbs of statements that change rows (`WITH` may lead an UPDATE or
 /// DELETE on MySQL 8).
@@ -20,13 +22,15 @@ const CHANGING: [&str; 7] = [
     "INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD", "TRUNCATE", "WITH",
 ];
 
-/// Whether `query` (a binlog Query event's text) may change `table`.
-pub(super) fn may_change(query: &[u8], table: &str) -> bool {
+/// Whether `query` (a binlog Query event's text, run with `default_db` as
+/// its session's database) may change `schema.table`.
+pub(super) fn may_change(query: &[u8], default_db: &[u8], schema: &str, table: &str) -> bool {
     let verb = first_word(query);
     CHANGING
         .iter()
         .any(|v| verb.eq_ignore_ascii_case(v.as_bytes()))
         && mentions(query, table)
+        && (default_db == schema.as_bytes() || mentions(query, schema))
 }
 
 /// The first word after spaces and `/* … */`, `-- …` and `# …` comments.
@@ -79,7 +83,20 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::may_change;
+    use super::may_change as may_change_in;
+
+    /// A statement run in database `d` about `d.t`.
+    fn may_change(q: &[u8], t: &str) -> bool {
+        may_change_in(q, b"d", "d", t)
+    }
+
+    #[test]
+    fn other_databases_count_only_when_named() {
+        assert!(may_change_in(b"UPDATE d.t SET k = 1", b"other", "d", "t"));
+        assert!(may_change_in(b"UPDATE `d`.`t` SET k = 1", b"", "d", "t"));
+        assert!(!may_change_in(b"UPDATE t SET k = 1", b"other", "d", "t"));
+        assert!(!may_change_in(b"UPDATE e.t SET k = 1", b"other", "d", "t"));
+    }
 
     #[test]
     fn data_changing_statements_that_name_the_table_are_caught() {

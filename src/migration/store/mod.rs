@@ -81,7 +81,8 @@ const CREATE: [&str; 5] = [
     // noting (frozen, partitioned) does not hold its migrations forever.
     "CREATE TABLE IF NOT EXISTS `_ghostwire`.`instances` (
         instance CHAR(36) NOT NULL PRIMARY KEY,
-        alive_at DATETIME(6) NOT NULL
+        alive_at DATETIME(6) NOT NULL,
+        every_ms INT UNSIGNED NOT NULL
     ) ENGINE=InnoDB",
 ];
 
@@ -383,30 +384,38 @@ pub fn owner_lock(owner: &str) -> String {
     format!("ghostwire.{owner}")
 }
 
-/// Notes that `instance` is alive now (server time).
-pub async fn note_alive(conn: &mut Conn, instance: &str) -> Result<()> {
+/// Notes that `instance` is alive now (server time), and that it notes
+/// so every `every`.
+pub async fn note_alive(conn: &mut Conn, instance: &str, every: std::time::Duration) -> Result<()> {
     conn.exec_drop(
-        "INSERT INTO `_ghostwire`.`instances` (instance, alive_at) VALUES (?, UTC_TIMESTAMP(6)) \
-         ON DUPLICATE KEY UPDATE alive_at = VALUES(alive_at)",
-        (instance,),
+        "INSERT INTO `_ghostwire`.`instances` (instance, alive_at, every_ms) \
+         VALUES (?, UTC_TIMESTAMP(6), ?) \
+         ON DUPLICATE KEY UPDATE alive_at = VALUES(alive_at), every_ms = VALUES(every_ms)",
+        (instance, every.as_millis() as u64),
     )
     .await?;
     Ok(())
 }
 
-/// How long ago (server time) `instance` last noted it was alive; `None`
-/// when it never did (an older version).
-pub async fn silent_for(conn: &mut Conn, instance: &str) -> Result<Option<std::time::Duration>> {
-    let us: Option<Option<i64>> = conn
+/// How long ago (server time) `instance` last noted it was alive, and how
+/// often it notes it; `None` when it never did (an older version).
+pub async fn silent_for(
+    conn: &mut Conn,
+    instance: &str,
+) -> Result<Option<(std::time::Duration, std::time::Duration)>> {
+    let row: Option<(Option<i64>, u64)> = conn
         .exec_first(
-            "SELECT TIMESTAMPDIFF(MICROSECOND, alive_at, UTC_TIMESTAMP(6)) \
+            "SELECT TIMESTAMPDIFF(MICROSECOND, alive_at, UTC_TIMESTAMP(6)), every_ms \
              FROM `_ghostwire`.`instances` WHERE instance = ?",
             (instance,),
         )
         .await?;
-    Ok(us
-        .flatten()
-        .map(|us| std::time::Duration::from_micros(us.max(0) as u64)))
+    Ok(row.and_then(|(us, every)| {
+        Some((
+            std::time::Duration::from_micros(us?.max(0) as u64),
+            std::time::Duration::from_millis(every),
+        ))
+    }))
 }
 
 /// Run on each engine connection as it opens: a user lock whose name says
