@@ -70,9 +70,22 @@ struct DeltaInner {
     next_batch: u64,
     /// The end of the last event the tail has read (file, position).
     read: (Arc<str>, u64),
+    /// Keys of one row before and after a change of its key (both ways):
+    /// replayed together, so the new image is never written while the old
+    /// one, holding the same unique values, is still in the shadow.
+    moved: BTreeMap<Ord, Vec<Ord>>,
 }
 
 impl DeltaInner {
+    /// Whether the horizon lets `k` through.
+    fn within(&self, k: &Ord) -> bool {
+        match self.horizon {
+            Horizon::Nothing => false,
+            Horizon::All => true,
+            Horizon::UpTo(w) => matches!(k, Ord::Int(i) if *i <= w),
+        }
+    }
+
     /// Pending keys the horizon lets through.
     fn replayable(&self) -> Box<dyn Iterator<Item = (&Ord, &Pending)> + '_> {
         match self.horizon {
@@ -81,6 +94,21 @@ impl DeltaInner {
             Horizon::UpTo(w) => Box::new(self.keys.range(..=Ord::Int(w))),
         }
     }
+}
+
+/// Records `key` as pending (see `Delta::add`); returns its order key.
+fn add(d: &mut DeltaInner, key: String) -> Ord {
+    let ord = key
+        .parse::<i128>()
+        .map(Ord::Int)
+        .unwrap_or_else(|_| Ord::Other(key.clone()));
+    let pos = d.boundary.clone();
+    d.keys.entry(ord.clone()).or_insert_with(|| Pending {
+        literal: key,
+        at: Instant::now(),
+        pos,
+    });
+    ord
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, std::cmp::Ord)]
@@ -92,6 +120,10 @@ enum Ord {
 /// Keys taken for one replay; `Delta::settle` or `Delta::restore` ends it.
 pub struct Batch {
     pub keys: Vec<String>,
+    /// Keys whose shadow image goes with `keys` (a row moved from or to
+    /// one of them) but which the horizon holds back: their image is only
+    /// deleted, and they stay pending.
+    pub clear: Vec<String>,
     id: u64,
     pos: Vec<Pos>,
 }
@@ -112,6 +144,7 @@ impl Delta {
                 keys: BTreeMap::new(),
                 horizon: Horizon::Nothing,
                 read: (from.file.clone(), from.pos),
+                moved: BTreeMap::new(),
                 boundary: from,
                 in_flight: BTreeMap::new(),
                 next_batch: 0,
@@ -126,17 +159,19 @@ impl Delta {
 
     /// Records a changed key, in the transaction the tail is reading.
     pub fn add(&self, key: String) {
-        let ord = key
-            .parse::<i128>()
-            .map(Ord::Int)
-            .unwrap_or_else(|_| Ord::Other(key.clone()));
         let mut d = self.lock();
-        let pos = d.boundary.clone();
-        d.keys.entry(ord).or_insert_with(|| Pending {
-            literal: key,
-            at: Instant::now(),
-            pos,
-        });
+        add(&mut d, key);
+    }
+
+    /// Records a row whose key changed from `from` to `to` (see `moved`).
+    pub fn add_moved(&self, from: String, to: String) {
+        let mut d = self.lock();
+        let a = add(&mut d, from);
+        let b = add(&mut d, to);
+        if a != b {
+            d.moved.entry(a.clone()).or_default().push(b.clone());
+            d.moved.entry(b).or_default().push(a);
+        }
     }
 
     /// The tail finished a transaction (or moved to a new file): a
@@ -165,10 +200,12 @@ impl Delta {
 
     /// Whether the tail has read the binlog up to `file:pos` (binlog file
     /// names share a base and a zero-padded sequence number, so they sort
-    /// as they were written).
+    /// as they were written, by length first once the number outgrows its
+    /// six digits).
     pub fn has_read(&self, file: &str, pos: u64) -> bool {
         let d = self.lock();
-        (&*d.read.0, d.read.1) >= (file, pos)
+        let read = (d.read.0.len(), &*d.read.0, d.read.1);
+        read >= (file.len(), file, pos)
     }
 
     /// Every pending key, within the horizon or not.
@@ -185,10 +222,28 @@ impl Delta {
         self.changed.notify_one();
     }
 
-    /// Takes up to `n` keys within the horizon.
+    /// Takes up to `n` keys within the horizon, and the pending keys a row
+    /// moved from or to them (see `moved`).
     pub fn take(&self, n: usize) -> Batch {
         let mut d = self.lock();
-        let picked: Vec<Ord> = d.replayable().take(n).map(|(k, _)| k.clone()).collect();
+        let mut picked: Vec<Ord> = d.replayable().take(n).map(|(k, _)| k.clone()).collect();
+        let mut seen: std::collections::BTreeSet<Ord> = picked.iter().cloned().collect();
+        let mut clear = Vec::new();
+        let mut i = 0;
+        while i < picked.len() {
+            for linked in d.moved.remove(&picked[i]).unwrap_or_default() {
+                // A key no longer pending has its current image already.
+                if !d.keys.contains_key(&linked) || !seen.insert(linked.clone()) {
+                    continue;
+                }
+                if d.within(&linked) {
+                    picked.push(linked);
+                } else {
+                    clear.push(d.keys[&linked].literal.clone());
+                }
+            }
+            i += 1;
+        }
         let taken: Vec<Pending> = picked.iter().filter_map(|k| d.keys.remove(k)).collect();
         let id = d.next_batch;
         d.next_batch += 1;
@@ -198,7 +253,12 @@ impl Delta {
         }
         let pos = taken.iter().map(|p| p.pos.clone()).collect();
         let keys = taken.into_iter().map(|p| p.literal).collect();
-        Batch { keys, id, pos }
+        Batch {
+            keys,
+            clear,
+            id,
+            pos,
+        }
     }
 
     /// The batch's keys are in the shadow.
@@ -308,6 +368,30 @@ mod tests {
     }
 
     #[test]
+    fn a_moved_row_replays_with_its_old_key() {
+        let d = Delta::new(Pos::new("b.1", 100));
+        d.set_horizon(Horizon::UpTo(50));
+        d.add_moved("60".into(), "5".into()); // from above the horizon
+        d.add_moved("7".into(), "8".into());
+        d.add("9".into());
+        let batch = d.take(1);
+        assert_eq!(batch.keys, ["5"]);
+        assert_eq!(batch.clear, ["60"], "the old image goes; the key waits");
+        d.settle(&batch);
+        let batch = d.take(1);
+        assert_eq!(batch.keys, ["7", "8"], "taken together past the batch size");
+        d.settle(&batch);
+        assert_eq!(d.take(10).keys, ["9"]);
+        assert_eq!(d.pending(), 1, "60 waits for the horizon");
+        d.set_horizon(Horizon::All);
+        let batch = d.take(10);
+        assert_eq!(
+            (batch.keys.as_slice(), batch.clear.len()),
+            (["60".to_string()].as_slice(), 0)
+        );
+    }
+
+    #[test]
     fn the_tail_position_follows_rotations() {
         let d = Delta::new(Pos::new("b.000009", 100));
         assert!(d.has_read("b.000009", 100));
@@ -317,6 +401,8 @@ mod tests {
         d.set_read(Some("b.000010"), 4);
         assert!(d.has_read("b.000009", 9000), "a later file");
         assert!(!d.has_read("b.000010", 5));
+        d.set_read(Some("b.1000000"), 4);
+        assert!(d.has_read("b.999999", 9000), "past six digits");
     }
 
     #[test]

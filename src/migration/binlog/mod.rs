@@ -192,8 +192,8 @@ fn handle(
     for row in rows.rows(tme) {
         let (before, after) =
             row.map_err(|e| MigrationError::Internal(format!("bad row event: {e}")))?;
-        for image in [before, after].into_iter().flatten() {
-            if is_sentry {
+        if is_sentry {
+            for image in [before, after].into_iter().flatten() {
                 if let Some(mysql_async::binlog::value::BinlogValue::Value(v)) = image.as_ref(0) {
                     let token = match v {
                         Value::Int(i) => *i as u64,
@@ -203,11 +203,21 @@ fn handle(
                     debug!(token, "cut-over mark read from the binlog");
                     marks.send_replace(token);
                 }
-                continue;
             }
-            let key = key_tuple(&image, &target.key)?;
-            tracing::trace!(%key, pos = event.header().log_pos(), "changed key");
-            delta.add(key);
+            continue;
+        }
+        let before = before.map(|i| key_tuple(&i, &target.key)).transpose()?;
+        let after = after.map(|i| key_tuple(&i, &target.key)).transpose()?;
+        tracing::trace!(
+            ?before,
+            ?after,
+            pos = event.header().log_pos(),
+            "changed key"
+        );
+        match (before, after) {
+            // A row moved to another key: both replay together.
+            (Some(b), Some(a)) if a != b => delta.add_moved(b, a),
+            (b, a) => b.or(a).into_iter().for_each(|k| delta.add(k)),
         }
     }
     if !is_sentry {
@@ -263,14 +273,16 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Statements replaying `keys`; run them in one transaction, or under
-    /// LOCK TABLES at cut-over.
-    pub fn statements(&self, keys: &[String]) -> [String; 2] {
+    /// Statements replaying `keys`, deleting the images of `clear` too
+    /// (see `Batch::clear`); run them in one transaction, or under LOCK
+    /// TABLES at cut-over.
+    pub fn statements(&self, keys: &[String], clear: &[String]) -> [String; 2] {
+        let all: Vec<String> = keys.iter().chain(clear).cloned().collect();
         [
             format!(
                 "DELETE FROM {} WHERE {}",
                 self.shadow,
-                key_in(&self.new_key, keys)
+                key_in(&self.new_key, &all)
             ),
             // A locking read: the server sends a transaction's events
             // before its commit is visible to others; the shared lock waits
@@ -310,7 +322,7 @@ impl Replay {
             }
             let n = taken.keys.len();
             tracing::trace!(keys = ?taken.keys, "replaying");
-            let [del, ins] = self.statements(&taken.keys);
+            let [del, ins] = self.statements(&taken.keys, &taken.clear);
             let replay = async |c: &mut Conn| {
                 c.query_drop(&del).await?;
                 insert_checked(c, &ins, &self.checks).await
@@ -355,7 +367,7 @@ impl Replay {
             }
             let keys = &batch.keys;
             tracing::trace!(?keys, "replaying under the lock");
-            let [del, ins] = self.statements(keys);
+            let [del, ins] = self.statements(keys, &batch.clear);
             let r = async {
                 conn.query_drop(del).await?;
                 insert_checked(conn, &ins, &self.checks).await
