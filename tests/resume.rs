@@ -119,6 +119,26 @@ async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
     panic!("condition never held: {what}");
 }
 
+/// Waits until a statement whose text is LIKE `pattern` waits for a
+/// metadata lock (a lock the test holds).
+async fn waits_for_metadata_lock(d: &mut Conn, pattern: &str) {
+    until(
+        &format!("{pattern} waits for a metadata lock"),
+        async || {
+            let n: Option<u64> = d
+                .exec_first(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE INFO LIKE ? AND STATE LIKE '%metadata lock%'",
+                    (pattern,),
+                )
+                .await
+                .unwrap();
+            n.unwrap_or(0) > 0
+        },
+    )
+    .await;
+}
+
 /// Rows the checkpoint says are copied.
 async fn copied(d: &mut Conn, id: &str) -> u64 {
     field(d, id, "JSON_EXTRACT(checkpoint, '$.copy.rows')")
@@ -502,18 +522,7 @@ async fn killed_while_creating_the_shadow_the_next_instance_starts_it_over() {
     c.query_drop(format!("ALTER MIGRATION '{before}' CANCEL"))
         .await
         .unwrap();
-    until("the shadow's CREATE waits", async || {
-        let n: Option<u64> = d
-            .exec_first(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                 WHERE INFO LIKE ? AND STATE LIKE '%metadata lock%'",
-                (format!("CREATE TABLE `{schema}`.`t_gho`%"),),
-            )
-            .await
-            .unwrap();
-        n.unwrap_or(0) > 0
-    })
-    .await;
+    waits_for_metadata_lock(&mut d, &format!("CREATE TABLE `{schema}`.`t_gho`%")).await;
     first.kill9();
     lock.query_drop("UNLOCK TABLES").await.unwrap();
     let stop = Arc::new(AtomicBool::new(false));

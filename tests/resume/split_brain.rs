@@ -128,18 +128,7 @@ async fn frozen_owner(schema: &str, freeze: Freeze) {
             c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
                 .await
                 .unwrap();
-            until("the cut-over's LOCK TABLES waits", async || {
-                let n: Option<u64> = d
-                    .exec_first(
-                        "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                         WHERE INFO LIKE ? AND STATE LIKE '%metadata lock%'",
-                        (format!("LOCK TABLES `{schema}`%"),),
-                    )
-                    .await
-                    .unwrap();
-                n.unwrap_or(0) > 0
-            })
-            .await;
+            waits_for_metadata_lock(&mut d, &format!("LOCK TABLES `{schema}`%")).await;
             first.signal("STOP");
         }
     }
@@ -358,18 +347,7 @@ async fn a_frozen_owner_holding_the_cut_over_lock_does_not_lock_the_table_for_lo
     c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
         .await
         .unwrap();
-    until("the cut-over's LOCK TABLES waits", async || {
-        let n: Option<u64> = d
-            .exec_first(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                 WHERE INFO LIKE ? AND STATE LIKE '%metadata lock%'",
-                (format!("LOCK TABLES `{schema}`%"),),
-            )
-            .await
-            .unwrap();
-        n.unwrap_or(0) > 0
-    })
-    .await;
+    waits_for_metadata_lock(&mut d, &format!("LOCK TABLES `{schema}`%")).await;
     // Frozen; then the reader lets go, and the frozen process holds the lock.
     first.signal("STOP");
     reader.query_drop("COMMIT").await.unwrap();

@@ -16,12 +16,7 @@ pub async fn record_command(
     by: &str,
     result: &str,
 ) -> Result<()> {
-    conn.exec_drop(
-        "INSERT INTO `_ghostwire`.`commands` (migration_id, command, issued_by, issued_at, result) \
-         VALUES (?, ?, ?, UTC_TIMESTAMP(6), ?)",
-        (id, command, by, result),
-    )
-    .await?;
+    record_denied(conn, id, command, by, result).await?;
     conn.exec_drop(
         "UPDATE `_ghostwire`.`migrations` SET last_command = \
          LEFT(CONCAT(?, IF(? LIKE 'refused:%', ' (refused)', ''), ' by ', ?, ' at ', \
@@ -33,7 +28,8 @@ pub async fn record_command(
     Ok(())
 }
 
-/// Records a command the client had no right to send: in `commands` only.
+/// Records a command in `commands` only: one the client had no right to
+/// send (and the first half of `record_command`).
 pub async fn record_denied(
     conn: &mut Conn,
     id: &str,
