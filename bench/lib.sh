@@ -34,7 +34,10 @@ user = "ghostwire"
 password = "gw"
 $extra
 TOML
-  GHOSTWIRE_LOG=warn "${GHOSTWIRE_BIN:-${CARGO_TARGET_DIR:-target}/release/ghostwire}" serve --config "$dir/proxy.$port.toml" &
+  # Stages and throttle changes go to a log, for bench/worst_at.py.
+  GHOSTWIRE_LOG="warn,ghostwire::migration::runner=debug,ghostwire::throttle=info" \
+    "${GHOSTWIRE_BIN:-${CARGO_TARGET_DIR:-target}/release/ghostwire}" serve --config "$dir/proxy.$port.toml" \
+    >"$dir/gw.$port.log" 2>&1 &
   gw_pids="${gw_pids:-} $!"
   for _ in $(seq 1 100); do
     mariadb --protocol=TCP -h127.0.0.1 -P"$port" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 && break
@@ -61,6 +64,25 @@ reset_table() {
     WHERE TABLE_SCHEMA = 'bench' AND TABLE_NAME LIKE 't\\_%\\_del'")
   [ "$old" = NULL ] || sql -e "DROP TABLE IF EXISTS $old"
   sql -e "DROP TABLE IF EXISTS t, t_gho, _t_old, _t_new; CREATE TABLE t LIKE seed; INSERT INTO t SELECT * FROM seed"
+  settle
+}
+
+# settle: waits (up to 60 s) until InnoDB has written back the pages the
+# previous step dirtied, so every tool's baseline and run start from the
+# same quiet server (a fresh 1M-row copy otherwise flushes for seconds into
+# the next baseline and puts 10-25 ms stalls into it).
+settle() {
+  local was
+  was=$(sql -e "SELECT CONCAT('innodb_io_capacity = ', @@innodb_io_capacity, ', innodb_io_capacity_max = ',
+    @@innodb_io_capacity_max, ', innodb_max_dirty_pages_pct = ', @@innodb_max_dirty_pages_pct)")
+  sql -e "SET GLOBAL innodb_io_capacity_max = 20000, innodb_io_capacity = 20000, innodb_max_dirty_pages_pct = 0"
+  local dirty
+  for _ in $(seq 1 600); do
+    dirty=$(sql -e "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'" | awk '{ print $2 }')
+    [ "${dirty:-0}" -lt 64 ] && break
+    sleep 0.1
+  done
+  sql -e "SET GLOBAL $was"
 }
 
 # run_tool NAME LOAD_PORT COMMAND…: the load starts, 5 s baseline, the tool
@@ -70,8 +92,8 @@ run_tool() {
   local name=$1 port=$2; shift 2
   reset_table
   local fifo="$dir/phases.${name// /_}" out="$dir/load.${name// /_}" tool="$dir/tool.${name// /_}"
-  mkfifo "$fifo"
-  "${CARGO_TARGET_DIR:-target}/release/examples/loadgen" "mysql://app:app@127.0.0.1:$port/bench" "$ROWS" "$RATE" "$LOAD_CONNS" \
+  rm -f "$fifo"; mkfifo "$fifo"
+  LOADGEN_SLOWEST=3 "${CARGO_TARGET_DIR:-target}/release/examples/loadgen" "mysql://app:app@127.0.0.1:$port/bench" "$ROWS" "$RATE" "$LOAD_CONNS" \
     <"$fifo" >"$out" 2>"$out.err" &
   local load_pid=$!
   exec 7>"$fifo"
@@ -92,5 +114,8 @@ run_tool() {
     "$(awk -F'errors=' '/^phase=/ { split($2, e, " "); s += e[1] } END { print s + 0 }' "$out")" \
     "$(awk -F'mismatches=' '/^verify/ { print ($2 == 0 ? "ok" : "MISMATCH(" $2 ")") }' "$out")"
   if grep -q "tool failed" "$tool"; then tail -5 "$tool"; fi
-  last_rps=$rps
+  if [ -f "$dir/gw.$port.log" ]; then bench/worst_at.py "$out" "$dir/gw.$port.log" 3 "$a"; fi
+  last_rps=$rps last_start=$a last_end=$b
+  last_base_max=$(fields baseline | sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p')
+  last_during_max=$(fields during | sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p')
 }

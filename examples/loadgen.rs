@@ -24,6 +24,9 @@ type Model = BTreeMap<u64, Option<(i64, String)>>;
 #[derive(Default)]
 struct PhaseStats {
     latencies_us: Vec<u64>,
+    /// (latency µs, when it ended: ms since the Unix epoch) of each op, for
+    /// `LOADGEN_SLOWEST` (where in time the slow operations fell).
+    timed: Vec<(u64, u128)>,
     errors: u64,
 }
 
@@ -40,6 +43,11 @@ impl Shared {
         let mut stats = self.stats.lock().unwrap();
         let s = stats.entry(phase).or_default();
         s.latencies_us.push(latency.as_micros() as u64);
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        s.timed.push((latency.as_micros() as u64, at));
         if !ok {
             s.errors += 1;
         }
@@ -53,7 +61,13 @@ async fn main() {
         eprintln!("usage: loadgen <mysql-url> <rows> <ops-per-second> <workers>");
         std::process::exit(2);
     }
-    let opts = Opts::from_url(&args[1]).expect("mysql:// URL");
+    // prefer_socket off: by default mysql_async asks the server for its
+    // unix socket and reconnects there, which would take the load around
+    // the proxy it is meant to go through.
+    let opts: Opts =
+        mysql_async::OptsBuilder::from_opts(Opts::from_url(&args[1]).expect("mysql:// URL"))
+            .prefer_socket(false)
+            .into();
     let rows: u64 = args[2].parse().expect("rows");
     let rate: f64 = args[3].parse().expect("ops per second");
     let workers: u64 = args[4].parse().expect("workers");
@@ -63,6 +77,7 @@ async fn main() {
         order: Mutex::new(vec!["start".into()]),
         stop: AtomicBool::new(false),
     });
+    let tx = std::env::var("LOADGEN_TX").is_ok_and(|v| v == "1");
     let mut tasks = Vec::new();
     for w in 0..workers {
         let conn = Conn::new(opts.clone()).await.expect("connect");
@@ -73,6 +88,7 @@ async fn main() {
             workers,
             rows,
             interval,
+            tx,
             shared.clone(),
         )));
     }
@@ -88,6 +104,9 @@ async fn main() {
     for t in tasks {
         model.extend(t.await.expect("worker"));
     }
+    let slowest: Option<usize> = std::env::var("LOADGEN_SLOWEST")
+        .ok()
+        .and_then(|v| v.parse().ok());
     for name in shared.order.lock().unwrap().iter() {
         let mut stats = shared.stats.lock().unwrap();
         let Some(s) = stats.get_mut(name) else {
@@ -103,78 +122,61 @@ async fn main() {
             pct(0.99),
             pct(1.0)
         );
+        if let Some(k) = slowest {
+            s.timed.sort_unstable_by(|a, b| b.cmp(a));
+            for (us, at) in s.timed.iter().take(k) {
+                println!(
+                    "slow phase={name} ms={:.2} at={}.{:03}",
+                    *us as f64 / 1000.0,
+                    at / 1000,
+                    at % 1000
+                );
+            }
+        }
     }
     let mismatches = verify(&opts, rows, model).await;
     println!("verify mismatches={mismatches}");
 }
 
 /// One worker: paced operations on the ids it owns. Returns its model.
+///
+/// With `tx` set (`LOADGEN_TX=1`), each paced operation is a transaction
+/// shaped like sysbench's `oltp_read_write` without its range scans: ten
+/// point selects, an update of `k`, an update of `c`, a delete and an
+/// insert, between BEGIN and COMMIT; its latency is the transaction's.
 async fn worker(
     mut conn: Conn,
     w: u64,
     workers: u64,
     rows: u64,
     interval: Duration,
+    tx: bool,
     shared: Arc<Shared>,
 ) -> Model {
     let mut model = Model::new();
     let mut next = Instant::now();
-    let mut n: u64 = 0;
-    let mut next_insert = 1_000_000_000 + w;
+    let mut op = Op {
+        w,
+        workers,
+        rows,
+        n: 0,
+        next_insert: 1_000_000_000 + w,
+    };
     while !shared.stop.load(Ordering::Relaxed) {
         next += interval;
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
             tokio::time::sleep(wait).await;
         }
-        n += 1;
-        let id = ((n * 104_729) % (rows / workers)) * workers + w + 1;
         let started = Instant::now();
-        let ok = match n % 4 {
-            0 => conn
-                .exec_drop("DELETE FROM t WHERE id = ?", (id,))
-                .await
-                .map(|_| {
-                    model.insert(id, None);
-                }),
-            1 => {
-                let c = format!("ins-{w}-{n}");
-                let r = conn
-                    .exec_drop(
-                        "INSERT INTO t (id, k, c) VALUES (?, ?, ?)",
-                        (next_insert, n as i64, &c),
-                    )
-                    .await;
-                if r.is_ok() {
-                    model.insert(next_insert, Some((n as i64, c)));
-                }
-                next_insert += workers;
-                r
-            }
-            2 if n % 8 == 2 => {
-                let moved = 2_000_000_000 + w + n * workers;
-                let c = format!("mv-{w}-{n}");
-                let r = conn
-                    .exec_drop(
-                        "UPDATE t SET id = ?, k = ?, c = ? WHERE id = ?",
-                        (moved, n as i64, &c, id),
-                    )
-                    .await;
-                if r.is_ok() && conn.affected_rows() == 1 {
-                    model.insert(id, None);
-                    model.insert(moved, Some((n as i64, c)));
-                }
-                r
-            }
-            _ => {
-                let c = format!("upd-{w}-{n}");
-                let r = conn
-                    .exec_drop("UPDATE t SET k = ?, c = ? WHERE id = ?", (n as i64, &c, id))
-                    .await;
-                if r.is_ok() && conn.affected_rows() == 1 {
-                    model.insert(id, Some((n as i64, c)));
-                }
-                r
-            }
+        let ok = if tx {
+            op.transaction(&mut conn, &mut model).await
+        } else {
+            op.n += 1;
+            let kind = op.n % 4;
+            let mut changes = Vec::new();
+            let r = op.one(&mut conn, kind, &mut changes).await;
+            model.extend(changes);
+            r
         };
         shared.record(started.elapsed(), ok.is_ok());
         if let Err(e) = ok {
@@ -183,6 +185,106 @@ async fn worker(
     }
     conn.disconnect().await.ok();
     model
+}
+
+/// A worker's position in its sequence of operations.
+struct Op {
+    w: u64,
+    workers: u64,
+    rows: u64,
+    n: u64,
+    next_insert: u64,
+}
+
+type Changes = Vec<(u64, Option<(i64, String)>)>;
+
+impl Op {
+    /// An id this worker owns, picked from the sequence number.
+    fn id(&self, salt: u64) -> u64 {
+        let per = self.rows / self.workers;
+        (((self.n + salt) * 104_729) % per) * self.workers + self.w + 1
+    }
+
+    /// One write of `kind` (0 delete, 1 insert, 2 update or key move, 3
+    /// update); the model changes it made go to `changes`.
+    async fn one(
+        &mut self,
+        conn: &mut Conn,
+        kind: u64,
+        changes: &mut Changes,
+    ) -> mysql_async::Result<()> {
+        let (w, n, workers) = (self.w, self.n, self.workers);
+        let id = self.id(0);
+        match kind {
+            0 => {
+                conn.exec_drop("DELETE FROM t WHERE id = ?", (id,)).await?;
+                changes.push((id, None));
+            }
+            1 => {
+                let c = format!("ins-{w}-{n}");
+                let at = self.next_insert;
+                self.next_insert += workers;
+                conn.exec_drop(
+                    "INSERT INTO t (id, k, c) VALUES (?, ?, ?)",
+                    (at, n as i64, &c),
+                )
+                .await?;
+                changes.push((at, Some((n as i64, c))));
+            }
+            2 if n % 8 == 2 => {
+                let moved = 2_000_000_000 + w + n * workers;
+                let c = format!("mv-{w}-{n}");
+                conn.exec_drop(
+                    "UPDATE t SET id = ?, k = ?, c = ? WHERE id = ?",
+                    (moved, n as i64, &c, id),
+                )
+                .await?;
+                if conn.affected_rows() == 1 {
+                    changes.push((id, None));
+                    changes.push((moved, Some((n as i64, c))));
+                }
+            }
+            _ => {
+                let c = format!("upd-{w}-{n}");
+                conn.exec_drop("UPDATE t SET k = ?, c = ? WHERE id = ?", (n as i64, &c, id))
+                    .await?;
+                if conn.affected_rows() == 1 {
+                    changes.push((id, Some((n as i64, c))));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The sysbench-shaped transaction; the model changes only once it
+    /// committed (a failed one is rolled back).
+    async fn transaction(&mut self, conn: &mut Conn, model: &mut Model) -> mysql_async::Result<()> {
+        let mut changes = Changes::new();
+        let r = async {
+            conn.query_drop("BEGIN").await?;
+            for salt in 0..10 {
+                let _: Option<String> = conn
+                    .exec_first("SELECT c FROM t WHERE id = ?", (self.id(salt * 7),))
+                    .await?;
+            }
+            for kind in [3, 2, 0, 1] {
+                self.n += 1;
+                self.one(conn, kind, &mut changes).await?;
+            }
+            conn.query_drop("COMMIT").await
+        }
+        .await;
+        match r {
+            Ok(()) => {
+                model.extend(changes);
+                Ok(())
+            }
+            Err(e) => {
+                conn.query_drop("ROLLBACK").await.ok();
+                Err(e)
+            }
+        }
+    }
 }
 
 /// Rows of `t` that differ from the initial contents plus the model.

@@ -85,8 +85,8 @@ pub struct Attempt<'a> {
     pub carry_auto_increment: bool,
     /// The original table's name (unquoted).
     pub table: &'a str,
-    /// The table's cut-over gate: closed and drained before LOCK TABLES,
-    /// opened when the attempt ends either way.
+    /// The table's cut-over gate: closed and drained (once the sentry
+    /// exists) before LOCK TABLES, opened when the attempt ends either way.
     pub gate: &'a Gate,
     pub pool: &'a Pool,
     pub config: &'a Cutover,
@@ -119,6 +119,7 @@ pub fn blocked_by(holders: &[u32], timeout_ms: u64) -> String {
 /// One attempt; returns how long the table was locked (new statements on
 /// it are held in the proxy from the gate's closing to its opening).
 pub async fn attempt(a: &Attempt<'_>) -> Result<Duration, CutoverError> {
+    ensure_sentry(&mut a.pool.get_conn().await?, a.id, a.schema, a.del_name).await?;
     close_and_drain(a).await?;
     let result = with_sentry(a, Phase::Rename).await;
     a.gate.open();
@@ -132,10 +133,11 @@ pub async fn attempt(a: &Attempt<'_>) -> Result<Duration, CutoverError> {
 /// All snapshots see the same state, so they can compare in parallel.
 /// Returns how long writers were blocked.
 pub async fn snapshot(a: &Attempt<'_>, snaps: &mut [Conn]) -> Result<Duration, CutoverError> {
+    ensure_sentry(&mut a.pool.get_conn().await?, a.id, a.schema, a.del_name).await?;
     close_and_drain(a).await?;
     let result = with_sentry(a, Phase::Snapshot(snaps)).await;
     a.gate.open();
-    drop_sentry(&mut a.pool.get_conn().await?, a.id, a.schema, a.del_name).await;
+    // The sentry stays for the cut-over (see `ensure_sentry`).
     result
 }
 
@@ -148,6 +150,7 @@ async fn close_and_drain(a: &Attempt<'_>) -> Result<(), CutoverError> {
         tracing::warn!(table = a.original, ?holders, "cut-over drain timed out");
         return Err(retry("drain_timeout", msg));
     }
+    debug!("gate closed and drained");
     Ok(())
 }
 
@@ -217,13 +220,9 @@ async fn locked(
         lock_idle_limit(a.config.lock_wait_timeout_s)
     ))
     .await?;
-    // The id is a UUID ghostwire made: safe in the statement's text.
-    debug_assert!(a.id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
-    lock.query_drop(format!(
-        "CREATE TABLE {sentry} (mark BIGINT NOT NULL PRIMARY KEY) ENGINE=InnoDB COMMENT='{}'",
-        sentry_comment(a.id)
-    ))
-    .await?;
+    // The sentry exists (`ensure_sentry`, before the gate closed). Should
+    // it have gone meanwhile, LOCK TABLES fails (1146) and so does the
+    // migration, with the table unchanged.
     let result = match phase {
         Phase::Rename => rename_phase(a, &mut lock, sentry, shadow, timeout).await,
         Phase::Snapshot(snaps) => {
@@ -238,6 +237,7 @@ async fn locked(
                         .await?;
                 }
                 lock.query_drop("UNLOCK TABLES").await?;
+                debug!("snapshots started, tables unlocked");
                 Ok(locked_at.elapsed())
             }
             .await
@@ -268,6 +268,7 @@ async fn quiesce(
     ))
     .await?;
     let locked_at = Instant::now();
+    debug!(mode, "tables locked");
     let mark = (uuid::Uuid::new_v4().as_u128() as u64) >> 2;
     lock.query_drop(format!("INSERT INTO {sentry} VALUES ({mark})"))
         .await?;
@@ -290,19 +291,56 @@ async fn quiesce(
     Ok(locked_at)
 }
 
-/// Drops `<t>_del` only while it is this migration's sentry (after a rename, the same
-/// name holds the old table, which must never be dropped here).
-pub async fn drop_sentry(conn: &mut Conn, id: &str, schema: &str, name: &str) {
-    let is_sentry: Option<String> = conn
+/// Whether this migration's sentry stands at `schema.name`.
+async fn is_sentry(
+    conn: &mut Conn,
+    id: &str,
+    schema: &str,
+    name: &str,
+) -> Result<bool, mysql_async::Error> {
+    let found: Option<String> = conn
         .exec_first(
             "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? \
              AND TABLE_NAME = ? AND TABLE_COMMENT = ?",
             (schema, name, sentry_comment(id)),
         )
-        .await
-        .ok()
-        .flatten();
-    if is_sentry.is_some() {
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Creates the sentry at `schema.name` unless this migration's own stands
+/// there already; before the gate closes, never while it holds statements.
+/// Creating or dropping a table makes the server write and flush its logs,
+/// which held every writer's commit for 15–25 ms on the benchmark's server
+/// under load; so the sentry is made once, by the first lock attempt (the
+/// checksum's snapshot), and kept to the cut-over's RENAME (each attempt
+/// adds a row of marks), instead of made and dropped around every attempt.
+/// A failed attempt still drops it, and the next makes it again.
+pub async fn ensure_sentry(
+    conn: &mut Conn,
+    id: &str,
+    schema: &str,
+    name: &str,
+) -> Result<(), mysql_async::Error> {
+    if is_sentry(conn, id, schema, name).await? {
+        return Ok(());
+    }
+    // The id is a UUID ghostwire made: safe in the statement's text.
+    debug_assert!(id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
+    conn.query_drop(format!(
+        "CREATE TABLE {} (mark BIGINT NOT NULL PRIMARY KEY) ENGINE=InnoDB COMMENT='{}'",
+        qualified(schema, name),
+        sentry_comment(id)
+    ))
+    .await?;
+    debug!(sentry = name, "sentry created");
+    Ok(())
+}
+
+/// Drops `<t>_del` only while it is this migration's sentry (after a rename, the same
+/// name holds the old table, which must never be dropped here).
+pub async fn drop_sentry(conn: &mut Conn, id: &str, schema: &str, name: &str) {
+    if is_sentry(conn, id, schema, name).await.unwrap_or(false) {
         let _ = conn
             .query_drop(format!("DROP TABLE IF EXISTS {}", qualified(schema, name)))
             .await;

@@ -204,6 +204,12 @@ impl Handle {
         let me = &self.inner.instance;
         let mut seen = Vec::new();
         for u in store::unfinished(&mut conn).await? {
+            // Shutting down: this instance's runs are handing their
+            // migrations over right now; taking one back (its runner just
+            // ended) would start a run the shutdown cuts off again.
+            if self.inner.stop.is_cancelled() {
+                break;
+            }
             seen.push(u.id.clone());
             let holder: Option<Option<u64>> = conn
                 .exec_first("SELECT IS_USED_LOCK(?)", (store::owner_lock(&u.owner),))
@@ -321,7 +327,9 @@ impl Handle {
             }
         }
         let run = uuid::Uuid::new_v4().to_string();
-        if !store::claim(conn, &u.id, &u.owner, &self.inner.instance, &run).await? {
+        if self.inner.stop.is_cancelled()
+            || !store::claim(conn, &u.id, &u.owner, &self.inner.instance, &run).await?
+        {
             self.controls().remove(&u.id);
             return Ok(Adoption::NotNow);
         }

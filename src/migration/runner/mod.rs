@@ -228,6 +228,9 @@ impl<'a> Migration<'a> {
     /// another has taken it over (this one was cut off long enough), this
     /// run stops without touching the record again.
     pub async fn record(&self, u: &Update<'_>) -> Result<()> {
+        if let Some(stage) = u.stage {
+            tracing::debug!(id = self.id, stage, "stage");
+        }
         let mut conn = self.inner.pool.get_conn().await?;
         if store::update_as(&mut conn, self.id, Some(&self.inner.instance), u).await? {
             return Ok(());
