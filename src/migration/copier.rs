@@ -198,8 +198,11 @@ pub async fn copy(
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     // A failed worker stops the others and the producer at once.
     let abort = stop.child_token();
+    // Every chunk is in the channel: a worker the throttler narrowed out of
+    // the copy (`Control::admit`) may end instead of waiting.
+    let all_sent = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..workers {
+    for index in 0..workers {
         let (pool, plan, delta, rx, progress, abort, control) = (
             pool.clone(),
             plan.clone(),
@@ -209,11 +212,14 @@ pub async fn copy(
             abort.clone(),
             control.clone(),
         );
+        let all_sent = all_sent.clone();
         tasks.spawn(async move {
-            let r = worker(
-                &pool, &plan, &delta, &rx, target, &progress, &abort, &control,
-            )
-            .await;
+            let turn = Turn {
+                index,
+                all_sent: &all_sent,
+                control: &control,
+            };
+            let r = worker(&turn, &pool, &plan, &delta, &rx, target, &progress, &abort).await;
             if r.is_err() {
                 abort.cancel();
             }
@@ -243,6 +249,7 @@ pub async fn copy(
     };
     let produced = producer.await;
     drop(tx);
+    all_sent.cancel();
     let mut result = Ok(());
     while let Some(r) = tasks.join_next().await {
         let r = r.map_err(|e| MigrationError::Internal(format!("copy worker: {e}")))?;
@@ -275,8 +282,16 @@ pub async fn bound(
     Ok(Some(out))
 }
 
+/// Which copy worker this is, and what decides when it may copy.
+struct Turn<'a> {
+    index: usize,
+    all_sent: &'a CancellationToken,
+    control: &'a Control,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn worker(
+    turn: &Turn<'_>,
     pool: &Pool,
     plan: &CopyPlan,
     delta: &Delta,
@@ -284,17 +299,27 @@ async fn worker(
     target: Duration,
     progress: &Progress,
     stop: &CancellationToken,
-    control: &Control,
 ) -> Result<()> {
+    let control = turn.control;
     let mut conn = pool.get_conn().await?;
     loop {
+        // Narrowed out by the throttler: wait before taking a chunk (never
+        // with one in hand, which the others could not copy). Once every
+        // chunk is handed out, a worker other than 0 that must wait ends
+        // instead: worker 0 never does, so it copies whatever is left.
+        tokio::select! {
+            biased;
+            r = control.admit(turn.index) => r?,
+            _ = turn.all_sent.cancelled(), if turn.index > 0 => return Ok(()),
+            _ = stop.cancelled() => return Err(MigrationError::Cancelled),
+        }
         let next = rx.lock().await.recv().await;
         let Some((seq, lo, hi)) = next else {
             return Ok(());
         };
         // Paused or fully throttled: wait here, with the chunk in hand.
         tokio::select! {
-            r = control.admit() => r?,
+            r = control.admit(0) => r?,
             _ = stop.cancelled() => return Err(MigrationError::Cancelled),
         }
         let range = CopyPlan::range(&plan.old_key, lo.as_ref(), &hi);

@@ -86,10 +86,15 @@ impl super::Migration<'_> {
     fn follow_throttler(&self) -> tokio::task::JoinHandle<()> {
         let mut verdicts = self.inner.throttler.subscribe();
         let control = self.control.clone();
+        let id = self.id.to_string();
         tokio::spawn(async move {
             loop {
                 let verdict = verdicts.borrow_and_update().clone();
+                let was_narrowed = control.state().narrowed;
                 control.set_auto(verdict);
+                if !was_narrowed && control.state().narrowed {
+                    info!(%id, "the throttler held the copy: it goes on with one worker");
+                }
                 if verdicts.changed().await.is_err() {
                     break;
                 }
