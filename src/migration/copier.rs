@@ -317,7 +317,8 @@ async fn worker(
         let Some((seq, lo, hi)) = next else {
             return Ok(());
         };
-        // Paused or fully throttled: wait here, with the chunk in hand.
+        // Paused or fully throttled: wait here, with the chunk in hand (as
+        // worker 0 would: narrowing applies only before taking a chunk).
         tokio::select! {
             r = control.admit(0) => r?,
             _ = stop.cancelled() => return Err(MigrationError::Cancelled),

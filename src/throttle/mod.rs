@@ -206,7 +206,7 @@ impl Throttler {
                 run.baseline = self.client_latency.p99(BASELINE, 50).map(|b| b.0);
             }
             let now = self.client_latency.p99(WINDOW, 20);
-            tracing::debug!(baseline = ?run.baseline, ?now, any = ?self.client_latency.p99(Duration::from_secs(5), 1), "client latency");
+            tracing::debug!(baseline = ?run.baseline, ?now, "client latency");
             if let (None, Some(base), Some((now, _))) = (&reason, run.baseline, now) {
                 let max = base
                     .mul_f64(s.max_client_p99_factor)
