@@ -183,10 +183,9 @@ impl Control {
     /// has held the copy (`narrowed`), only worker 0 unless the operator
     /// said UNTHROTTLE. Why: the throttler holds because the copy's writes
     /// hurt the application, and on released they would hurt again at once
-    /// at full width (measured on 2 cores under the latency throttle: with
-    /// one worker the copy ran 1.6× faster than on–off at two, with the same
-    /// worst client latency, and was held 5 times in 3 runs instead of 4–5
-    /// times per run).
+    /// at full width (`bench/migration.sh` on 2 cores, latency throttle on,
+    /// 3 runs each: the copy went from 0.41× to 0.66× the speed of the run
+    /// without the throttle, the load's worst latency stayed 7–12 ms).
     pub async fn admit(&self, worker: usize) -> Result<()> {
         self.wait_until(|s| admitted(s, worker)).await
     }
