@@ -102,6 +102,9 @@ pub struct Attempt<'a> {
     /// Asked at the point of no return (`Control::commit`).
     pub control: &'a Control,
     pub server: crate::flavour::ServerInfo,
+    /// Definition fingerprints of the original and the shadow when the
+    /// copy began (`lifecycle::fingerprint`).
+    pub defs: &'a (String, String),
 }
 
 /// The migration's message for a drain that timed out. It counts the
@@ -272,6 +275,8 @@ async fn quiesce(
     let mark = (uuid::Uuid::new_v4().as_u128() as u64) >> 2;
     lock.query_drop(format!("INSERT INTO {sentry} VALUES ({mark})"))
         .await?;
+    // While the tail reads up to the mark.
+    unchanged_definitions(a, lock).await?;
     let mut marks = a.marks.clone();
     let seen = tokio::time::timeout(timeout, marks.wait_for(|m| *m == mark))
         .await
@@ -407,6 +412,39 @@ async fn rename_phase(
         Ok(()) => Ok(locked_at.elapsed()),
         Err(e) => Err(retry("other", format!("RENAME failed: {e}"))),
     }
+}
+
+/// Under the lock, where nobody else can change them: the original
+/// and the shadow are defined as when the copy began. A change made since
+/// (an ALTER sent `direct` or straight to the server, a trigger, an index
+/// dropped from the shadow by hand) is not in the new table, and the RENAME
+/// would silently undo it: the migration fails instead, and the table stays
+/// as that change left it.
+async fn unchanged_definitions(a: &Attempt<'_>, lock: &mut Conn) -> Result<(), CutoverError> {
+    let original = super::lifecycle::fingerprint(lock, a.schema, a.table).await?;
+    let shadow = super::lifecycle::fingerprint(lock, a.schema, a.shadow_name).await?;
+    // Triggers are not in SHOW CREATE TABLE; the checks before the copy
+    // refused a table with any, so any now is new (the RENAME would move
+    // one on the original to the old table).
+    let triggers: Option<u64> = lock
+        .exec_first(
+            "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? \
+             AND EVENT_OBJECT_TABLE IN (?, ?)",
+            (a.schema, a.table, a.shadow_name),
+        )
+        .await?;
+    let which = if original.as_ref() != Some(&a.defs.0) || triggers != Some(0) {
+        format!("{}.{}", a.schema, a.table)
+    } else if shadow.as_ref() != Some(&a.defs.1) {
+        format!("its new table {}.{}", a.schema, a.shadow_name)
+    } else {
+        return Ok(());
+    };
+    Err(CutoverError::Fatal(super::refused(format!(
+        "the definition of {which} changed while the migration ran (an ALTER, index or \
+         trigger change made outside this migration); the cut-over would undo it, so the \
+         migration stops with the table as that change left it. Submit the ALTER again"
+    ))))
 }
 
 /// Under the lock: ids the old table handed out since the copy began

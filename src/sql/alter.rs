@@ -262,6 +262,21 @@ fn read_clauses(r: &Reader, from: usize, end: usize, a: &mut Alter) -> Result<()
     Ok(())
 }
 
+/// Whether the client's own `ALGORITHM` clause asks for an instant change
+/// and nothing else: natively the server refuses rather than rebuild the
+/// table, so ghostwire must not copy it either.
+pub fn instant_only(algorithm: Option<&str>) -> bool {
+    algorithm == Some("INSTANT")
+}
+
+/// Whether the client's own `ALGORITHM` clause is MariaDB's `NOCOPY`:
+/// whatever the server can do without a table copy (instantly or in place),
+/// which ghostwire's copy is not. Such an ALTER goes to the server as it is.
+/// (MySQL has no `NOCOPY`: there it is the server's own syntax error.)
+pub fn runs_in_place_only(algorithm: Option<&str>) -> bool {
+    algorithm == Some("NOCOPY")
+}
+
 /// Keywords that matter wherever they stand at the top level (table options
 /// and partition clauses need no comma before them).
 fn top_level_word(r: &Reader, k: usize, end: usize, a: &mut Alter) -> Result<(), AlterError> {

@@ -74,3 +74,119 @@ async fn a_change_logged_as_a_statement_stops_the_migration() {
         assert_eq!(tables, ["t"], "{change}");
     }
 }
+
+/// A change to the table's definition made outside the migration while it
+/// runs (an ALTER sent `direct` or straight to the server, a trigger, an
+/// index dropped from the new table by hand) is not in the new table: the
+/// cut-over would silently undo it. The migration stops instead, with the
+/// table as that change left it. Logged changes stop it at once (the tail
+/// sees them); unlogged ones (`sql_log_bin = 0`) at the cut-over, which
+/// compares the definitions under its lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_definition_change_made_outside_stops_the_migration() {
+    let column = ["id", "k", "c", "z"].as_slice();
+    let unchanged = ["id", "k", "c"].as_slice();
+    for (i, (change, columns, triggers)) in [
+        (
+            "ALTER TABLE t ADD COLUMN z INT NOT NULL DEFAULT 7",
+            column,
+            0,
+        ),
+        (
+            "SET SESSION sql_log_bin = 0; ALTER TABLE t ADD COLUMN z INT NOT NULL DEFAULT 7",
+            column,
+            0,
+        ),
+        (
+            "SET SESSION sql_log_bin = 0; ALTER TABLE t COMMENT 'kept'",
+            unchanged,
+            0,
+        ),
+        (
+            "SET SESSION sql_log_bin = 0; CREATE TRIGGER tr BEFORE UPDATE ON t FOR EACH ROW \
+             SET NEW.k = NEW.k + 1",
+            unchanged,
+            1,
+        ),
+        ("ALTER TABLE t_gho DROP INDEX k", unchanged, 0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let schema = format!("redefined_{i}");
+        let ctx = setup_with(&schema, |c| c.migrations.checksum = false).await;
+        let mut d = ctx.direct().await;
+        d.query_drop(
+            "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL)",
+        )
+        .await
+        .unwrap();
+        fill_doubling(&mut d, 5_000).await;
+        let mut c = ctx.conn().await;
+        let (id, _): (String, String) = c
+            .query_first(
+                "ALTER TABLE t /* ghostwire: async postpone */ ADD COLUMN x INT, ADD INDEX (k)",
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        await_status(&ctx, &id, "ready").await;
+        let before: Vec<(u64, i64, String)> =
+            d.query("SELECT id, k, c FROM t ORDER BY id").await.unwrap();
+        let mut m = ctx.direct().await;
+        m.query_drop(change).await.unwrap();
+        drop(m);
+        // A logged change to the table stops the migration by itself; the
+        // others are found by the cut-over.
+        if change.contains("sql_log_bin") || change.contains("t_gho") {
+            c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+                .await
+                .unwrap();
+        }
+        await_status(&ctx, &id, "failed").await;
+        let shown = migration(&mut c, &id).await;
+        assert!(
+            shown["message"].contains("changed while the migration ran"),
+            "{change}: {}",
+            shown["message"]
+        );
+        // The rows as they were, the definition as the change left it, no
+        // helper table left.
+        let now: Vec<(u64, i64, String)> =
+            d.query("SELECT id, k, c FROM t ORDER BY id").await.unwrap();
+        assert!(now == before, "{change}: rows changed");
+        let names: Vec<String> = d
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
+                 AND TABLE_NAME = 't' ORDER BY ORDINAL_POSITION",
+                (&schema,),
+            )
+            .await
+            .unwrap();
+        assert_eq!(names, columns, "{change}");
+        let create: (String, String) = d.query_first("SHOW CREATE TABLE t").await.unwrap().unwrap();
+        assert_eq!(
+            create.1.contains("'kept'"),
+            change.contains("'kept'"),
+            "{change}"
+        );
+        let on_t: Option<u64> = d
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? \
+                 AND EVENT_OBJECT_TABLE = 't'",
+                (&schema,),
+            )
+            .await
+            .unwrap();
+        assert_eq!(on_t, Some(triggers), "{change}");
+        let tables: Vec<String> = d
+            .exec(
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?",
+                (&schema,),
+            )
+            .await
+            .unwrap();
+        assert_eq!(tables, ["t"], "{change}");
+        ctx.shutdown().await;
+    }
+}

@@ -30,6 +30,12 @@ fn statements() -> Vec<&'static str> {
         "CREATE INDEX IF NOT EXISTS i3 ON t (v)",
         "CREATE OR REPLACE INDEX i3 ON t (g)",
         "DROP INDEX IF EXISTS nope ON t",
+        // Only what the server can do instantly / without a copy: it
+        // refuses to build an index instantly; MariaDB builds it in place
+        // for NOCOPY (MySQL has no NOCOPY: its syntax error).
+        "CREATE INDEX ii ON t (v) ALGORITHM=INSTANT",
+        "CREATE INDEX ic ON t (g) ALGORITHM=NOCOPY",
+        "DROP INDEX ic ON t",
         "CREATE INDEX `we``ird` ON t (`w`(5)) /*!99999 COMMENT 'skipped' */",
         "CREATE INDEX q1 ON t (v) /* ghostwire: sync */ COMMENT 'x'",
         "CREATE TEMPORARY TABLE tt (id INT PRIMARY KEY, v INT)",

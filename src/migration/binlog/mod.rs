@@ -169,6 +169,21 @@ fn handle(
                     target.schema, target.table
                 )));
             }
+            if statement::may_redefine(
+                q.query_raw(),
+                q.schema_raw(),
+                &target.schema,
+                &target.table,
+                &target.sentry,
+            ) {
+                return Err(super::refused(format!(
+                    "the definition of {}.{} changed while the migration ran (an ALTER, index or \
+                     trigger change made outside this migration); the cut-over would undo it, so \
+                     the migration stops with the table as that change left it. Submit the ALTER \
+                     again",
+                    target.schema, target.table
+                )));
+            }
             delta.set_boundary(None, end);
             return Ok(());
         }

@@ -443,6 +443,7 @@ impl<'a> Migration<'a> {
                 failure: &failure,
                 control: self.control,
                 server: self.server()?,
+                defs: &start.defs,
             };
             if self.inner.config.migrations.checksum {
                 self.verify(&attempt, &copy_plan, &compared).await?;

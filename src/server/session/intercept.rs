@@ -58,8 +58,9 @@ pub enum Statement {
 enum InstantAttempt {
     /// The server did it: the stall in ms.
     Done(u64),
-    /// The server cannot do it instantly: copy.
-    Copy,
+    /// The server cannot do it instantly (its ERR payload saying so):
+    /// copy, unless the client itself asked for nothing but instant.
+    Copy(Vec<u8>),
     /// The server refused it (its ERR payload): that is the answer.
     Refused(Vec<u8>),
 }
@@ -180,6 +181,13 @@ impl Session<'_> {
                 return self.answer_error(frame, e.to_packet()).await;
             }
         };
+        // MariaDB's ALGORITHM=NOCOPY: anything but a copy, so the server's
+        // own in-place ALTER (or its refusal), as natively; only not while
+        // a migration of the table runs (the reservation said so above).
+        if sql::alter::runs_in_place_only(parsed.alter.algorithm.as_deref()) {
+            drop(ticket);
+            return Ok(Decision::Relay);
+        }
         self.client.discard(frame);
         let request = Request {
             schema,
@@ -222,7 +230,7 @@ impl Session<'_> {
         let mut attempt = self.try_instant(&probe, &request, server, kind).await?;
         let mut strategy = "instant";
         let algorithm = parsed.alter.algorithm.as_deref();
-        if matches!(attempt, InstantAttempt::Copy)
+        if matches!(attempt, InstantAttempt::Copy(_))
             && sql::alter::metadata_only(&request.ops, algorithm)
         {
             // Dropping or renaming secondary indexes only: in place (as
@@ -253,7 +261,16 @@ impl Session<'_> {
                 return Ok(Decision::Answered);
             }
             InstantAttempt::Refused(err) => return self.reply_raw_err(err).await,
-            InstantAttempt::Copy => {}
+            // `ALGORITHM=INSTANT` of the client's own: natively the server
+            // refuses what it cannot do instantly; so does ghostwire, with
+            // the server's own answer, rather than copying a table the
+            // client said must not be copied.
+            InstantAttempt::Copy(err) if sql::alter::instant_only(algorithm) => {
+                return self.reply_raw_err(err).await
+            }
+            // The probe's "cannot be instant" error is ghostwire's, not the
+            // client's (a native ALTER that copies leaves no warning).
+            InstantAttempt::Copy(_) => self.clear_diagnostics().await?,
         }
         let async_ = hints.async_;
         let submitted = match engine.submit(ticket, request).await {
@@ -329,7 +346,7 @@ impl Session<'_> {
                     break;
                 }
                 Err(e) if err_code(&e).is_some_and(|c| server.not_instant(c)) => {
-                    outcome = InstantAttempt::Copy;
+                    outcome = InstantAttempt::Copy(e);
                     break;
                 }
                 Err(e) if err_code(&e) == Some(LOCK_WAIT_TIMEOUT) => {
@@ -360,11 +377,6 @@ impl Session<'_> {
             req.session.lock_wait_timeout
         );
         let _ = self.backend_query(restore.as_bytes()).await?;
-        if matches!(outcome, InstantAttempt::Copy) {
-            // The probe's "cannot be instant" error is ghostwire's, not the
-            // client's (a native ALTER that copies leaves no warning).
-            self.clear_diagnostics().await?;
-        }
         self.release_claims();
         Ok(outcome)
     }
