@@ -5,6 +5,8 @@
 
 mod common;
 
+#[path = "migration/algorithm.rs"]
+mod algorithm;
 #[path = "migration/statements.rs"]
 mod statements;
 #[path = "migration/unique.rs"]
