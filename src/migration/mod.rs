@@ -116,7 +116,7 @@ pub struct Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        self.handle.finished(&self.key);
+        self.handle.finished(&self.key, &self.id);
     }
 }
 
@@ -273,12 +273,21 @@ impl Handle {
         self.ensure_store().await?;
         let id = uuid::Uuid::new_v4().to_string();
         let key = (schema.to_string(), table.to_string());
-        {
-            let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(other) = active.get(&key) {
-                return Err(still_running(other, schema, table));
+        if let Some(other) = self.take_reservation(&key, &id, None) {
+            // A run whose record says it has ended is only tidying up (its
+            // old table's fingerprint, its connections), nothing a new
+            // migration of the table meets: whoever saw "complete" in SHOW
+            // MIGRATIONS may ALTER the table again at once.
+            let mut conn = self.inner.pool.get_conn().await?;
+            let ended = store::state(&mut conn, &other)
+                .await?
+                .is_some_and(|s| matches!(s.status.as_str(), "complete" | "failed" | "cancelled"));
+            if !ended {
+                return Err(still_running(&other, schema, table));
             }
-            active.insert(key.clone(), id.clone());
+            if let Some(other) = self.take_reservation(&key, &id, Some(&other)) {
+                return Err(still_running(&other, schema, table));
+            }
         }
         // Another instance's migration of the table (its own map does not
         // know it): refused the same way, before anything is created.
@@ -444,9 +453,30 @@ impl Handle {
             == Some(id)
     }
 
-    fn finished(&self, key: &(String, String)) {
+    /// Reserves `key` for `id` unless another holds it (`ended`, known to
+    /// have ended, may be replaced): returns the holder then.
+    fn take_reservation(
+        &self,
+        key: &(String, String),
+        id: &str,
+        ended: Option<&str>,
+    ) -> Option<String> {
         let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
-        active.remove(key);
+        match active.get(key) {
+            Some(other) if Some(other.as_str()) != ended => Some(other.clone()),
+            _ => {
+                active.insert(key.clone(), id.to_string());
+                None
+            }
+        }
+    }
+
+    /// Ends `id`'s reservation of `key`, unless a later one took its place.
+    fn finished(&self, key: &(String, String), id: &str) {
+        let mut active = self.inner.active.lock().unwrap_or_else(|p| p.into_inner());
+        if active.get(key).map(String::as_str) == Some(id) {
+            active.remove(key);
+        }
     }
 
     /// Rows for `SHOW MIGRATIONS` / `SHOW MIGRATION '<id>'`, each with what
