@@ -4,9 +4,54 @@
 //! migration must stop with the table unchanged, even with the checksum
 //! off, never complete without the change.
 
-use crate::common::{await_status, fill_doubling, setup_with};
-use crate::migration;
+use crate::common::{await_status, fill_doubling, setup_with, Ctx};
+use crate::{migration, tables};
 use mysql_async::prelude::*;
+use mysql_async::Conn;
+
+/// A migration copied and waiting (postponed), its binlog tail running,
+/// while a change is made (it would not wait for a THROTTLE sent after it).
+struct Waiting {
+    ctx: Ctx,
+    /// Straight to the server.
+    d: Conn,
+    /// Through ghostwire.
+    c: Conn,
+    id: String,
+}
+
+/// `t (id, k, c)` with `rows` rows in a schema of its own, and an ALTER
+/// adding a column and an index waiting for COMPLETE.
+async fn waiting(schema: &str, rows: u64) -> Waiting {
+    let ctx = setup_with(schema, |c| c.migrations.checksum = false).await;
+    let mut d = ctx.direct().await;
+    d.query_drop(
+        "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL)",
+    )
+    .await
+    .unwrap();
+    fill_doubling(&mut d, rows).await;
+    let mut c = ctx.conn().await;
+    let (id, _): (String, String) = c
+        .query_first(
+            "ALTER TABLE t /* ghostwire: async postpone */ ADD COLUMN x INT, ADD INDEX (k)",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    await_status(&ctx, &id, "ready").await;
+    Waiting { ctx, d, c, id }
+}
+
+async fn columns(d: &mut Conn, schema: &str) -> Vec<String> {
+    d.exec(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
+         AND TABLE_NAME = 't' ORDER BY ORDINAL_POSITION",
+        (schema,),
+    )
+    .await
+    .unwrap()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_logged_as_a_statement_stops_the_migration() {
@@ -19,25 +64,12 @@ async fn a_change_logged_as_a_statement_stops_the_migration() {
     .enumerate()
     {
         let schema = format!("stmt_logged_{i}");
-        let ctx = setup_with(&schema, |c| c.migrations.checksum = false).await;
-        let mut d = ctx.direct().await;
-        d.query_drop(
-            "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL)",
-        )
-        .await
-        .unwrap();
-        fill_doubling(&mut d, 20_000).await;
-        let mut c = ctx.conn().await;
-        let (id, _): (String, String) = c
-            .query_first(
-                "ALTER TABLE t /* ghostwire: async postpone */ ADD COLUMN x INT, ADD INDEX (k)",
-            )
-            .await
-            .unwrap()
-            .unwrap();
-        // Postponed: copied and waiting, its binlog tail running, while the
-        // change is made (it would not wait for a THROTTLE sent after it).
-        await_status(&ctx, &id, "ready").await;
+        let Waiting {
+            ctx,
+            mut d,
+            mut c,
+            id,
+        } = waiting(&schema, 20_000).await;
         let before: Vec<(u64, i64)> = d.query("SELECT id, k FROM t ORDER BY id").await.unwrap();
         // binlog_format is deprecated on MySQL 8+: its warning is expected.
         let mut m = ctx.direct().await;
@@ -55,23 +87,8 @@ async fn a_change_logged_as_a_statement_stops_the_migration() {
         // no helper left.
         let now: Vec<(u64, i64)> = d.query("SELECT id, k FROM t ORDER BY id").await.unwrap();
         assert_eq!(now, after, "{change}");
-        let columns: Vec<String> = d
-            .exec(
-                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
-                 AND TABLE_NAME = 't' ORDER BY ORDINAL_POSITION",
-                (&schema,),
-            )
-            .await
-            .unwrap();
-        assert_eq!(columns, ["id", "k", "c"], "{change}");
-        let tables: Vec<String> = d
-            .exec(
-                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?",
-                (&schema,),
-            )
-            .await
-            .unwrap();
-        assert_eq!(tables, ["t"], "{change}");
+        assert_eq!(columns(&mut d, &schema).await, ["id", "k", "c"], "{change}");
+        assert_eq!(tables(&mut d, &schema).await, ["t"], "{change}");
     }
 }
 
@@ -86,7 +103,7 @@ async fn a_change_logged_as_a_statement_stops_the_migration() {
 async fn a_definition_change_made_outside_stops_the_migration() {
     let column = ["id", "k", "c", "z"].as_slice();
     let unchanged = ["id", "k", "c"].as_slice();
-    for (i, (change, columns, triggers)) in [
+    for (i, (change, names, triggers)) in [
         (
             "ALTER TABLE t ADD COLUMN z INT NOT NULL DEFAULT 7",
             column,
@@ -114,23 +131,12 @@ async fn a_definition_change_made_outside_stops_the_migration() {
     .enumerate()
     {
         let schema = format!("redefined_{i}");
-        let ctx = setup_with(&schema, |c| c.migrations.checksum = false).await;
-        let mut d = ctx.direct().await;
-        d.query_drop(
-            "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL)",
-        )
-        .await
-        .unwrap();
-        fill_doubling(&mut d, 5_000).await;
-        let mut c = ctx.conn().await;
-        let (id, _): (String, String) = c
-            .query_first(
-                "ALTER TABLE t /* ghostwire: async postpone */ ADD COLUMN x INT, ADD INDEX (k)",
-            )
-            .await
-            .unwrap()
-            .unwrap();
-        await_status(&ctx, &id, "ready").await;
+        let Waiting {
+            ctx,
+            mut d,
+            mut c,
+            id,
+        } = waiting(&schema, 5_000).await;
         let before: Vec<(u64, i64, String)> =
             d.query("SELECT id, k, c FROM t ORDER BY id").await.unwrap();
         let mut m = ctx.direct().await;
@@ -155,15 +161,7 @@ async fn a_definition_change_made_outside_stops_the_migration() {
         let now: Vec<(u64, i64, String)> =
             d.query("SELECT id, k, c FROM t ORDER BY id").await.unwrap();
         assert!(now == before, "{change}: rows changed");
-        let names: Vec<String> = d
-            .exec(
-                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
-                 AND TABLE_NAME = 't' ORDER BY ORDINAL_POSITION",
-                (&schema,),
-            )
-            .await
-            .unwrap();
-        assert_eq!(names, columns, "{change}");
+        assert_eq!(columns(&mut d, &schema).await, names, "{change}");
         let create: (String, String) = d.query_first("SHOW CREATE TABLE t").await.unwrap().unwrap();
         assert_eq!(
             create.1.contains("'kept'"),
@@ -179,14 +177,7 @@ async fn a_definition_change_made_outside_stops_the_migration() {
             .await
             .unwrap();
         assert_eq!(on_t, Some(triggers), "{change}");
-        let tables: Vec<String> = d
-            .exec(
-                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?",
-                (&schema,),
-            )
-            .await
-            .unwrap();
-        assert_eq!(tables, ["t"], "{change}");
+        assert_eq!(tables(&mut d, &schema).await, ["t"], "{change}");
         ctx.shutdown().await;
     }
 }

@@ -25,12 +25,7 @@ const CHANGING: [&str; 7] = [
 /// Whether `query` (a binlog Query event's text, run with `default_db` as
 /// its session's database) may change `schema.table`.
 pub(super) fn may_change(query: &[u8], default_db: &[u8], schema: &str, table: &str) -> bool {
-    let verb = first_word(query);
-    CHANGING
-        .iter()
-        .any(|v| verb.eq_ignore_ascii_case(v.as_bytes()))
-        && mentions(query, table)
-        && (default_db == schema.as_bytes() || mentions(query, schema))
+    about(query, &CHANGING, default_db, schema, table)
 }
 
 /// Verbs of statements that change a table's definition (`CREATE INDEX`,
@@ -51,13 +46,17 @@ pub(super) fn may_redefine(
     table: &str,
     own: &str,
 ) -> bool {
+    about(query, &REDEFINING, default_db, schema, table) && !mentions(query, own)
+}
+
+/// Whether `query` starts with one of `verbs` and names `schema.table`.
+fn about(query: &[u8], verbs: &[&str], default_db: &[u8], schema: &str, table: &str) -> bool {
     let verb = first_word(query);
-    REDEFINING
+    verbs
         .iter()
         .any(|v| verb.eq_ignore_ascii_case(v.as_bytes()))
         && mentions(query, table)
         && (default_db == schema.as_bytes() || mentions(query, schema))
-        && !mentions(query, own)
 }
 
 /// The first word after spaces and `/* … */`, `-- …` and `# …` comments.
