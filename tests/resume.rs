@@ -53,6 +53,32 @@ async fn world(schema: &str) -> (Conn, Model) {
 /// Writes to `t` directly (as other application servers would) until
 /// stopped: inserts, updates and deletes all over the key range, each
 /// noted in the model once acknowledged.
+/// The writer of a test, running until `finish`.
+struct Writes {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<u64>,
+}
+
+impl Writes {
+    fn start(schema: &str, model: &Model) -> Writes {
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = writer(schema, model.clone(), stop.clone());
+        Writes { stop, task }
+    }
+
+    /// Stops the writer: how many writes it made.
+    async fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap()
+    }
+
+    /// Stops the writer and checks the table against its model.
+    async fn finish(self, d: &mut Conn, schema: &str, model: &Model) {
+        self.stop().await;
+        assert_result(d, schema, model).await;
+    }
+}
+
 fn writer(schema: &str, model: Model, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<u64> {
     let schema = schema.to_string();
     tokio::spawn(async move {
@@ -140,6 +166,20 @@ async fn waits_for_metadata_lock(d: &mut Conn, pattern: &str) {
 }
 
 /// Rows the checkpoint says are copied.
+/// Submits `ALTER TABLE t <BODY>` with the `hints` (e.g. `async`) and
+/// slows its copy down to `ratio` (so that what a test does lands in it).
+async fn submit_throttled(c: &mut Conn, hints: &str, ratio: f64) -> String {
+    let (id, _): (String, String) = c
+        .query_first(format!("ALTER TABLE t /* ghostwire: {hints} */ {BODY}"))
+        .await
+        .unwrap()
+        .unwrap();
+    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO {ratio}"))
+        .await
+        .unwrap();
+    id
+}
+
 async fn copied(d: &mut Conn, id: &str) -> u64 {
     field(d, id, "JSON_EXTRACT(checkpoint, '$.copy.rows')")
         .await
@@ -204,18 +244,10 @@ async fn killed_mid_copy_another_instance_completes_it_from_the_checkpoint() {
     let (mut d, model) = world(schema).await;
     let mut first = Child::start(CONFIG).await;
     let second = Child::start(CONFIG).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = writer(schema, model.clone(), stop.clone());
+    let writes = Writes::start(schema, &model);
     let mut c = first.conn(schema).await;
-    let (id, _): (String, String) = c
-        .query_first(format!("ALTER TABLE t /* ghostwire: async */ {BODY}"))
-        .await
-        .unwrap()
-        .unwrap();
     // Slowed down, so that the kill lands in the middle of the copy.
-    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.95"))
-        .await
-        .unwrap();
+    let id = submit_throttled(&mut c, "async", 0.95).await;
     until("a fifth of the table is copied", async || {
         copied(&mut d, &id).await >= ROWS / 5
     })
@@ -257,8 +289,7 @@ async fn killed_mid_copy_another_instance_completes_it_from_the_checkpoint() {
     );
 
     await_field(&mut d, &id, "status", "complete").await;
-    stop.store(true, Ordering::Relaxed);
-    assert!(writes.await.unwrap() > 0);
+    assert!(writes.stop().await > 0);
     // The second instance copied what the first had not: far fewer rows
     // than the table (the checkpoint's rows are not copied again).
     let copied_after = second.counter("ghostwire_migration_rows_copied_total") as u64;
@@ -291,8 +322,7 @@ async fn kill_while_waiting(schema: &str, checksum: bool, complete: bool, stage:
         &format!("[migrations]\nchecksum = {checksum}\n"),
     );
     let mut first = Child::start(&config).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = writer(schema, model.clone(), stop.clone());
+    let writes = Writes::start(schema, &model);
     let mut c = first.conn(schema).await;
     let (id, _): (String, String) = c
         .query_first(format!(
@@ -336,8 +366,7 @@ async fn kill_while_waiting(schema: &str, checksum: bool, complete: bool, stage:
             .unwrap();
     }
     await_field(&mut d, &id, "status", "complete").await;
-    stop.store(true, Ordering::Relaxed);
-    writes.await.unwrap();
+    writes.stop().await;
     assert_eq!(
         second.counter("ghostwire_migration_rows_copied_total"),
         0.0,
@@ -525,13 +554,10 @@ async fn killed_while_creating_the_shadow_the_next_instance_starts_it_over() {
     waits_for_metadata_lock(&mut d, &format!("CREATE TABLE `{schema}`.`t_gho`%")).await;
     first.kill9();
     lock.query_drop("UNLOCK TABLES").await.unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = writer(schema, model.clone(), stop.clone());
+    let writes = Writes::start(schema, &model);
     let _second = Child::start(&config).await;
     await_field(&mut d, &id, "status", "complete").await;
-    stop.store(true, Ordering::Relaxed);
-    writes.await.unwrap();
-    assert_result(&mut d, schema, &model).await;
+    writes.finish(&mut d, schema, &model).await;
 }
 
 /// SIGTERM while the applier replays a steady stream of writes, during
@@ -544,20 +570,10 @@ async fn sigterm_while_the_replay_runs_hands_the_migration_over() {
     let _one = SERIAL.lock().await;
     let schema = "rz_term";
     let (mut d, model) = world(schema).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = writer(schema, model.clone(), stop.clone());
+    let writes = Writes::start(schema, &model);
     let mut first = Child::start(CONFIG).await;
     let mut c = first.conn(schema).await;
-    let (id, _): (String, String) = c
-        .query_first(format!(
-            "ALTER TABLE t /* ghostwire: async postpone */ {BODY}"
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.5"))
-        .await
-        .unwrap();
+    let id = submit_throttled(&mut c, "async postpone", 0.5).await;
     drop(c);
     let adopted = "IF(message LIKE 'resumed%', status, '')";
     for wait_for in ["copying", "ready"] {
@@ -592,9 +608,7 @@ async fn sigterm_while_the_replay_runs_hands_the_migration_over() {
         .await
         .unwrap();
     await_field(&mut d, &id, "status", "complete").await;
-    stop.store(true, Ordering::Relaxed);
-    writes.await.unwrap();
-    assert_result(&mut d, schema, &model).await;
+    writes.finish(&mut d, schema, &model).await;
 }
 
 /// What an operator's tools do to the engine's connections (pt-kill's
@@ -607,17 +621,9 @@ async fn killed_engine_statements_and_connections_do_not_fail_the_migration() {
     let schema = "rz_ptkill";
     let (mut d, model) = world(schema).await;
     let first = Child::start(CONFIG).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = writer(schema, model.clone(), stop.clone());
+    let writes = Writes::start(schema, &model);
     let mut c = first.conn(schema).await;
-    let (id, _): (String, String) = c
-        .query_first(format!("ALTER TABLE t /* ghostwire: async */ {BODY}"))
-        .await
-        .unwrap()
-        .unwrap();
-    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.5"))
-        .await
-        .unwrap();
+    let id = submit_throttled(&mut c, "async", 0.5).await;
     let owner = field(&mut d, &id, "owner").await.unwrap();
     // The engine's statements and connections, found by their marks.
     let find = async |d: &mut Conn, what: &str| -> Option<u64> {
@@ -653,9 +659,7 @@ async fn killed_engine_statements_and_connections_do_not_fail_the_migration() {
         .await
         .unwrap_or_default();
     await_field(&mut d, &id, "status", "complete").await;
-    stop.store(true, Ordering::Relaxed);
-    writes.await.unwrap();
-    assert_result(&mut d, schema, &model).await;
+    writes.finish(&mut d, schema, &model).await;
 }
 
 /// While a migration's instance is gone and nobody has taken it over yet,

@@ -72,8 +72,7 @@ async fn frozen_owner(schema: &str, freeze: Freeze) {
     let config = format!("{CONFIG}lock_wait_timeout_s = 600\n");
     let first = Child::start(&config).await;
     let second = Child::start(&config).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = writer(schema, model.clone(), stop.clone());
+    let writes = Writes::start(schema, &model);
     let mut c = first.conn(schema).await;
     let hint = match freeze {
         Freeze::InCutOver => "async postpone",
@@ -188,8 +187,7 @@ async fn frozen_owner(schema: &str, freeze: Freeze) {
         .await
         .unwrap();
     await_field(&mut d, &next, "status", "complete").await;
-    stop.store(true, Ordering::Relaxed);
-    writes.await.unwrap();
+    writes.stop().await;
     // Rows as written; the definition as both native ALTERs give it.
     d.query_drop(format!("ALTER TABLE {schema}.n ADD INDEX (c)"))
         .await
@@ -211,17 +209,9 @@ async fn an_owner_that_keeps_losing_its_lock_never_splits_the_migration() {
     let (mut d, model) = world(schema).await;
     let first = Child::start(CONFIG).await;
     let second = Child::start(CONFIG).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = writer(schema, model.clone(), stop.clone());
+    let writes = Writes::start(schema, &model);
     let mut c = first.conn(schema).await;
-    let (id, _): (String, String) = c
-        .query_first(format!("ALTER TABLE t /* ghostwire: async */ {BODY}"))
-        .await
-        .unwrap()
-        .unwrap();
-    c.query_drop(format!("ALTER MIGRATION '{id}' THROTTLE RATIO 0.97"))
-        .await
-        .unwrap();
+    let id = submit_throttled(&mut c, "async", 0.97).await;
     let first_id = field(&mut d, &id, "owner").await.unwrap();
     let mut thief = direct_conn_to(schema).await;
     let mut owners = std::collections::BTreeSet::new();
@@ -310,9 +300,7 @@ async fn an_owner_that_keeps_losing_its_lock_never_splits_the_migration() {
             .unwrap();
         await_field(&mut d, &again, "status", "complete").await;
     }
-    stop.store(true, Ordering::Relaxed);
-    writes.await.unwrap();
-    assert_result(&mut d, schema, &model).await;
+    writes.finish(&mut d, schema, &model).await;
 }
 
 /// An owner frozen while it holds the cut-over's table lock (granted just
@@ -326,8 +314,7 @@ async fn a_frozen_owner_holding_the_cut_over_lock_does_not_lock_the_table_for_lo
     let schema = "rz_frozen_lock";
     let (mut d, model) = world(schema).await;
     let first = Child::start(CONFIG).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = writer(schema, model.clone(), stop.clone());
+    let writes = Writes::start(schema, &model);
     let mut c = first.conn(schema).await;
     let (id, _): (String, String) = c
         .query_first(format!(
@@ -368,7 +355,5 @@ async fn a_frozen_owner_holding_the_cut_over_lock_does_not_lock_the_table_for_lo
     .await;
     first.signal("CONT");
     await_field(&mut d, &id, "status", "complete").await;
-    stop.store(true, Ordering::Relaxed);
-    writes.await.unwrap();
-    assert_result(&mut d, schema, &model).await;
+    writes.finish(&mut d, schema, &model).await;
 }
