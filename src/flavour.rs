@@ -59,6 +59,7 @@ impl ServerInfo {
                 "check_constraint_checks",
                 "old_mode",
                 "div_precision_increment",
+                "lc_time_names",
             ],
             Flavour::MySql => &[
                 "explicit_defaults_for_timestamp",
@@ -70,6 +71,7 @@ impl ServerInfo {
                 "default_collation_for_utf8mb4",
                 "sql_require_primary_key",
                 "div_precision_increment",
+                "lc_time_names",
             ],
         }
     }

@@ -209,10 +209,28 @@ impl ClientSession {
         if !plain(&mode, "") || self.zone_literal().is_none() {
             return None;
         }
-        Some(vec![
+        let mut setup = vec![
             "SET SESSION time_zone = '+00:00'".to_string(),
             format!("SET SESSION sql_mode = '{mode}'"),
-        ])
+        ];
+        // What the expressions the copy evaluates (defaults, generated
+        // columns) read: the digits of a division, the names of months
+        // and days. The client's, as in its native ALTER.
+        for (name, value) in &self.vars {
+            if matches!(*name, "div_precision_increment" | "lc_time_names") {
+                let Some(v) = value.as_deref() else {
+                    continue;
+                };
+                if !plain(v, "") {
+                    return None;
+                }
+                setup.push(match v.parse::<u64>() {
+                    Ok(n) => format!("SET SESSION {name} = {n}"),
+                    Err(_) => format!("SET SESSION {name} = '{v}'"),
+                });
+            }
+        }
+        Some(setup)
     }
 
     /// The client's time zone as an SQL string literal.
@@ -337,5 +355,28 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.copy_setup(true).is_none());
+    }
+
+    #[test]
+    fn the_copy_evaluates_expressions_with_the_clients_locale_and_precision() {
+        let s = ClientSession {
+            time_zone: "+00:00".into(),
+            vars: vec![
+                ("div_precision_increment", Some("10".into())),
+                ("lc_time_names", Some("de_DE".into())),
+                ("foreign_key_checks", Some("0".into())),
+            ],
+            ..Default::default()
+        };
+        let setup = s.copy_setup(false).unwrap();
+        assert!(setup.contains(&"SET SESSION div_precision_increment = 10".to_string()));
+        assert!(setup.contains(&"SET SESSION lc_time_names = 'de_DE'".to_string()));
+        assert_eq!(setup.len(), 4, "{setup:?}");
+        let bad = ClientSession {
+            time_zone: "+00:00".into(),
+            vars: vec![("lc_time_names", Some("x'; DROP".into()))],
+            ..Default::default()
+        };
+        assert!(bad.copy_setup(false).is_none());
     }
 }

@@ -76,15 +76,23 @@ async fn drop_due(handle: &Handle) -> Result<Option<Duration>> {
 /// (`SHOW CREATE TABLE`, its name and AUTO_INCREMENT counter left out),
 /// read right after the cut-over and again before any drop. A table put at
 /// that name since (renamed there, made anew) is left alone.
+///
+/// Read with an empty `sql_mode`: the text of SHOW CREATE TABLE depends on
+/// the session's mode (quotes, padded CHAR defaults, …), and the engine's
+/// connections carry the client's.
 pub(super) async fn fingerprint(
     conn: &mut Conn,
     schema: &str,
     table: &str,
 ) -> Result<Option<String>> {
-    let row: Option<(String, String)> = match conn
+    conn.query_drop("SET @gw_fingerprint_mode = @@SESSION.sql_mode, SESSION sql_mode = ''")
+        .await?;
+    let shown = conn
         .query_first(format!("SHOW CREATE TABLE {}", qualified(schema, table)))
-        .await
-    {
+        .await;
+    conn.query_drop("SET SESSION sql_mode = @gw_fingerprint_mode")
+        .await?;
+    let row: Option<(String, String)> = match shown {
         Ok(r) => r,
         Err(mysql_async::Error::Server(e)) if e.code == 1146 => None,
         Err(e) => return Err(e.into()),
