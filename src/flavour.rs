@@ -152,6 +152,19 @@ impl ServerInfo {
         }
     }
 
+    /// Whether a column's default as information_schema.COLUMNS shows it
+    /// (`default`, with its `extra` in lower case) is an expression, not a
+    /// literal: MySQL marks expressions DEFAULT_GENERATED and shows
+    /// literals bare; MariaDB quotes literal strings.
+    pub fn default_is_expression(self, default: &str, extra: &str) -> bool {
+        match self.flavour {
+            Flavour::MySql => extra.contains("default_generated"),
+            Flavour::MariaDb => {
+                !default.starts_with('\'') && default != "NULL" && default.parse::<f64>().is_err()
+            }
+        }
+    }
+
     pub fn instant_probe_suffix(self) -> &'static str {
         match self.flavour {
             Flavour::MySql => "\n, ALGORITHM=INSTANT, LOCK=DEFAULT",

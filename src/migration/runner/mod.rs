@@ -26,6 +26,7 @@ use crate::gate::Gate;
 mod locked;
 mod outcome;
 mod resume;
+mod session_bound;
 mod shadow;
 mod stages;
 

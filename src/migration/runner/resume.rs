@@ -189,10 +189,9 @@ impl super::Migration<'_> {
         }
         let old = schema::table_info(conn, schema, table).await?;
         let new = schema::table_info(conn, schema, &self.shadow_name).await?;
-        let defaults =
-            super::shadow::session_dependent_defaults(conn, schema, &self.shadow_name).await?;
+        let bound = self.session_bound(conn).await?;
         let shadow = qualified(schema, &self.shadow_name);
-        let (copy_plan, replay, target, compared) = self.plan(&old, &new, &shadow, &defaults)?;
+        let (copy_plan, replay, target, compared) = self.plan(&old, &new, &shadow, &bound)?;
         Ok(Prepared {
             copy_plan,
             replay,

@@ -2,6 +2,7 @@
 //! (in the client's session), and the plan that maps the old table's
 //! columns onto the new one and picks the chunking key.
 
+use super::session_bound::{self, Bound};
 use super::*;
 use crate::migration::binlog::Conflicts;
 
@@ -76,10 +77,8 @@ impl<'a> super::Migration<'a> {
         schema::check_no_foreign_keys(&mut conn, schema, &self.shadow_name).await?;
         let old = schema::table_info(&mut conn, schema, table).await?;
         let new = schema::table_info(&mut conn, schema, &self.shadow_name).await?;
-        let session_defaults =
-            session_dependent_defaults(&mut conn, schema, &self.shadow_name).await?;
-        let (copy_plan, replay, target, compared) =
-            self.plan(&old, &new, &shadow, &session_defaults)?;
+        let bound = self.session_bound(&mut conn).await?;
+        let (copy_plan, replay, target, compared) = self.plan(&old, &new, &shadow, &bound)?;
         // Where the copy starts: the definitions it starts from (a resume
         // checks them), and the binlog from now on.
         let defs = (
@@ -181,7 +180,7 @@ impl<'a> super::Migration<'a> {
         old: &TableInfo,
         new: &TableInfo,
         shadow: &str,
-        session_defaults: &[String],
+        bound: &[Bound],
     ) -> Result<(CopyPlan, Replay, Target, Compared)> {
         // Which original column feeds each new column, from the ALTER's own
         // operations (a column dropped and added again has no source: it
@@ -201,8 +200,22 @@ impl<'a> super::Migration<'a> {
         let mut cut = Vec::new();
         let mut compared = Compared::default();
         for (n, source) in new.columns.iter().zip(&sources) {
-            // Generated columns are the server's to compute.
+            let bound = |generated: bool| {
+                bound
+                    .iter()
+                    .find(|b| b.generated == generated && b.name.eq_ignore_ascii_case(&n.name))
+            };
+            // Generated columns are the server's to compute, in the copy's
+            // session for stored ones.
             if n.generated {
+                if let Some(b) = bound(true) {
+                    return Err(super::super::refused(format!(
+                        "the stored generated column {} reads {}, which for the copy that \
+                         computes it again is ghostwire's session, not yours; run this ALTER \
+                         with /* ghostwire: direct */",
+                        b.name, b.reads
+                    )));
+                }
                 continue;
             }
             let Some(c) = source.as_deref().and_then(|s| old.column(s)) else {
@@ -218,15 +231,12 @@ impl<'a> super::Migration<'a> {
                         n.name
                     )));
                 }
-                if session_defaults
-                    .iter()
-                    .any(|d| d.eq_ignore_ascii_case(&n.name))
-                {
+                if let Some(b) = bound(false) {
                     return Err(super::super::refused(format!(
-                        "the new column {}'s default depends on the session that evaluates it \
-                         (the user, the database, a variable), which for a copy is ghostwire's; \
-                         run this ALTER with /* ghostwire: direct */",
-                        n.name
+                        "the new column {}'s default reads {}, which for the copy that \
+                         evaluates it is ghostwire's session, not yours; run this ALTER with \
+                         /* ghostwire: direct */",
+                        b.name, b.reads
                     )));
                 }
                 let col = ident(&n.name);
@@ -360,38 +370,26 @@ async fn definition(conn: &mut Conn, schema: &str, table: &str) -> Result<String
         .ok_or_else(|| MigrationError::Internal(format!("{schema}.{table} is gone")))
 }
 
-/// Columns of `table` whose default expression depends on the session that
-/// evaluates it (read from the server's own text of each default).
-pub(super) async fn session_dependent_defaults(
-    conn: &mut mysql_async::Conn,
-    schema: &str,
-    table: &str,
-) -> Result<Vec<String>> {
-    let defaults: Vec<(String, Option<String>)> = conn
-        .exec(
-            "SELECT COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS \
-             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-            (schema, table),
-        )
-        .await?;
-    const SESSION: [&str; 9] = [
-        "user(",
-        "current_user",
-        "session_user",
-        "system_user",
-        "database(",
-        "schema(",
-        "@@",
-        "connection_id",
-        "last_insert_id",
-    ];
-    Ok(defaults
-        .into_iter()
-        .filter(|(_, d)| {
-            d.as_deref()
-                .map(str::to_ascii_lowercase)
-                .is_some_and(|d| SESSION.iter().any(|f| d.contains(f)))
-        })
-        .map(|(name, _)| name)
-        .collect())
+impl Migration<'_> {
+    /// The new table's columns whose values the copy's session would get
+    /// wrong (`session_bound`).
+    pub(super) async fn session_bound(&self, conn: &mut Conn) -> Result<Vec<Bound>> {
+        let server = self.server()?;
+        let utc = session_bound::zone_is_utc(conn, &self.req.session.time_zone).await?;
+        let default_div: Option<String> = conn
+            .query_first("SELECT @@GLOBAL.div_precision_increment")
+            .await?;
+        let client_div = self
+            .req
+            .session
+            .vars
+            .iter()
+            .find(|(name, _)| *name == "div_precision_increment")
+            .and_then(|(_, v)| v.clone());
+        let client = session_bound::Client {
+            utc,
+            divides_otherwise: client_div.is_some_and(|v| Some(v) != default_div),
+        };
+        session_bound::columns(conn, server, &self.req.schema, &self.shadow_name, client).await
+    }
 }
