@@ -515,6 +515,54 @@ async fn a_cancel_acknowledged_before_the_kill_holds() {
     assert_eq!(rows as usize, model.lock().unwrap().len());
 }
 
+/// A CANCEL or COMPLETE the client had no right to send is recorded for
+/// the audit as denied, and must stay without effect when another instance
+/// resumes the migration (it once took effect then: the adopter replayed
+/// every command not marked refused). The owner's own COMPLETE still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_command_has_no_effect_after_a_restart() {
+    let _one = SERIAL.lock().await;
+    let schema = "rz_denied";
+    let (mut d, model) = world(schema).await;
+    let mut first = Child::start(CONFIG).await;
+    let mut c = first.conn(schema).await;
+    let (id, _): (String, String) = c
+        .query_first(format!(
+            "ALTER TABLE t /* ghostwire: async postpone */ {BODY}"
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    await_field(&mut d, &id, "status", "ready").await;
+    let (user, pass) = common::LIMITED_USER;
+    let mut outsider = Conn::new(common::opts("127.0.0.1", first.port, user, pass, schema))
+        .await
+        .unwrap();
+    for command in ["CANCEL", "COMPLETE"] {
+        outsider
+            .query_drop(format!("ALTER MIGRATION '{id}' {command}"))
+            .await
+            .expect_err("a client without the ALTER right is refused");
+    }
+    drop(outsider);
+    drop(c);
+    first.kill9();
+    let second = Child::start(CONFIG).await;
+    let adopted = "IF(message LIKE 'resumed%', status, '')";
+    await_field(&mut d, &id, adopted, "ready").await;
+    let mut c = second.conn(schema).await;
+    assert_eq!(
+        field(&mut d, &id, "status").await.as_deref(),
+        Some("ready"),
+        "still waiting for its owner's COMPLETE"
+    );
+    c.query_drop(format!("ALTER MIGRATION '{id}' COMPLETE"))
+        .await
+        .unwrap();
+    await_field(&mut d, &id, "status", "complete").await;
+    assert_result(&mut d, schema, &model).await;
+}
+
 /// Killed while the shadow's CREATE waits (a table lock held directly):
 /// the CREATE may still run on the server after the process is gone, so
 /// the record says the shadow may exist before the CREATE is sent. The

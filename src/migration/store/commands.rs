@@ -72,12 +72,13 @@ pub async fn request_command(
     Ok((conn.affected_rows() == 1).then(|| before.flatten().unwrap_or(0)))
 }
 
-/// The answer recorded for a migration's command after `after`, if any.
+/// The answer recorded for a migration's command after `after`, if any
+/// (a denied command someone else sent meanwhile is no answer).
 pub async fn command_answer(conn: &mut Conn, id: &str, after: u64) -> Result<Option<String>> {
     Ok(conn
         .exec_first(
             "SELECT result FROM `_ghostwire`.`commands` WHERE migration_id = ? AND seq > ? \
-             ORDER BY seq LIMIT 1",
+             AND result NOT LIKE 'denied:%' ORDER BY seq LIMIT 1",
             (id, after),
         )
         .await?)

@@ -91,14 +91,16 @@ pub async fn resumable(conn: &mut Conn, id: &str) -> Result<Option<Resumable>> {
     ))
 }
 
-/// The migration commands the migration acknowledged (not refused), in
-/// order: a COMPLETE or CANCEL answered "ok" holds even if the process
-/// died before it acted on it.
+/// The migration commands the migration acknowledged, in order: a
+/// COMPLETE or CANCEL answered "ok" holds even if the process died before
+/// it acted on it. Not those it refused (`refused: …`), and never those of
+/// clients that had no right to send them (`denied: …`, recorded only for
+/// the audit by `record_denied`).
 pub async fn acknowledged(conn: &mut Conn, id: &str) -> Result<Vec<String>> {
     Ok(conn
         .exec(
             "SELECT command FROM `_ghostwire`.`commands` WHERE migration_id = ? \
-             AND result NOT LIKE 'refused:%' ORDER BY seq",
+             AND result NOT LIKE 'refused:%' AND result NOT LIKE 'denied:%' ORDER BY seq",
             (id,),
         )
         .await?)
