@@ -90,3 +90,37 @@ async fn snapshot(d: &mut Conn, t: &str) -> (String, Vec<(i32, i32)>) {
         rows,
     )
 }
+
+/// `ALGORITHM=COPY` asks for a rebuild (to reset a table's instant row
+/// versions, to defragment): ghostwire's copy, never an instant change,
+/// with the table the native ALTER gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explicit_copy_is_a_copy() {
+    let ctx = setup("alg_copy").await;
+    let mut d = ctx.direct().await;
+    for t in ["t", "n"] {
+        d.query_drop(format!(
+            "CREATE TABLE {t} (id INT PRIMARY KEY, v INT); INSERT INTO {t} VALUES (1, 1), (2, 2)"
+        ))
+        .await
+        .unwrap();
+    }
+    let alter = "ADD COLUMN z INT, ALGORITHM=COPY";
+    d.query_drop(format!("ALTER TABLE n {alter}"))
+        .await
+        .unwrap();
+    let mut c = ctx.conn().await;
+    c.query_drop(format!("ALTER TABLE t {alter}"))
+        .await
+        .unwrap();
+    let strategy: Option<String> = d
+        .query_first(
+            "SELECT strategy FROM _ghostwire.migrations WHERE table_schema = 'alg_copy' \
+             AND table_name = 't'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(strategy.as_deref(), Some("copy"));
+    assert_eq!(snapshot(&mut d, "t").await, snapshot(&mut d, "n").await);
+    ctx.shutdown().await;
+}

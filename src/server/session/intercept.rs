@@ -213,6 +213,13 @@ impl Session<'_> {
                 probe.extend_from_slice(&qualified);
                 probe.push(b' ');
                 probe.extend_from_slice(&request.body);
+                // The client's own ALGORITHM=COPY asks for a rebuild (to
+                // reset instant row versions, defragment): never instant.
+                // FORCE, a rebuild, makes the server refuse the instant
+                // probe after it has checked every right, as for any copy.
+                if parsed.alter.algorithm.as_deref() == Some("COPY") {
+                    probe.extend_from_slice(b"\n, FORCE");
+                }
                 // On a line of its own: a trailing `--` or `#` comment ends there.
                 let engine_change = request
                     .ops
