@@ -152,6 +152,12 @@ impl ServerInfo {
         }
     }
 
+    /// Whether CHECK constraint names are unique per schema (MySQL), not
+    /// per table (MariaDB).
+    pub fn check_names_per_schema(self) -> bool {
+        matches!(self.flavour, Flavour::MySql)
+    }
+
     /// Whether a column's default as information_schema.COLUMNS shows it
     /// (`default`, with its `extra` in lower case) is an expression, not a
     /// literal: MySQL marks expressions DEFAULT_GENERATED and shows

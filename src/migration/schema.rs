@@ -248,6 +248,37 @@ pub async fn check_copy_preconditions(
              to the new table. Drop it first, or run the ALTER with /* ghostwire: direct */"
         )));
     }
+    if server.check_names_per_schema() {
+        check_constraint_names(conn, schema, table).await?;
+    }
+    Ok(())
+}
+
+/// Where CHECK constraint names are unique per schema (MySQL), the new
+/// table cannot have the original's while both exist: `CREATE TABLE … LIKE`
+/// names them `<shadow>_chk_N`, which the RENAME turns into `<t>_chk_N`.
+/// Only names of that form come through as they were; a table with any
+/// other would silently lose it, so the migration is refused.
+async fn check_constraint_names(conn: &mut Conn, schema: &str, table: &str) -> Result<()> {
+    let names: Vec<String> = conn
+        .exec(
+            "SELECT CONSTRAINT_NAME FROM information_schema.TABLE_CONSTRAINTS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_TYPE = 'CHECK'",
+            (schema, table),
+        )
+        .await?;
+    let generated = |n: &str| {
+        n.strip_prefix(table)
+            .and_then(|rest| rest.strip_prefix("_chk_"))
+            .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if let Some(name) = names.iter().find(|n| !generated(n)) {
+        return Err(refused(format!(
+            "{schema}.{table} has CHECK constraint {name}; MySQL names CHECK constraints per \
+             schema, so the new table cannot keep that name while the old one exists (it would \
+             become {table}_chk_N). Run the ALTER with /* ghostwire: direct */"
+        )));
+    }
     Ok(())
 }
 
