@@ -7,6 +7,8 @@ mod common;
 
 #[path = "migration/algorithm.rs"]
 mod algorithm;
+#[path = "migration/locked.rs"]
+mod locked;
 #[path = "migration/statements.rs"]
 mod statements;
 #[path = "migration/unique.rs"]

@@ -155,7 +155,7 @@ impl Session<'_> {
             }
         };
         let qualified = qualify(&schema_bytes, &parsed.alter.table);
-        if self.is_temporary(&qualified).await? {
+        if self.is_temporary(&qualified).await? || self.holds_table_locks(&qualified).await? {
             return Ok(Decision::Relay);
         }
         let (Some(schema), Some(table)) = (

@@ -16,6 +16,9 @@ use crate::protocol::response::{Event, Expect};
 use crate::protocol::resultset::{read_text_rows, TextRow};
 use crate::protocol::{parse_header, write_packet, Command, HEADER_LEN};
 
+/// ER_TABLE_NOT_LOCKED: a table used under LOCK TABLES that is not locked.
+const NOT_LOCKED: u16 = 1100;
+
 /// The server's answer: the response's packets, or its ERR payload.
 pub(super) type Answer<T> = std::result::Result<T, Vec<u8>>;
 
@@ -104,6 +107,21 @@ impl Session<'_> {
                         .is_some_and(|p| p.eq_ignore_ascii_case(b"CREATE TEMPORARY TABLE"))
                 }),
             Err(_) => false,
+        })
+    }
+
+    /// Whether the session holds table locks (`LOCK TABLES`): it then may
+    /// only use the tables and aliases it locked, so the server answers ERR
+    /// 1100 for a name under an alias nobody locks. Its ALTER must run
+    /// natively, in its own locks: ghostwire's connections would wait for
+    /// those locks while the client waits for them (a hang).
+    pub(super) async fn holds_table_locks(&mut self, qualified: &[u8]) -> Result<bool> {
+        let mut sql = b"SELECT 1 FROM ".to_vec();
+        sql.extend_from_slice(qualified);
+        sql.extend_from_slice(b" AS `ghostwire lock probe` LIMIT 0");
+        Ok(match self.query_rows(&sql).await? {
+            Ok(_) => false,
+            Err(e) => err_code(&e) == Some(NOT_LOCKED),
         })
     }
 
