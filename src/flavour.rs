@@ -60,6 +60,7 @@ impl ServerInfo {
                 "old_mode",
                 "div_precision_increment",
                 "lc_time_names",
+                "default_week_format",
             ],
             Flavour::MySql => &[
                 "explicit_defaults_for_timestamp",
@@ -72,6 +73,8 @@ impl ServerInfo {
                 "sql_require_primary_key",
                 "div_precision_increment",
                 "lc_time_names",
+                "default_week_format",
+                "block_encryption_mode",
             ],
         }
     }

@@ -86,6 +86,7 @@ const EXPRESSIVE: Session = Session {
         "SET time_zone = '+03:00'",
         "SET div_precision_increment = 10",
         "SET lc_time_names = 'de_DE'",
+        "SET default_week_format = 3",
         "SET @x = 5",
     ],
     latin1: false,

@@ -215,13 +215,20 @@ impl ClientSession {
         ];
         // What the expressions the copy evaluates (defaults, generated
         // columns) read: the digits of a division, the names of months
-        // and days. The client's, as in its native ALTER.
+        // and days, WEEK()'s mode, AES_ENCRYPT()'s. The client's, as in
+        // its native ALTER.
         for (name, value) in &self.vars {
-            if matches!(*name, "div_precision_increment" | "lc_time_names") {
+            if matches!(
+                *name,
+                "div_precision_increment"
+                    | "lc_time_names"
+                    | "default_week_format"
+                    | "block_encryption_mode"
+            ) {
                 let Some(v) = value.as_deref() else {
                     continue;
                 };
-                if !plain(v, "") {
+                if !plain(v, "-") {
                     return None;
                 }
                 setup.push(match v.parse::<u64>() {

@@ -52,6 +52,8 @@ pub const CASES: &[Case] = &[
     c("sess_div_default", OPT, OPT_ROWS, "ADD COLUMN w VARCHAR(100) DEFAULT (CONCAT(1 / 3))"),
     c("sess_month_default", OPT, OPT_ROWS, "ADD COLUMN w VARCHAR(100) DEFAULT (MONTHNAME('2020-03-01'))"),
     c("sess_month_stored", OPT, OPT_ROWS, "ADD COLUMN w VARCHAR(100) AS (DATE_FORMAT('2020-03-01' + INTERVAL (n % 7) DAY, '%W %M')) STORED"),
+    c("sess_week_default", OPT, OPT_ROWS, "ADD COLUMN w INT DEFAULT (WEEK('2021-01-03'))"),
+    c("sess_week_stored", OPT, OPT_ROWS, "ADD COLUMN w INT AS (WEEK('2021-01-03' + INTERVAL (n % 7) DAY)) STORED"),
     c("sess_zone_default", OPT, OPT_ROWS, "ADD COLUMN w VARCHAR(50) DEFAULT (UNIX_TIMESTAMP('2020-01-01 00:00:00'))"),
     c("sess_zone_stored", OPT, OPT_ROWS, "ADD COLUMN w BIGINT AS (UNIX_TIMESTAMP('2020-01-01 00:00:00') + n) STORED"),
     c("sess_uservar_default", OPT, OPT_ROWS, "ADD COLUMN w INT DEFAULT (@x)"),
