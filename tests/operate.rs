@@ -11,6 +11,8 @@ mod common;
 mod commands;
 #[path = "operate/names.rs"]
 mod names;
+#[path = "operate/old_tables.rs"]
+mod old_tables;
 #[path = "operate/stages.rs"]
 mod stages;
 

@@ -111,6 +111,38 @@ pub(super) async fn fingerprint(
     }))
 }
 
+/// What identifies the old table ghostwire kept, recorded right after the
+/// cut-over: its definition (`fingerprint`) and when the server says the
+/// table at that name was made. A table made there since with the very
+/// same definition (re-created by hand, restored from a dump) was made
+/// later. (MariaDB's creation time moves when the table is renamed, MySQL's
+/// does not; after the cut-over's RENAME neither moves until someone
+/// touches the table.)
+pub(super) async fn old_table_identity(
+    conn: &mut Conn,
+    schema: &str,
+    table: &str,
+) -> Result<Option<String>> {
+    let Some(definition) = fingerprint(conn, schema, table).await? else {
+        return Ok(None);
+    };
+    let created: Option<Option<String>> = conn
+        .exec_first(
+            "SELECT CAST(CREATE_TIME AS CHAR) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (schema, table),
+        )
+        .await?;
+    Ok(Some(format!(
+        "{IDENTITY}{definition}:{}",
+        created.flatten().unwrap_or_default()
+    )))
+}
+
+/// How an identity starts (records made before it hold the fingerprint
+/// only, and are checked by that).
+const IDENTITY: &str = "v2:";
+
 /// What a drop of a migration's old table found.
 pub(crate) enum Dropped {
     Done,
@@ -121,7 +153,8 @@ pub(crate) enum Dropped {
 }
 
 /// Whether the table at the old table's name is still the one ghostwire
-/// kept (`fingerprint`); marks the record when it is not there or not ours.
+/// kept (`old_table_identity`); marks the record when it is not there or
+/// not ours.
 pub(super) async fn check_old_table(
     conn: &mut Conn,
     id: &str,
@@ -129,7 +162,11 @@ pub(super) async fn check_old_table(
     old: &str,
 ) -> Result<Option<Dropped>> {
     let expected = store::old_table_check(conn, id).await?;
-    let now = fingerprint(conn, schema, old).await?;
+    let now = if expected.as_deref().is_some_and(|e| e.starts_with(IDENTITY)) {
+        old_table_identity(conn, schema, old).await?
+    } else {
+        fingerprint(conn, schema, old).await?
+    };
     let verdict = match (now, expected) {
         (None, _) => Some(Dropped::Gone),
         (Some(now), Some(expected)) if now != expected => Some(Dropped::NotOurs),

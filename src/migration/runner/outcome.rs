@@ -37,8 +37,12 @@ pub(super) async fn settle(handle: &Handle, m: &Migration<'_>, result: Result<Su
                 .await;
             // What identifies the old table when it is dropped later.
             if let Ok(mut conn) = m.inner.pool.get_conn().await {
-                match super::super::lifecycle::fingerprint(&mut conn, &req.schema, m.del_name())
-                    .await
+                match super::super::lifecycle::old_table_identity(
+                    &mut conn,
+                    &req.schema,
+                    m.del_name(),
+                )
+                .await
                 {
                     Ok(Some(check)) => {
                         let _ = store::set_old_table_check(&mut conn, id, &check).await;
