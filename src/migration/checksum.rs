@@ -87,15 +87,16 @@ pub async fn create_tables(conn: &mut Conn, plan: &CopyPlan, cols: &Compared) ->
 
 /// `converted_table`, `LIKE` the shadow; or, when the shadow has FULLTEXT
 /// or SPATIAL indexes (InnoDB refuses them in a temporary table: ERROR
-/// 1796), from the shadow's own definition without them (indexes play no
-/// part in how a value converts).
+/// 1796) or partitions (refused too: 1478 on MariaDB, 1562 on MySQL), from
+/// the shadow's own definition without them (neither plays a part in how
+/// a value converts).
 async fn create_converted(conn: &mut Conn, plan: &CopyPlan) -> Result<()> {
     let table = converted_table(plan);
     let def: Option<(Vec<u8>, Vec<u8>)> = conn
         .query_first(format!("SHOW CREATE TABLE {}", plan.shadow))
         .await?;
     let def = def.and_then(|(_, d)| String::from_utf8(d).ok());
-    let Some(sql) = def.and_then(|d| without_search_indexes(&d, &table)) else {
+    let Some(sql) = def.and_then(|d| temporary_definition(&d, &table)) else {
         let like = format!("CREATE TEMPORARY TABLE {table} LIKE {}", plan.shadow);
         conn.query_drop(like).await?;
         return Ok(());
@@ -110,21 +111,30 @@ async fn create_converted(conn: &mut Conn, plan: &CopyPlan) -> Result<()> {
     Ok(created?)
 }
 
-/// `SHOW CREATE TABLE` text without its FULLTEXT and SPATIAL keys, as a
-/// temporary table named `name`; `None` when it has none (or an
-/// unexpected shape).
-fn without_search_indexes(def: &str, name: &str) -> Option<String> {
+/// `SHOW CREATE TABLE` text without its FULLTEXT and SPATIAL keys and its
+/// partitioning, as a temporary table named `name`; `None` when it has
+/// none of them (or an unexpected shape).
+fn temporary_definition(def: &str, name: &str) -> Option<String> {
     let search = |l: &str| {
         let l = l.trim_start();
         l.starts_with("FULLTEXT KEY ") || l.starts_with("SPATIAL KEY ")
+    };
+    // Both servers print partitioning last, from a line of its own.
+    let partitions = |l: &str| {
+        let l = l.trim_start();
+        l.starts_with("/*!50100 PARTITION BY") || l.starts_with("PARTITION BY")
     };
     let mut lines = def.lines();
     let first = lines.next()?;
     if !first.starts_with("CREATE TABLE ") || !first.ends_with(" (") {
         return None;
     }
-    let all: Vec<&str> = lines.collect();
-    if !all.iter().any(|l| search(l)) {
+    let mut all: Vec<&str> = lines.collect();
+    let partitioned = all.iter().position(|l| partitions(l));
+    if let Some(at) = partitioned {
+        all.truncate(at);
+    }
+    if partitioned.is_none() && !all.iter().any(|l| search(l)) {
         return None;
     }
     let mut body: Vec<&str> = all.into_iter().filter(|l| !search(l)).collect();
@@ -290,7 +300,8 @@ pub async fn compare(
             return Err(refused(format!(
                 "checksum mismatch before cut-over in key range {old_range}: original {} rows, \
                  new table {} rows (or different values); the original table is unchanged. \
-                 This is a bug: please report it",
+                 Either a change reached the table without going through the binary log (a \
+                 session with sql_log_bin = 0), or this is a bug of ghostwire: please report it",
                 a.0, b.0
             )));
         }
@@ -304,21 +315,35 @@ pub async fn compare(
 
 #[cfg(test)]
 mod tests {
-    use super::without_search_indexes;
+    use super::temporary_definition;
 
     #[test]
-    fn search_indexes_are_left_out_of_the_converted_table() {
+    fn search_indexes_and_partitions_are_left_out_of_the_converted_table() {
         let def = "CREATE TABLE `t_gho` (\n  `id` int(11) NOT NULL,\n  `tx` text DEFAULT NULL,\n  \
                    `g` point NOT NULL,\n  PRIMARY KEY (`id`),\n  KEY `k` (`id`,`tx`(3)),\n  \
                    FULLTEXT KEY `ft` (`tx`),\n  SPATIAL KEY `sp` (`g`)\n) ENGINE=InnoDB";
         assert_eq!(
-            without_search_indexes(def, "d.`_gw_checksum`").unwrap(),
+            temporary_definition(def, "d.`_gw_checksum`").unwrap(),
             "CREATE TEMPORARY TABLE d.`_gw_checksum` (\n  `id` int(11) NOT NULL,\n  \
              `tx` text DEFAULT NULL,\n  `g` point NOT NULL,\n  PRIMARY KEY (`id`),\n  \
              KEY `k` (`id`,`tx`(3))\n) ENGINE=InnoDB"
         );
         let plain =
             "CREATE TABLE `t` (\n  `id` int NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB";
-        assert_eq!(without_search_indexes(plain, "x"), None, "LIKE is used");
+        assert_eq!(temporary_definition(plain, "x"), None, "LIKE is used");
+        for partitioned in [
+            // MariaDB 10.11
+            "CREATE TABLE `t` (\n  `id` int(11) NOT NULL,\n  PRIMARY KEY (`id`)\n) \
+             ENGINE=InnoDB\n PARTITION BY RANGE (`id`)\n(PARTITION `p0` VALUES LESS THAN (3) \
+             ENGINE = InnoDB,\n PARTITION `p1` VALUES LESS THAN MAXVALUE ENGINE = InnoDB)",
+            // MySQL 9.7
+            "CREATE TABLE `t` (\n  `id` int NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB\n\
+             /*!50100 PARTITION BY RANGE (`id`)\n(PARTITION p0 VALUES LESS THAN (3) ENGINE = \
+             InnoDB,\n PARTITION p1 VALUES LESS THAN MAXVALUE ENGINE = InnoDB) */",
+        ] {
+            let def = temporary_definition(partitioned, "x").unwrap();
+            assert!(!def.contains("PARTITION"), "{def}");
+            assert!(def.ends_with(") ENGINE=InnoDB"), "{def}");
+        }
     }
 }

@@ -360,8 +360,9 @@ pub async fn check_free(conn: &mut Conn, schema: &str, names: &[&str]) -> Result
             );
             return Err(refused(
                 "a table this migration needs to create already exists (the old table of an \
-                 earlier migration, or a leftover); an administrator can see which in \
-                 ghostwire's log and drop it",
+                 earlier migration, a leftover, or a table someone made under that name); an \
+                 administrator can see which in ghostwire's log and drop or rename it, or run \
+                 this ALTER with /* ghostwire: direct */",
             ));
         }
     }

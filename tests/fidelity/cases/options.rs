@@ -7,6 +7,10 @@ const OPT: &str = "id INT NOT NULL PRIMARY KEY, v VARCHAR(20), n INT";
 const OPT_ROWS: &str =
     "VALUES (1, 'a', 1), (2, 'Malmö', NULL), (3, '', -1), (4, NULL, 0), (5, '☃', 2147483647)";
 
+/// A partitioned table (a converting ALTER's checksum once failed on it).
+const PARTITIONED: &str = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 \
+    PARTITION BY RANGE (id) (PARTITION p0 VALUES LESS THAN (1000), PARTITION p1 VALUES LESS THAN MAXVALUE)";
+
 /// A named CHECK constraint (MySQL names them per schema: refused there).
 /// Each case names its own (two sharing a name fail each other on MySQL).
 const CK: &str = "id INT NOT NULL PRIMARY KEY, a INT, CONSTRAINT ck_named_a CHECK (a < 100)";
@@ -40,6 +44,8 @@ pub const CASES: &[Case] = &[
     c("opt_myisam_source", OPT, OPT_ROWS, "ADD COLUMN z INT").opts("ENGINE=MyISAM DEFAULT CHARSET=utf8mb4"),
     c("opt_algorithm_copy", OPT, OPT_ROWS, "ADD COLUMN z INT, ALGORITHM=COPY"),
     c("opt_algorithm_inplace", OPT, OPT_ROWS, "ADD INDEX (n), ALGORITHM=INPLACE, LOCK=NONE"),
+    c("part_modify", OPT, OPT_ROWS, "MODIFY n BIGINT").opts(PARTITIONED),
+    c("part_add_column", OPT, OPT_ROWS, "ADD COLUMN z INT DEFAULT 3, ADD INDEX (n)").opts(PARTITIONED),
     c("ck_named_modify", CK, CK_ROWS, "MODIFY a BIGINT"),
     c("ck_named_drop_modify", CK2, CK_ROWS, "DROP CONSTRAINT ck_named_b, MODIFY a BIGINT"),
     c("opt_algorithm_instant", OPT, OPT_ROWS, "ADD COLUMN z INT, ALGORITHM=INSTANT"),
