@@ -120,12 +120,8 @@ const KNOWN: &[(&str, &str, &str)] = &[
     ("key_unique_collation_dup_ignore", "", IGNORE_RACE),
     ("comp_reduce_pk_dups_ignore", "", IGNORE_RACE),
     ("ai_*", "AUTO_INCREMENT=", AI_TOP),
-    (
-        "ai_make_auto_with_zero",
-        "",
-        "a column made AUTO_INCREMENT while it holds 0: natively ERR 1062 (renumbering); \
-         ghostwire fails the migration at the checksum (ERR 1105), the table unchanged",
-    ),
+    ("ai_make_auto_with_zero", "holds NULL or 0", AI_NUMBERED),
+    ("ai_make_auto_unique_nulls", "holds NULL or 0", AI_NUMBERED),
     (
         "zero_data_date_not_null",
         "natively ERROR 1265",
@@ -246,6 +242,9 @@ const IGNORE_RACE: &str = "ALTER IGNORE while writes add new duplicates: which o
     can differ from the native choice (the first in key order)";
 const AI_TOP: &str = "AUTO_INCREMENT counter one lower than native after writes that move an \
     id to the top and insert-then-delete there during the copy (intermittent; not yet explained)";
+const AI_NUMBERED: &str = "a column made AUTO_INCREMENT while it holds NULL or 0, which a \
+    native ALTER numbers in its row order: refused with a clear error (run it with /* \
+    ghostwire: direct */)";
 const SESSION_BOUND: &str = "a default or stored generated column that reads the client's \
     time zone (not UTC), a user variable or a division's digits: refused with a clear error (run it with /* \
     ghostwire: direct */), as the copy's session is ghostwire's";

@@ -77,6 +77,8 @@ impl<'a> super::Migration<'a> {
         schema::check_no_foreign_keys(&mut conn, schema, &self.shadow_name).await?;
         let old = schema::table_info(&mut conn, schema, table).await?;
         let new = schema::table_info(&mut conn, schema, &self.shadow_name).await?;
+        self.check_becoming_auto_increment(&mut conn, &old, &new)
+            .await?;
         let bound = self.session_bound(&mut conn).await?;
         let (copy_plan, replay, target, compared) = self.plan(&old, &new, &shadow, &bound)?;
         // Where the copy starts: the definitions it starts from (a resume
@@ -371,6 +373,44 @@ async fn definition(conn: &mut Conn, schema: &str, table: &str) -> Result<String
 }
 
 impl Migration<'_> {
+    /// A column the ALTER makes AUTO_INCREMENT numbers its NULLs and zeros
+    /// natively, in the order the ALTER reads the rows; a chunked copy
+    /// numbers them in another order (and its chunks' numbers can collide):
+    /// refused while the column holds any.
+    async fn check_becoming_auto_increment(
+        &self,
+        conn: &mut Conn,
+        old: &TableInfo,
+        new: &TableInfo,
+    ) -> Result<()> {
+        let names = |t: &TableInfo| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        let sources = crate::sql::column_sources(&self.req.ops, &names(old), &names(new));
+        for (n, source) in new.columns.iter().zip(&sources) {
+            let Some(c) = source.as_deref().and_then(|s| old.column(s)) else {
+                continue;
+            };
+            if !n.auto_increment || c.auto_increment {
+                continue;
+            }
+            let col = ident(&c.name);
+            let numbered: Option<i64> = conn
+                .query_first(format!(
+                    "SELECT 1 FROM {} WHERE {col} IS NULL OR {col} = 0 LIMIT 1",
+                    self.original
+                ))
+                .await?;
+            if numbered.is_some() {
+                return Err(super::super::refused(format!(
+                    "{} becomes AUTO_INCREMENT while it holds NULL or 0, which a native ALTER \
+                     numbers in the order it reads the rows and a chunked copy cannot; give \
+                     those rows values first, or run this ALTER with /* ghostwire: direct */",
+                    c.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The new table's columns whose values the copy's session would get
     /// wrong (`session_bound`).
     pub(super) async fn session_bound(&self, conn: &mut Conn) -> Result<Vec<Bound>> {

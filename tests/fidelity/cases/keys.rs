@@ -48,6 +48,10 @@ const AI_ROWS: &str = "(v) VALUES ('a'), ('b'), ('c'), ('d'), ('e'), ('f'), ('g'
 /// Deleting the top rows leaves the counter above the highest id.
 const AI_GAP: &str = "DELETE FROM @T WHERE id > 5";
 const NO_AI: &str = "id INT NOT NULL PRIMARY KEY, v VARCHAR(10)";
+/// A column made AUTO_INCREMENT while it holds NULLs and zeros: natively
+/// numbered in the order the ALTER reads the rows.
+const AI_NULLS: &str = "id INT NOT NULL PRIMARY KEY, k INT";
+const AI_NULL_ROWS: &str = "VALUES (1, NULL), (2, 0), (3, 7), (4, NULL), (5, 2)";
 const ZERO_ID_ROWS: &str = "VALUES (0, 'zero'), (1, 'a'), (2, 'b'), (5, 'c'), (9, 'd')";
 const AI2: &str =
     "id INT NOT NULL, n BIGINT UNSIGNED NOT NULL AUTO_INCREMENT, v INT, PRIMARY KEY (id), KEY (n)";
@@ -125,6 +129,7 @@ pub const CASES: &[Case] = &[
     c("ai_padded_add_col", AI, AI_ROWS, "ADD COLUMN z INT").after("DELETE FROM @T WHERE id > 1500"),
     c("ai_make_auto_with_zero", NO_AI, ZERO_ID_ROWS, "MODIFY id INT NOT NULL AUTO_INCREMENT"),
     c("ai_make_auto", NO_AI, ZERO_ID_ROWS, "MODIFY id INT NOT NULL AUTO_INCREMENT").after("DELETE FROM @T WHERE id = 0"),
+    c("ai_make_auto_unique_nulls", AI_NULLS, AI_NULL_ROWS, "MODIFY k INT NOT NULL AUTO_INCREMENT UNIQUE"),
     c("ai_secondary_add_col", AI2, AI2_ROWS, "ADD COLUMN z INT").no_pad().after("DELETE FROM @T WHERE id > 4"),
     c("ai_secondary_drop_auto", AI2, AI2_ROWS, "MODIFY n BIGINT UNSIGNED NOT NULL").no_pad(),
 ];
