@@ -234,9 +234,12 @@ impl Reader<'_> {
             .is_some_and(|t| t.kind == TokenKind::Word && self.text(t).eq_ignore_ascii_case(w))
     }
 
+    /// A string literal, as the session's mode reads one: under
+    /// ANSI_QUOTES `"…"` is an identifier, and an identifier is no string
+    /// here (the server would read a column name).
     fn string(&mut self) -> Option<String> {
         match &self.tokens.first()?.kind {
-            TokenKind::Str(s) | TokenKind::QuotedIdent(s) => {
+            TokenKind::Str(s) => {
                 let s = String::from_utf8_lossy(s).into_owned();
                 self.next();
                 Some(s)
@@ -320,6 +323,28 @@ mod tests {
             super::migration_command(br"SHOW MIGRATIONS LIKE 'a\\b'", &nbe),
             Show(ShowFilter {
                 like: Some(r"a\\b".into()),
+                equal: vec![],
+                limit: None
+            })
+        );
+    }
+
+    #[test]
+    fn double_quotes_are_a_string_only_where_the_mode_says_so() {
+        let mut ansi = Dialect::new(Flavour::MySql, 90704);
+        ansi.ansi_quotes = true;
+        assert!(matches!(
+            super::migration_command(br#"SHOW MIGRATIONS LIKE "t""#, &ansi),
+            Invalid(_)
+        ));
+        assert!(matches!(
+            super::migration_command(b"ALTER MIGRATION `x` CANCEL", &ansi),
+            Invalid(_)
+        ));
+        assert_eq!(
+            migration_command(br#"SHOW MIGRATIONS LIKE "t""#),
+            Show(ShowFilter {
+                like: Some("t".into()),
                 equal: vec![],
                 limit: None
             })
