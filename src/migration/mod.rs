@@ -69,6 +69,10 @@ pub struct Request {
     pub table: String,
     /// `ALTER IGNORE`: rows colliding on a new unique key are dropped.
     pub ignore: bool,
+    /// MariaDB's `ALTER ONLINE` (= `LOCK=NONE`): the shadow's ALTER says it
+    /// too, so what the server cannot do without locking is refused as
+    /// natively, as with the clause.
+    pub online: bool,
     /// The body's column operations (names decoded), for the column mapping.
     pub ops: Vec<crate::sql::Op<String>>,
     /// The ALTER's body as the client sent it: bytes in its character set.

@@ -22,6 +22,9 @@ struct SavedRequest {
     schema: String,
     table: String,
     ignore: bool,
+    /// Absent in requests stored before it existed.
+    #[serde(default)]
+    online: bool,
     ops: Vec<crate::sql::Op<String>>,
     body: Vec<u8>,
     hints: crate::sql::Hints,
@@ -52,6 +55,7 @@ pub fn save_request(req: &Request) -> Option<String> {
         schema: req.schema.clone(),
         table: req.table.clone(),
         ignore: req.ignore,
+        online: req.online,
         ops: req.ops.clone(),
         body: req.body.clone(),
         hints: req.hints,
@@ -99,6 +103,7 @@ pub fn load_request(json: &str, text: Vec<u8>) -> Option<Request> {
         schema: saved.schema,
         table: saved.table,
         ignore: saved.ignore,
+        online: saved.online,
         ops: saved.ops,
         body: saved.body,
         text,
@@ -175,6 +180,7 @@ mod tests {
             schema: "d".into(),
             table: "t\u{fc}".into(),
             ignore: true,
+            online: false,
             ops: vec![crate::sql::Op::Modify { name: "v".into() }],
             body: b"MODIFY v BIGINT /* \xff */".to_vec(),
             text: b"ALTER IGNORE TABLE t MODIFY v BIGINT".to_vec(),

@@ -124,3 +124,37 @@ async fn explicit_copy_is_a_copy() {
     assert_eq!(snapshot(&mut d, "t").await, snapshot(&mut d, "n").await);
     ctx.shutdown().await;
 }
+
+/// MariaDB's `ALTER ONLINE` means `LOCK=NONE`: what the server cannot do
+/// without locking is refused through ghostwire too (it was copied), and
+/// what it can is done, online. (MySQL has no `ALTER ONLINE`: its syntax
+/// error both ways.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alter_online_keeps_its_meaning() {
+    let ctx = setup("alg_online").await;
+    let mut d = ctx.direct().await;
+    for t in ["t", "n"] {
+        d.query_drop(format!(
+            "CREATE TABLE {t} (id INT PRIMARY KEY, v INT); INSERT INTO {t} VALUES (1, 1), (2, 2)"
+        ))
+        .await
+        .unwrap();
+    }
+    let mut c = ctx.conn().await;
+    for body in ["MODIFY v BIGINT", "ADD INDEX (v)"] {
+        let native = d
+            .query_drop(format!("ALTER ONLINE TABLE n {body}"))
+            .await
+            .map_err(code);
+        let through = c
+            .query_drop(format!("ALTER ONLINE TABLE t {body}"))
+            .await
+            .map_err(code);
+        assert_eq!(
+            through, native,
+            "{body}: through ghostwire (left) vs natively (right)"
+        );
+    }
+    assert_eq!(snapshot(&mut d, "t").await, snapshot(&mut d, "n").await);
+    ctx.shutdown().await;
+}

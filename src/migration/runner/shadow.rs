@@ -164,7 +164,11 @@ impl<'a> super::Migration<'a> {
                 return Err(e.into());
             }
             self.shadow_created.store(true, Ordering::SeqCst);
-            let mut alter = b"ALTER TABLE ".to_vec();
+            let mut alter = if self.req.online {
+                b"ALTER ONLINE TABLE ".to_vec()
+            } else {
+                b"ALTER TABLE ".to_vec()
+            };
             alter.extend_from_slice(&shadow);
             alter.push(b' ');
             alter.extend_from_slice(&self.req.body);

@@ -193,6 +193,7 @@ impl Session<'_> {
             schema,
             table,
             ignore: parsed.alter.ignore,
+            online: parsed.alter.online,
             ops: parsed.ops,
             body: parsed.body,
             text,
