@@ -466,7 +466,7 @@ async fn refusals_leave_nothing_behind() {
             (
                 "ALTER TABLE ok ADD COLUMN who VARCHAR(80) DEFAULT (USER()), FORCE",
                 1105,
-                "depends on the session",
+                "reads the user",
             )
         },
         (
