@@ -399,9 +399,11 @@ async fn killed_with_the_gate_closed_for_the_cut_over_the_restarted_instance_com
 /// A postponed migration of `schema`'s world, copied and waiting, sent
 /// `command` (an `ALTER MIGRATION` verb) if any, whose ghostwire is then
 /// killed: the direct connection, the model, its id.
-async fn ready_then_killed(schema: &str, command: Option<&str>) -> (Conn, Model, String) {
+/// The world, an instance, and a postponed migration of `t` ready and
+/// waiting for COMPLETE.
+async fn ready(schema: &str) -> (Conn, Model, Child, String) {
     let (mut d, model) = world(schema).await;
-    let mut first = Child::start(CONFIG).await;
+    let first = Child::start(CONFIG).await;
     let mut c = first.conn(schema).await;
     let (id, _): (String, String) = c
         .query_first(format!(
@@ -411,6 +413,12 @@ async fn ready_then_killed(schema: &str, command: Option<&str>) -> (Conn, Model,
         .unwrap()
         .unwrap();
     await_field(&mut d, &id, "status", "ready").await;
+    (d, model, first, id)
+}
+
+async fn ready_then_killed(schema: &str, command: Option<&str>) -> (Conn, Model, String) {
+    let (d, model, mut first, id) = ready(schema).await;
+    let mut c = first.conn(schema).await;
     if let Some(command) = command {
         c.query_drop(format!("ALTER MIGRATION '{id}' {command}"))
             .await
@@ -523,17 +531,7 @@ async fn a_cancel_acknowledged_before_the_kill_holds() {
 async fn a_denied_command_has_no_effect_after_a_restart() {
     let _one = SERIAL.lock().await;
     let schema = "rz_denied";
-    let (mut d, model) = world(schema).await;
-    let mut first = Child::start(CONFIG).await;
-    let mut c = first.conn(schema).await;
-    let (id, _): (String, String) = c
-        .query_first(format!(
-            "ALTER TABLE t /* ghostwire: async postpone */ {BODY}"
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    await_field(&mut d, &id, "status", "ready").await;
+    let (mut d, model, mut first, id) = ready(schema).await;
     let (user, pass) = common::LIMITED_USER;
     let mut outsider = Conn::new(common::opts("127.0.0.1", first.port, user, pass, schema))
         .await
@@ -545,7 +543,6 @@ async fn a_denied_command_has_no_effect_after_a_restart() {
             .expect_err("a client without the ALTER right is refused");
     }
     drop(outsider);
-    drop(c);
     first.kill9();
     let second = Child::start(CONFIG).await;
     let adopted = "IF(message LIKE 'resumed%', status, '')";

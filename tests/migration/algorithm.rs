@@ -2,20 +2,14 @@
 //! ghostwire: what the server cannot do instantly it refuses, and so does
 //! ghostwire, with the server's answer, instead of copying the table.
 
-use crate::common::{is_mysql, setup};
+use crate::common::{is_mysql, setup, Ctx};
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 
-/// Each instant ADD or DROP COLUMN gives a MySQL table a row version, and
-/// their number is limited (64 on 8.0); then the server refuses
-/// `ALGORITHM=INSTANT` (ERROR 4092 on 9.7) for that table only. A new table, like ghostwire's shadow, has no
-/// versions and would accept it: here a copy would silently do what the
-/// client said must not be done. Compared with the same history natively.
-/// (MariaDB keeps no such count: there the instant ALTER simply succeeds,
-/// on both tables alike.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn explicit_instant_is_refused_as_natively_when_the_table_cannot() {
-    let ctx = setup("alg_instant").await;
+/// A schema of its own with twin tables `t` (for ghostwire) and `n` (for
+/// the native ALTER), and a connection straight to the server.
+pub(crate) async fn twins(schema: &str) -> (Ctx, Conn) {
+    let ctx = setup(schema).await;
     let mut d = ctx.direct().await;
     for t in ["t", "n"] {
         d.query_drop(format!(
@@ -24,6 +18,19 @@ async fn explicit_instant_is_refused_as_natively_when_the_table_cannot() {
         .await
         .unwrap();
     }
+    (ctx, d)
+}
+
+/// Each instant ADD or DROP COLUMN gives a MySQL table a row version, and
+/// their number is limited (64 on 8.0); then the server refuses
+/// `ALGORITHM=INSTANT` (ERROR 4092 on 9.7) for that table only. A new
+/// table, like ghostwire's shadow, has no versions and would accept it: here a copy would silently do what the
+/// client said must not be done. Compared with the same history natively.
+/// (MariaDB keeps no such count: there the instant ALTER simply succeeds,
+/// on both tables alike.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explicit_instant_is_refused_as_natively_when_the_table_cannot() {
+    let (ctx, mut d) = twins("alg_instant").await;
     // As many instant changes as `n` takes (the limit differs between
     // versions: 64 on 8.0, more on 9.x), then the same history for `t`.
     let op = |t: &str, i: usize| match i % 2 {
@@ -68,14 +75,15 @@ async fn explicit_instant_is_refused_as_natively_when_the_table_cannot() {
     ctx.shutdown().await;
 }
 
-fn code(e: mysql_async::Error) -> u16 {
+pub(crate) fn code(e: mysql_async::Error) -> u16 {
     match e {
         mysql_async::Error::Server(e) => e.code,
         e => panic!("{e}"),
     }
 }
 
-async fn snapshot(d: &mut Conn, t: &str) -> (String, Vec<(i32, i32)>) {
+/// A table's definition (named `x`) and rows.
+pub(crate) async fn snapshot(d: &mut Conn, t: &str) -> (String, Vec<(i32, i32)>) {
     let create: (String, String) = d
         .query_first(format!("SHOW CREATE TABLE {t}"))
         .await
@@ -96,15 +104,7 @@ async fn snapshot(d: &mut Conn, t: &str) -> (String, Vec<(i32, i32)>) {
 /// with the table the native ALTER gives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explicit_copy_is_a_copy() {
-    let ctx = setup("alg_copy").await;
-    let mut d = ctx.direct().await;
-    for t in ["t", "n"] {
-        d.query_drop(format!(
-            "CREATE TABLE {t} (id INT PRIMARY KEY, v INT); INSERT INTO {t} VALUES (1, 1), (2, 2)"
-        ))
-        .await
-        .unwrap();
-    }
+    let (ctx, mut d) = twins("alg_copy").await;
     let alter = "ADD COLUMN z INT, ALGORITHM=COPY";
     d.query_drop(format!("ALTER TABLE n {alter}"))
         .await
@@ -131,15 +131,7 @@ async fn explicit_copy_is_a_copy() {
 /// error both ways.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alter_online_keeps_its_meaning() {
-    let ctx = setup("alg_online").await;
-    let mut d = ctx.direct().await;
-    for t in ["t", "n"] {
-        d.query_drop(format!(
-            "CREATE TABLE {t} (id INT PRIMARY KEY, v INT); INSERT INTO {t} VALUES (1, 1), (2, 2)"
-        ))
-        .await
-        .unwrap();
-    }
+    let (ctx, mut d) = twins("alg_online").await;
     let mut c = ctx.conn().await;
     for body in ["MODIFY v BIGINT", "ADD INDEX (v)"] {
         let native = d

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::common::setup;
+use crate::algorithm::{code, snapshot, twins};
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 
@@ -17,23 +17,12 @@ async fn under_lock(c: &mut Conn, lock: &str, sql: &str) -> Result<(), u16> {
         .await
         .expect("the ALTER under LOCK TABLES came back");
     c.query_drop("UNLOCK TABLES").await.unwrap();
-    r.map_err(|e| match e {
-        mysql_async::Error::Server(e) => e.code,
-        e => panic!("{e}"),
-    })
+    r.map_err(code)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alter_under_lock_tables_runs_as_natively() {
-    let ctx = setup("mig_locked").await;
-    let mut d = ctx.direct().await;
-    for t in ["t", "n"] {
-        d.query_drop(format!(
-            "CREATE TABLE {t} (id INT PRIMARY KEY, v INT); INSERT INTO {t} VALUES (1, 1), (2, 2)"
-        ))
-        .await
-        .unwrap();
-    }
+    let (ctx, mut d) = twins("mig_locked").await;
     let mut c = ctx.conn().await;
     for (lock, alter) in [
         ("LOCK TABLES {} WRITE", "ALTER TABLE {} ADD INDEX (v)"),
@@ -47,21 +36,6 @@ async fn an_alter_under_lock_tables_runs_as_natively() {
             "{alter}: through ghostwire (left) vs natively (right)"
         );
     }
-    let show = async |d: &mut Conn, t: &str| {
-        let (_, create): (String, String) = d
-            .query_first(format!("SHOW CREATE TABLE {t}"))
-            .await
-            .unwrap()
-            .unwrap();
-        let rows: Vec<(i64, i64)> = d
-            .query(format!("SELECT id, v FROM {t} ORDER BY id"))
-            .await
-            .unwrap();
-        (
-            create.replacen(&format!("TABLE `{t}`"), "TABLE `x`", 1),
-            rows,
-        )
-    };
-    assert_eq!(show(&mut d, "t").await, show(&mut d, "n").await);
+    assert_eq!(snapshot(&mut d, "t").await, snapshot(&mut d, "n").await);
     ctx.shutdown().await;
 }
