@@ -421,8 +421,10 @@ async fn rename_phase(
 /// would silently undo it: the migration fails instead, and the table stays
 /// as that change left it.
 async fn unchanged_definitions(a: &Attempt<'_>, lock: &mut Conn) -> Result<(), CutoverError> {
-    let original = super::lifecycle::fingerprint(lock, a.schema, a.table).await?;
-    let shadow = super::lifecycle::fingerprint(lock, a.schema, a.shadow_name).await?;
+    let mut both = super::lifecycle::fingerprints(lock, a.schema, &[a.table, a.shadow_name])
+        .await?
+        .into_iter();
+    let (original, shadow) = (both.next().flatten(), both.next().flatten());
     // Triggers are not in SHOW CREATE TABLE; the checks before the copy
     // refused a table with any, so any now is new (the RENAME would move
     // one on the original to the old table).

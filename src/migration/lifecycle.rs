@@ -85,30 +85,50 @@ pub(super) async fn fingerprint(
     schema: &str,
     table: &str,
 ) -> Result<Option<String>> {
+    Ok(fingerprints(conn, schema, &[table]).await?.pop().flatten())
+}
+
+/// `fingerprint` of each of `tables`, under one change of `sql_mode` (the
+/// cut-over reads two while it holds its lock).
+pub(super) async fn fingerprints(
+    conn: &mut Conn,
+    schema: &str,
+    tables: &[&str],
+) -> Result<Vec<Option<String>>> {
     conn.query_drop("SET @gw_fingerprint_mode = @@SESSION.sql_mode, SESSION sql_mode = ''")
         .await?;
-    let shown = conn
-        .query_first(format!("SHOW CREATE TABLE {}", qualified(schema, table)))
-        .await;
+    let mut shown = Vec::with_capacity(tables.len());
+    for table in tables {
+        let r: std::result::Result<Option<(String, String)>, _> = conn
+            .query_first(format!("SHOW CREATE TABLE {}", qualified(schema, table)))
+            .await;
+        shown.push(r);
+    }
     conn.query_drop("SET SESSION sql_mode = @gw_fingerprint_mode")
         .await?;
-    let row: Option<(String, String)> = match shown {
-        Ok(r) => r,
-        Err(mysql_async::Error::Server(e)) if e.code == 1146 => None,
-        Err(e) => return Err(e.into()),
-    };
-    Ok(row.map(|(_, create)| {
-        let body = create.split_once('(').map(|(_, b)| b).unwrap_or(&create);
-        let normal: String = body
-            .split(' ')
-            .filter(|w| !w.starts_with("AUTO_INCREMENT="))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let hash = normal.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100000001b3)
-        });
-        format!("{hash:016x}")
-    }))
+    shown
+        .into_iter()
+        .map(|r| match r {
+            Ok(row) => Ok(row.map(|(_, create)| hash_definition(&create))),
+            Err(mysql_async::Error::Server(e)) if e.code == 1146 => Ok(None),
+            Err(e) => Err(e.into()),
+        })
+        .collect()
+}
+
+/// The hash of a `SHOW CREATE TABLE` text without its name and its
+/// AUTO_INCREMENT counter.
+fn hash_definition(create: &str) -> String {
+    let body = create.split_once('(').map(|(_, b)| b).unwrap_or(create);
+    let normal: String = body
+        .split(' ')
+        .filter(|w| !w.starts_with("AUTO_INCREMENT="))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let hash = normal.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    format!("{hash:016x}")
 }
 
 /// What identifies the old table ghostwire kept, recorded right after the
