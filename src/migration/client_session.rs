@@ -296,7 +296,7 @@ impl ClientSession {
     /// `col` moved through the client's zone when the conversion goes into or
     /// out of TIMESTAMP (see `conversion`).
     fn zoned(&self, col: &str, from: &str, to: &str) -> String {
-        let utc = matches!(self.time_zone.as_str(), "+00:00" | "UTC" | "+0:00");
+        let utc = names_utc(&self.time_zone);
         let zone = match self.zone_literal() {
             Some(z) if !utc => z,
             _ => return col.to_string(),
@@ -324,6 +324,23 @@ impl ClientSession {
             _ => col.to_string(),
         }
     }
+}
+
+/// Whether a time zone setting names UTC itself (SYSTEM is the server's
+/// zone, whatever that is).
+pub(crate) fn names_utc(zone: &str) -> bool {
+    matches!(
+        zone.to_ascii_uppercase().as_str(),
+        "UTC"
+            | "GMT"
+            | "ETC/UTC"
+            | "ETC/GMT"
+            | "UNIVERSAL"
+            | "ZULU"
+            | "+00:00"
+            | "-00:00"
+            | "+0:00"
+    )
 }
 
 fn plain(s: &str, extra: &str) -> bool {

@@ -9,6 +9,7 @@ use mysql_async::Conn;
 
 use super::Result;
 use crate::flavour::ServerInfo;
+use crate::migration::client_session::names_utc;
 
 /// What a default reads that is the client's alone.
 const SESSION: [&str; 9] = [
@@ -127,24 +128,11 @@ fn reads(expression: &str, default: bool, utc: bool, data_type: &str) -> Option<
 /// Whether the client's time zone reads as UTC: its own setting, or the
 /// server's system zone when it says SYSTEM.
 pub(crate) async fn zone_is_utc(conn: &mut Conn, zone: &str) -> Result<bool> {
-    let zone = if zone.eq_ignore_ascii_case("SYSTEM") {
-        let system: Option<String> = conn.query_first("SELECT @@system_time_zone").await?;
-        system.unwrap_or_default()
-    } else {
-        zone.to_string()
-    };
-    Ok(matches!(
-        zone.to_ascii_uppercase().as_str(),
-        "UTC"
-            | "GMT"
-            | "ETC/UTC"
-            | "ETC/GMT"
-            | "UNIVERSAL"
-            | "ZULU"
-            | "+00:00"
-            | "-00:00"
-            | "+0:00"
-    ))
+    if !zone.eq_ignore_ascii_case("SYSTEM") {
+        return Ok(names_utc(zone));
+    }
+    let system: Option<String> = conn.query_first("SELECT @@system_time_zone").await?;
+    Ok(names_utc(&system.unwrap_or_default()))
 }
 
 #[cfg(test)]
